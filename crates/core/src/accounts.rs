@@ -1,0 +1,120 @@
+//! Account operations that combine the store, the password policy and the hasher: the one
+//! place that creates users, changes passwords and checks a login and password.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::password::{Password, PasswordHasher, PasswordPolicy, Verification};
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::user::{Login, NewUser, User};
+
+#[derive(Clone)]
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+}
+
+impl Accounts {
+    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, policy: PasswordPolicy) -> Self {
+        Self {
+            store,
+            hasher,
+            policy,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    pub async fn create_user(&self, user: NewUser, password: &Password) -> Result<User> {
+        user.validate()?;
+        for role in &user.roles {
+            crate::permission::validate_role_name(role)?;
+        }
+        self.policy
+            .check(password, user.login.as_str())
+            .map_err(Error::WeakPassword)?;
+        let hash = self.hasher.hash(password).await?;
+        Ok(self
+            .store
+            .create_user(&user, &hash, Timestamp::now())
+            .await?)
+    }
+
+    /// Finds a user by any spelling of its login (case, Unicode compatibility forms).
+    pub async fn find(&self, login: &str) -> Result<User> {
+        match self.store.user_by_login(&Login::key_of(login)).await? {
+            Some(c) => Ok(c.user),
+            None => Err(Error::UnknownUser(login.to_owned())),
+        }
+    }
+
+    /// Sets a new password and ends all of the user's sessions.
+    pub async fn set_password(&self, login: &str, password: &Password) -> Result<()> {
+        let user = self.find(login).await?;
+        self.policy
+            .check(password, &user.login)
+            .map_err(Error::WeakPassword)?;
+        let hash = self.hasher.hash(password).await?;
+        if !self
+            .store
+            .set_password(user.id, &hash, Timestamp::now())
+            .await?
+        {
+            return Err(Error::UnknownUser(login.to_owned()));
+        }
+        Ok(())
+    }
+
+    pub async fn set_disabled(&self, login: &str, disabled: bool) -> Result<User> {
+        let user = self.find(login).await?;
+        if !self
+            .store
+            .set_disabled(user.id, disabled, Timestamp::now())
+            .await?
+        {
+            return Err(Error::UnknownUser(login.to_owned()));
+        }
+        Ok(User { disabled, ..user })
+    }
+
+    /// Checks a login and password. `None` for an unknown login, a wrong password and a
+    /// disabled account alike, after the same amount of hashing work in each case.
+    pub async fn authenticate(&self, login: &str, password: &Password) -> Result<Option<User>> {
+        let found = self.store.user_by_login(&Login::key_of(login)).await?;
+        let stored = found.as_ref().map(|c| c.password_hash.as_str());
+        let verdict = self.hasher.verify(password, stored).await?;
+        let (Verification::Match { needs_rehash }, Some(creds)) = (verdict, found) else {
+            return Ok(None);
+        };
+        if creds.user.disabled {
+            return Ok(None);
+        }
+        if needs_rehash {
+            // The password is known right now: store it under the current parameters.
+            // A failure only means the old hash stays, so it is logged, not returned.
+            match self.hasher.hash(password).await {
+                Ok(new_hash) => {
+                    if let Err(e) = self
+                        .store
+                        .rehash_password(creds.user.id, &creds.password_hash, &new_hash)
+                        .await
+                    {
+                        tracing::warn!(user = %creds.user.id, error = %e, "password rehash not stored");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(user = %creds.user.id, error = %e, "password rehash failed")
+                }
+            }
+        }
+        Ok(Some(creds.user))
+    }
+}

@@ -1,0 +1,64 @@
+//! The domain errors every layer above the core maps to answers.
+
+use std::fmt;
+
+/// What went wrong in a storage backend, in terms the core can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was hit; the string names the thing that already exists.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A referenced role does not exist.
+    #[error("unknown role `{0}`")]
+    UnknownRole(String),
+    /// The database could not be reached or failed; the cause is for the log only.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Errors of core operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid login: {0}")]
+    InvalidLogin(&'static str),
+    #[error("password refused: {0}")]
+    WeakPassword(PasswordProblem),
+    #[error("invalid permission `{0}`: {1}")]
+    InvalidPermission(String, &'static str),
+    #[error("invalid role name `{0}`: {1}")]
+    InvalidRoleName(String, &'static str),
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        field: &'static str,
+        reason: &'static str,
+    },
+    #[error("no such user `{0}`")]
+    UnknownUser(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bug or a broken invariant (e.g. an unparseable stored hash): logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why a password was refused. Shown to the person choosing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordProblem {
+    TooShort { min: usize },
+    TooLong { max: usize },
+    Common,
+    SameAsLogin,
+}
+
+impl fmt::Display for PasswordProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort { min } => write!(f, "it must have at least {min} characters"),
+            Self::TooLong { max } => write!(f, "it must have at most {max} characters"),
+            Self::Common => f.write_str("it is on a list of commonly used or breached passwords"),
+            Self::SameAsLogin => f.write_str("it is too similar to the login"),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

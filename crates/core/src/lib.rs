@@ -1,0 +1,23 @@
+//! Tessera's domain: who a user is, what they may do, and how their secrets are kept.
+//!
+//! This crate knows nothing of HTTP or SQL. The HTTP edge (`tessera-http`) and the
+//! storage backends (`tessera-store`) depend on it, never the other way round.
+
+pub mod accounts;
+pub mod error;
+pub mod keys;
+pub mod password;
+pub mod permission;
+pub mod secret;
+pub mod store;
+pub mod time;
+pub mod user;
+
+pub use accounts::Accounts;
+pub use error::{Error, StoreError};
+pub use keys::SecretKey;
+pub use password::{Password, PasswordHasher, PasswordParams, PasswordPolicy};
+pub use permission::{Permission, PermissionSet, Role};
+pub use store::Store;
+pub use time::Timestamp;
+pub use user::{Login, NewUser, User, UserId};

@@ -1,0 +1,401 @@
+//! Passwords: the policy a new password must meet, and Argon2id hashing on a bounded pool.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, PasswordProblem, Result};
+
+/// Longest password accepted anywhere, in characters. Longer ones are refused before any
+/// hashing, so nobody can make the server hash megabytes.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// A password as typed. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../data/common-passwords.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+});
+
+/// What a new password must satisfy. Deliberately no composition rules (NIST SP 800-63B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_length: 12 }
+    }
+}
+
+impl PasswordPolicy {
+    pub fn check(&self, password: &Password, login: &str) -> Result<(), PasswordProblem> {
+        let pw = password.expose();
+        let chars = pw.chars().count();
+        if chars > MAX_PASSWORD_CHARS {
+            return Err(PasswordProblem::TooLong {
+                max: MAX_PASSWORD_CHARS,
+            });
+        }
+        if chars < self.min_length {
+            return Err(PasswordProblem::TooShort {
+                min: self.min_length,
+            });
+        }
+        let folded = pw.trim().to_lowercase();
+        if COMMON.contains(folded.as_str()) {
+            return Err(PasswordProblem::Common);
+        }
+        // Mostly made of the login ("joe", "joejoejoejoe", "joe2026joe!"): what remains
+        // once the login is taken out must be at least half of the password.
+        let login = login.to_lowercase();
+        if login.chars().count() >= 3 {
+            let rest = folded.replace(&login, "").chars().count();
+            if rest * 2 < chars {
+                return Err(PasswordProblem::SameAsLogin);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Argon2id cost parameters (OWASP's m=19456 KiB, t=2, p=1 by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+impl PasswordParams {
+    fn argon2(&self) -> Result<Argon2<'static>> {
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| Error::Invalid {
+                field: "password hashing parameters",
+                reason: argon_reason(e),
+            })?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+}
+
+fn argon_reason(e: argon2::Error) -> &'static str {
+    match e {
+        argon2::Error::MemoryTooLittle => "memory_kib is too small (at least 8 per lane)",
+        argon2::Error::TimeTooSmall => "iterations must be at least 1",
+        argon2::Error::ThreadsTooFew | argon2::Error::ThreadsTooMany => {
+            "parallelism must be between 1 and 16777215"
+        }
+        _ => "rejected by Argon2",
+    }
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The password is right. `needs_rehash`: the hash uses other parameters than the
+    /// configured ones and should be replaced now that the password is known.
+    Match {
+        needs_rehash: bool,
+    },
+    Mismatch,
+}
+
+/// Hashes and verifies passwords off the async workers.
+///
+/// Each Argon2id evaluation holds `memory_kib` of memory and a core for tens of
+/// milliseconds, so evaluations run on the blocking pool behind a semaphore sized to the
+/// cores: a flood of logins queues here instead of starving other requests.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    argon: Argon2<'static>,
+    params: PasswordParams,
+    permits: Semaphore,
+    /// A hash of a random password with the current parameters, verified when the login
+    /// is unknown so that an unknown login costs the same time as a wrong password.
+    dummy: String,
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.inner.params)
+            .finish()
+    }
+}
+
+impl PasswordHasher {
+    /// `concurrency` bounds simultaneous evaluations; `None` means one per core.
+    pub fn new(params: PasswordParams, concurrency: Option<usize>) -> Result<Self> {
+        let argon = params.argon2()?;
+        let mut junk = [0u8; 32];
+        crate::secret::fill_random(&mut junk);
+        let dummy = argon
+            .hash_password(&junk)
+            .map_err(|e| Error::Internal(format!("argon2: {e}")))?
+            .to_string();
+        let permits = concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        });
+        Ok(Self {
+            inner: Arc::new(Inner {
+                argon,
+                params,
+                permits: Semaphore::new(permits.max(1)),
+                dummy,
+            }),
+        })
+    }
+
+    pub fn params(&self) -> PasswordParams {
+        self.inner.params
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) for `password`.
+    pub async fn hash(&self, password: &Password) -> Result<String> {
+        if password.expose().chars().count() > MAX_PASSWORD_CHARS {
+            return Err(Error::WeakPassword(PasswordProblem::TooLong {
+                max: MAX_PASSWORD_CHARS,
+            }));
+        }
+        let pw = password.clone();
+        self.run(move |inner| {
+            inner
+                .argon
+                .hash_password(pw.expose().as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| Error::Internal(format!("argon2: {e}")))
+        })
+        .await
+    }
+
+    /// Checks `password` against `stored`, or against the dummy hash when `stored` is
+    /// `None` (unknown user), which then always answers `Mismatch` in the same time.
+    /// The password is compared exactly as received: no trimming, no case folding.
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verification> {
+        if password.expose().chars().count() > MAX_PASSWORD_CHARS {
+            return Ok(Verification::Mismatch);
+        }
+        let pw = password.clone();
+        let stored = stored.map(str::to_owned);
+        self.run(move |inner| {
+            let known = stored.is_some();
+            let phc = stored.as_deref().unwrap_or(&inner.dummy);
+            let Ok(parsed) = PasswordHash::new(phc) else {
+                return Err(Error::Internal(
+                    "stored password hash is not a PHC string".into(),
+                ));
+            };
+            // `verify_password` uses the parameters recorded in the hash itself.
+            let ok = inner
+                .argon
+                .verify_password(pw.expose().as_bytes(), &parsed)
+                .is_ok();
+            if !(ok && known) {
+                return Ok(Verification::Mismatch);
+            }
+            Ok(Verification::Match {
+                needs_rehash: !inner.is_current(&parsed),
+            })
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("password pool closed".into()))?;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|e| Error::Internal(format!("password task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn is_current(&self, hash: &PasswordHash) -> bool {
+        if hash.algorithm != argon2::ARGON2ID_IDENT {
+            return false;
+        }
+        match Params::try_from(hash) {
+            Ok(p) => {
+                p.m_cost() == self.params.memory_kib
+                    && p.t_cost() == self.params.iterations
+                    && p.p_cost() == self.params.parallelism
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordParams {
+        PasswordParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[test]
+    fn policy() {
+        let policy = PasswordPolicy::default();
+        let check = |pw: &str| policy.check(&Password::new(pw), "joe");
+        assert_eq!(check("short"), Err(PasswordProblem::TooShort { min: 12 }));
+        assert_eq!(check("correct horse battery staple"), Ok(()));
+        assert_eq!(check("1234567890123"), Err(PasswordProblem::Common));
+        assert_eq!(
+            check("PASSWORD1234"),
+            Err(PasswordProblem::Common),
+            "case-folded lookup"
+        );
+        assert_eq!(check("joejoejoejoe"), Err(PasswordProblem::SameAsLogin));
+        assert_eq!(check("JoeJoe2026joe"), Err(PasswordProblem::SameAsLogin));
+        assert_eq!(check("joe likes long walks"), Ok(()));
+        assert_eq!(
+            check(&"x".repeat(1025)),
+            Err(PasswordProblem::TooLong { max: 1024 })
+        );
+        // Twelve characters of anything, counted as characters rather than bytes.
+        assert_eq!(
+            check("ééééééééééé"),
+            Err(PasswordProblem::TooShort { min: 12 })
+        );
+        assert_eq!(check("éééééééééééé"), Ok(()));
+    }
+
+    #[test]
+    fn default_parameters_are_owasp() {
+        let h = PasswordHasher::new(PasswordParams::default(), Some(1)).unwrap();
+        assert!(h.inner.dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    }
+
+    #[tokio::test]
+    async fn verifies_exactly_as_received() {
+        let h = PasswordHasher::new(cheap(), None).unwrap();
+        let hash = h.hash(&Password::new("Correct Horse ")).await.unwrap();
+        let v = |pw: &'static str| {
+            let h = h.clone();
+            let hash = hash.clone();
+            async move { h.verify(&Password::new(pw), Some(&hash)).await.unwrap() }
+        };
+        assert_eq!(
+            v("Correct Horse ").await,
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            v("Correct Horse").await,
+            Verification::Mismatch,
+            "no trimming"
+        );
+        assert_eq!(
+            v("correct horse ").await,
+            Verification::Mismatch,
+            "no case folding"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_user_never_matches_and_old_params_need_rehash() {
+        let old = PasswordHasher::new(cheap(), None).unwrap();
+        let hash = old.hash(&Password::new("a long passphrase")).await.unwrap();
+        let new = PasswordHasher::new(
+            PasswordParams {
+                memory_kib: 128,
+                ..cheap()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            new.verify(&Password::new("a long passphrase"), Some(&hash))
+                .await
+                .unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+        assert_eq!(
+            new.verify(&Password::new("a long passphrase"), None)
+                .await
+                .unwrap(),
+            Verification::Mismatch
+        );
+        assert_eq!(
+            new.verify(&Password::new("x".repeat(2000)), Some(&hash))
+                .await
+                .unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        assert_eq!(
+            format!("{:?}", Password::new("hunter2hunter2")),
+            "Password([redacted])"
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_an_error() {
+        let err = PasswordHasher::new(
+            PasswordParams {
+                memory_kib: 1,
+                ..cheap()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("memory_kib"), "{err}");
+    }
+}

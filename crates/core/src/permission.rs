@@ -1,0 +1,189 @@
+//! Permissions (`orders:read`), roles as named permission sets, and matching.
+//!
+//! A granted permission matches a required one when they are equal, when it is `*`
+//! (everything), or when it ends in `:*` and the required one lies below that prefix
+//! (`orders:*` grants `orders:read` and `orders:items:write`, but not `ordersx:read`).
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// The role every installation has, granting everything.
+pub const ADMIN_ROLE: &str = "admin";
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Permission(String);
+
+impl Permission {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let bad = |why| Err(Error::InvalidPermission(raw.to_owned(), why));
+        if raw.is_empty() {
+            return bad("it is empty");
+        }
+        if raw.len() > 128 {
+            return bad("it is longer than 128 characters");
+        }
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '_' | '-' | '*'))
+        {
+            return bad("use letters, digits and `: . _ -`");
+        }
+        if raw.split(':').any(str::is_empty) {
+            return bad("it has an empty segment");
+        }
+        if let Some(star) = raw.find('*') {
+            let whole = raw == "*";
+            let trailing = star == raw.len() - 1 && raw.ends_with(":*");
+            if !(whole || trailing) || raw[..star].contains('*') {
+                return bad("`*` may only stand alone or as the last segment (`orders:*`)");
+            }
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether holding `self` grants `required`.
+    pub fn grants(&self, required: &str) -> bool {
+        let granted = self.0.as_str();
+        if granted == "*" || granted == required {
+            return true;
+        }
+        match granted.strip_suffix('*') {
+            Some(prefix) => required.len() > prefix.len() && required.starts_with(prefix),
+            None => false,
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a user may do: the union of its roles' permissions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct PermissionSet(Vec<Permission>);
+
+impl PermissionSet {
+    pub fn new(mut perms: Vec<Permission>) -> Self {
+        perms.sort();
+        perms.dedup();
+        Self(perms)
+    }
+
+    pub fn allows(&self, required: &str) -> bool {
+        self.0.iter().any(|p| p.grants(required))
+    }
+
+    /// Every permission in `required` is granted.
+    pub fn allows_all<'a>(&self, required: impl IntoIterator<Item = &'a str>) -> bool {
+        required.into_iter().all(|r| self.allows(r))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Permission> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<Permission> for PermissionSet {
+    fn from_iter<I: IntoIterator<Item = Permission>>(iter: I) -> Self {
+        Self::new(iter.into_iter().collect())
+    }
+}
+
+/// A named set of permissions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Role {
+    pub name: String,
+    pub permissions: PermissionSet,
+}
+
+impl Role {
+    pub fn new(name: &str, permissions: PermissionSet) -> Result<Self> {
+        validate_role_name(name)?;
+        Ok(Self {
+            name: name.to_owned(),
+            permissions,
+        })
+    }
+}
+
+pub fn validate_role_name(name: &str) -> Result<()> {
+    let bad = |why| Err(Error::InvalidRoleName(name.to_owned(), why));
+    if name.is_empty() || name.len() > 64 {
+        return bad("use 1 to 64 characters");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+    {
+        return bad("use lower-case letters, digits and `- _ .`");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Permission {
+        Permission::parse(s).unwrap()
+    }
+
+    #[test]
+    fn matching() {
+        assert!(p("*").grants("orders:read"));
+        assert!(p("orders:read").grants("orders:read"));
+        assert!(!p("orders:read").grants("orders:write"));
+        assert!(p("orders:*").grants("orders:read"));
+        assert!(p("orders:*").grants("orders:items:write"));
+        assert!(!p("orders:*").grants("orders"));
+        assert!(!p("orders:*").grants("ordersx:read"));
+        assert!(!p("orders:read").grants("orders:read:all"));
+    }
+
+    #[test]
+    fn parsing_refuses_ambiguous_forms() {
+        for bad in [
+            "", "orders:", ":read", "a::b", "or*ders", "*:read", "a:*:b", "a b", "é",
+        ] {
+            assert!(Permission::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "*",
+            "orders:read",
+            "orders:*",
+            "tokens:introspect",
+            "a.b-c_d",
+        ] {
+            assert!(Permission::parse(good).is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn sets_union_and_require_all() {
+        let set = PermissionSet::new(vec![p("orders:read"), p("users:*"), p("orders:read")]);
+        assert_eq!(set.iter().count(), 2);
+        assert!(set.allows_all(["orders:read", "users:write"]));
+        assert!(!set.allows_all(["orders:read", "orders:write"]));
+        assert!(set.allows_all([]));
+    }
+
+    #[test]
+    fn role_names() {
+        assert!(Role::new("ops-team", PermissionSet::default()).is_ok());
+        assert!(Role::new("Ops", PermissionSet::default()).is_err());
+        assert!(Role::new("", PermissionSet::default()).is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! The storage contract. `tessera-store` implements it for SQLite and PostgreSQL, and one
+//! conformance suite holds both implementations to the same behaviour.
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::permission::{PermissionSet, Role};
+use crate::time::Timestamp;
+use crate::user::{NewUser, User, UserId};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user together with its password hash, for the login path only.
+#[derive(Clone)]
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates a user with its roles in one transaction. A login whose key is taken is
+    /// `Conflict`; a role that does not exist is `UnknownRole` and nothing is written.
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<User>;
+
+    /// Looks a user up by [`crate::Login::key`].
+    async fn user_by_login(&self, login_key: &str) -> StoreResult<Option<UserCredentials>>;
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+
+    /// All users, ordered by login key.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+
+    async fn count_users(&self) -> StoreResult<u64>;
+
+    /// Sets a new password chosen by or for the user and, in the same transaction, ends
+    /// every session of that user. `false` when the user does not exist.
+    async fn set_password(&self, id: UserId, hash: &str, now: Timestamp) -> StoreResult<bool>;
+
+    /// Replaces `old_hash` by `new_hash` (same password, current parameters) if it is still
+    /// the stored hash; sessions are unaffected.
+    async fn rehash_password(&self, id: UserId, old_hash: &str, new_hash: &str) -> StoreResult<()>;
+
+    /// Disabling ends every session of the user in the same transaction. `false` when the
+    /// user does not exist.
+    async fn set_disabled(&self, id: UserId, disabled: bool, now: Timestamp) -> StoreResult<bool>;
+
+    /// Creates a role; an existing name is `Conflict`.
+    async fn create_role(&self, role: &Role, now: Timestamp) -> StoreResult<()>;
+
+    /// All roles with their permissions, ordered by name.
+    async fn list_roles(&self) -> StoreResult<Vec<Role>>;
+
+    /// `true` if granted now, `false` if the user already had it.
+    async fn grant_role(&self, id: UserId, role: &str) -> StoreResult<bool>;
+
+    /// `true` if revoked now, `false` if the user did not have it.
+    async fn revoke_role(&self, id: UserId, role: &str) -> StoreResult<bool>;
+
+    /// The union of the permissions of the user's roles.
+    async fn permissions_of(&self, id: UserId) -> StoreResult<PermissionSet>;
+}

@@ -1,0 +1,202 @@
+//! Users: logins, profile fields and the disabled flag.
+
+use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
+
+/// Longest login accepted, in characters (Django's limit).
+pub const MAX_LOGIN_CHARS: usize = 150;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A login as chosen by its owner (NFKC-normalised), with the key that makes it unique.
+///
+/// Two logins that differ only in case or in Unicode compatibility form (`Joe`, `joe`,
+/// `ｊｏｅ`) have the same [`Login::key`], so they cannot both exist and either one finds
+/// the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    display: String,
+    key: String,
+}
+
+impl Login {
+    /// Validates a login for a new account.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let display: String = raw.nfkc().collect();
+        if display.is_empty() {
+            return Err(Error::InvalidLogin("it is empty"));
+        }
+        if display.chars().count() > MAX_LOGIN_CHARS {
+            return Err(Error::InvalidLogin("it is longer than 150 characters"));
+        }
+        if display.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Error::InvalidLogin(
+                "it contains white space or control characters",
+            ));
+        }
+        // A colon cannot be sent in HTTP Basic (RFC 7617 §2); a slash would make
+        // paths and URLs that embed the login ambiguous.
+        if display.contains([':', '/', '\\']) {
+            return Err(Error::InvalidLogin("it contains `:`, `/` or `\\`"));
+        }
+        let key = Self::key_of(&display);
+        Ok(Self { display, key })
+    }
+
+    /// The uniqueness key of any string someone types as a login, valid or not.
+    pub fn key_of(raw: &str) -> String {
+        raw.nfkc().flat_map(char::to_lowercase).nfkc().collect()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl fmt::Display for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+/// A user as the rest of the system sees it (never with its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub login: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub lang: String,
+    pub email: Option<String>,
+    pub disabled: bool,
+    pub roles: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The fields of an account about to be created.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub login: Login,
+    pub first_name: String,
+    pub last_name: String,
+    pub lang: String,
+    pub email: Option<String>,
+    pub roles: Vec<String>,
+}
+
+impl NewUser {
+    pub fn new(login: Login) -> Self {
+        Self {
+            login,
+            first_name: String::new(),
+            last_name: String::new(),
+            lang: "en".to_owned(),
+            email: None,
+            roles: Vec::new(),
+        }
+    }
+
+    /// Checks the free-text fields: bounded lengths, no control characters, a plausible
+    /// e-mail address and language tag.
+    pub fn validate(&self) -> Result<()> {
+        check_text("first name", &self.first_name, 150)?;
+        check_text("last name", &self.last_name, 150)?;
+        check_text("lang", &self.lang, 35)?;
+        if self.lang.is_empty()
+            || !self
+                .lang
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::Invalid {
+                field: "lang",
+                reason: "expected a language tag such as `en` or `fr-CA`",
+            });
+        }
+        if let Some(email) = &self.email {
+            check_text("email", email, 254)?;
+            let valid = email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+                && !email.contains(char::is_whitespace);
+            if !valid {
+                return Err(Error::Invalid {
+                    field: "email",
+                    reason: "expected an address such as `joe@example.com`",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<()> {
+    if value.chars().count() > max_chars {
+        return Err(Error::Invalid {
+            field,
+            reason: "too long",
+        });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::Invalid {
+            field,
+            reason: "contains control characters",
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_differing_in_case_or_width_share_a_key() {
+        let a = Login::parse("Joe").unwrap();
+        let b = Login::parse("ｊｏｅ").unwrap(); // full-width, NFKC folds it
+        assert_eq!(a.key(), "joe");
+        assert_eq!(b.key(), "joe");
+        assert_eq!(a.as_str(), "Joe");
+        assert_eq!(Login::key_of("STRASSE"), Login::key_of("strasse"));
+    }
+
+    #[test]
+    fn refuses_unusable_logins() {
+        for bad in ["", "jo e", "joe:x", "a/b", "tab\there", "nul\0"] {
+            assert!(Login::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Login::parse(&"x".repeat(151)).is_err());
+        assert!(Login::parse(&"x".repeat(150)).is_ok());
+        assert!(Login::parse("josé.núñez@example").is_ok());
+    }
+
+    #[test]
+    fn validates_profile_fields() {
+        let mut u = NewUser::new(Login::parse("joe").unwrap());
+        assert!(u.validate().is_ok());
+        u.email = Some("not-an-address".into());
+        assert!(u.validate().is_err());
+        u.email = Some("joe@example.com".into());
+        u.lang = "fr-CA".into();
+        assert!(u.validate().is_ok());
+        u.lang = "x y".into();
+        assert!(u.validate().is_err());
+    }
+}

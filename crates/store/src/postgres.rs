@@ -1,0 +1,43 @@
+//! PostgreSQL: a connection pool shared by any number of Tessera instances.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use crate::{OpenError, OpenOptions};
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, OpenError> {
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| OpenError::BadUrl(e.to_string()))?
+            .application_name("tessera");
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|e| OpenError::Connect(e.to_string()))?;
+        if options.migrate {
+            sqlx::migrate!("migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        }
+        Ok(Self { pool })
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
+
+crate::sql::impl_store!(PostgresStore, Postgres, "postgres");

@@ -1,0 +1,442 @@
+//! The SQL behind both backends, written once.
+//!
+//! `impl_store!(Type, Db, "name")` implements [`tessera_core::Store`] for a type that
+//! provides `fn reader(&self) -> &Pool<Db>` and
+//! `async fn write(&self) -> Result<Transaction<'static, Db>, sqlx::Error>`.
+//! Only portable SQL appears here; the conformance suite runs it on both databases.
+
+use std::collections::HashMap;
+
+use tessera_core::{Permission, PermissionSet, StoreError, Timestamp, User, UserId};
+
+pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// The columns of `users` every query selects, in this order.
+pub(crate) const USER_COLUMNS: &str =
+    "id, login, first_name, last_name, lang, email, disabled, created_at, updated_at";
+
+pub(crate) fn user_from_row<R>(row: &R, roles: Vec<String>) -> Result<User, sqlx::Error>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(User {
+        id: UserId(row.try_get("id")?),
+        login: row.try_get("login")?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        lang: row.try_get("lang")?,
+        email: row.try_get("email")?,
+        disabled: row.try_get("disabled")?,
+        roles,
+        created_at: Timestamp::from_unix(row.try_get("created_at")?),
+        updated_at: Timestamp::from_unix(row.try_get("updated_at")?),
+    })
+}
+
+/// Turns stored permission strings into a set, skipping (and logging) any that no longer
+/// parse rather than failing every request of the users who hold them.
+pub(crate) fn permission_set(raw: impl IntoIterator<Item = String>) -> PermissionSet {
+    raw.into_iter()
+        .filter_map(|p| match Permission::parse(&p) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring an invalid stored permission");
+                None
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn group<K: std::hash::Hash + Eq, V>(pairs: Vec<(K, V)>) -> HashMap<K, Vec<V>> {
+    let mut map: HashMap<K, Vec<V>> = HashMap::new();
+    for (k, v) in pairs {
+        map.entry(k).or_default().push(v);
+    }
+    map
+}
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $name:literal) => {
+        #[async_trait::async_trait]
+        impl tessera_core::Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn ping(&self) -> tessera_core::store::StoreResult<()> {
+                sqlx::query("SELECT 1")
+                    .execute(self.reader())
+                    .await
+                    .map(drop)
+                    .map_err($crate::sql::unavailable)
+            }
+
+            async fn create_user(
+                &self,
+                user: &tessera_core::NewUser,
+                password_hash: &str,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<tessera_core::User> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
+                    "INSERT INTO users (login, login_key, password_hash, first_name, last_name, \
+                     lang, email, disabled, password_changed_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $8, $8) RETURNING id",
+                )
+                .bind(user.login.as_str())
+                .bind(user.login.key())
+                .bind(password_hash)
+                .bind(&user.first_name)
+                .bind(&user.last_name)
+                .bind(&user.lang)
+                .bind(&user.email)
+                .bind(now.unix())
+                .fetch_one(&mut *tx)
+                .await;
+                let id = match inserted {
+                    Ok(id) => id,
+                    Err(e) if $crate::sql::is_unique_violation(&e) => {
+                        return Err(tessera_core::StoreError::Conflict(format!(
+                            "a user with login `{}`",
+                            user.login
+                        )));
+                    }
+                    Err(e) => return Err(unavailable(e)),
+                };
+                let mut roles = user.roles.clone();
+                roles.sort();
+                roles.dedup();
+                for role in &roles {
+                    let exists: Option<i32> =
+                        sqlx::query_scalar("SELECT 1 FROM roles WHERE name = $1")
+                            .bind(role)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(unavailable)?;
+                    if exists.is_none() {
+                        return Err(tessera_core::StoreError::UnknownRole(role.clone()));
+                    }
+                    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(role)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(unavailable)?;
+                }
+                tx.commit().await.map_err(unavailable)?;
+                Ok(tessera_core::User {
+                    id: tessera_core::UserId(id),
+                    login: user.login.as_str().to_owned(),
+                    first_name: user.first_name.clone(),
+                    last_name: user.last_name.clone(),
+                    lang: user.lang.clone(),
+                    email: user.email.clone(),
+                    disabled: false,
+                    roles,
+                    created_at: now,
+                    updated_at: now,
+                })
+            }
+
+            async fn user_by_login(
+                &self,
+                login_key: &str,
+            ) -> tessera_core::store::StoreResult<Option<tessera_core::store::UserCredentials>>
+            {
+                use $crate::sql::unavailable;
+                use sqlx::Row as _;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {}, password_hash FROM users WHERE login_key = $1",
+                    $crate::sql::USER_COLUMNS
+                )))
+                .bind(login_key)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(unavailable)?;
+                let Some(row) = row else { return Ok(None) };
+                let id: i64 = row.try_get("id").map_err(unavailable)?;
+                let roles = self.roles_of(id).await?;
+                let user = $crate::sql::user_from_row(&row, roles).map_err(unavailable)?;
+                let password_hash = row.try_get("password_hash").map_err(unavailable)?;
+                Ok(Some(tessera_core::store::UserCredentials { user, password_hash }))
+            }
+
+            async fn user_by_id(
+                &self,
+                id: tessera_core::UserId,
+            ) -> tessera_core::store::StoreResult<Option<tessera_core::User>> {
+                use $crate::sql::unavailable;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM users WHERE id = $1",
+                    $crate::sql::USER_COLUMNS
+                )))
+                .bind(id.0)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(unavailable)?;
+                let Some(row) = row else { return Ok(None) };
+                let roles = self.roles_of(id.0).await?;
+                Ok(Some($crate::sql::user_from_row(&row, roles).map_err(unavailable)?))
+            }
+
+            async fn list_users(&self) -> tessera_core::store::StoreResult<Vec<tessera_core::User>> {
+                use $crate::sql::unavailable;
+                use sqlx::Row as _;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM users ORDER BY login_key",
+                    $crate::sql::USER_COLUMNS
+                )))
+                .fetch_all(self.reader())
+                .await
+                .map_err(unavailable)?;
+                let pairs: Vec<(i64, String)> =
+                    sqlx::query_as("SELECT user_id, role FROM user_roles ORDER BY user_id, role")
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(unavailable)?;
+                let mut roles = $crate::sql::group(pairs);
+                rows.iter()
+                    .map(|row| {
+                        let id: i64 = row.try_get("id")?;
+                        $crate::sql::user_from_row(row, roles.remove(&id).unwrap_or_default())
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(unavailable)
+            }
+
+            async fn count_users(&self) -> tessera_core::store::StoreResult<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(self.reader())
+                    .await
+                    .map_err($crate::sql::unavailable)?;
+                Ok(n.max(0) as u64)
+            }
+
+            async fn set_password(
+                &self,
+                id: tessera_core::UserId,
+                hash: &str,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<bool> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let updated = sqlx::query(
+                    "UPDATE users SET password_hash = $1, password_changed_at = $2, \
+                     updated_at = $2 WHERE id = $3",
+                )
+                .bind(hash)
+                .bind(now.unix())
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+                // A new password ends what the old one opened (directly or through keys).
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 \
+                     AND revoked_at IS NULL AND kind IN ('password', 'api_key')",
+                )
+                .bind(now.unix())
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)?;
+                Ok(updated == 1)
+            }
+
+            async fn rehash_password(
+                &self,
+                id: tessera_core::UserId,
+                old_hash: &str,
+                new_hash: &str,
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                    .bind(new_hash)
+                    .bind(id.0)
+                    .bind(old_hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn set_disabled(
+                &self,
+                id: tessera_core::UserId,
+                disabled: bool,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<bool> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let updated =
+                    sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
+                        .bind(disabled)
+                        .bind(now.unix())
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(unavailable)?
+                        .rows_affected();
+                if disabled {
+                    sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(now.unix())
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                }
+                tx.commit().await.map_err(unavailable)?;
+                Ok(updated == 1)
+            }
+
+            async fn create_role(
+                &self,
+                role: &tessera_core::Role,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let inserted = sqlx::query(
+                    "INSERT INTO roles (name, builtin, created_at) VALUES ($1, FALSE, $2)",
+                )
+                .bind(&role.name)
+                .bind(now.unix())
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if $crate::sql::is_unique_violation(&e) => {
+                        return Err(tessera_core::StoreError::Conflict(format!(
+                            "a role named `{}`",
+                            role.name
+                        )));
+                    }
+                    Err(e) => return Err(unavailable(e)),
+                }
+                for permission in role.permissions.iter() {
+                    sqlx::query("INSERT INTO role_permissions (role, permission) VALUES ($1, $2)")
+                        .bind(&role.name)
+                        .bind(permission.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(unavailable)?;
+                }
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn list_roles(&self) -> tessera_core::store::StoreResult<Vec<tessera_core::Role>> {
+                use $crate::sql::unavailable;
+                let names: Vec<String> = sqlx::query_scalar("SELECT name FROM roles ORDER BY name")
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(unavailable)?;
+                let pairs: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT role, permission FROM role_permissions ORDER BY role, permission",
+                )
+                .fetch_all(self.reader())
+                .await
+                .map_err(unavailable)?;
+                let mut perms = $crate::sql::group(pairs);
+                Ok(names
+                    .into_iter()
+                    .map(|name| tessera_core::Role {
+                        permissions: $crate::sql::permission_set(
+                            perms.remove(&name).unwrap_or_default(),
+                        ),
+                        name,
+                    })
+                    .collect())
+            }
+
+            async fn grant_role(
+                &self,
+                id: tessera_core::UserId,
+                role: &str,
+            ) -> tessera_core::store::StoreResult<bool> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM roles WHERE name = $1")
+                    .bind(role)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                if exists.is_none() {
+                    return Err(tessera_core::StoreError::UnknownRole(role.to_owned()));
+                }
+                let granted = sqlx::query(
+                    "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(id.0)
+                .bind(role)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+                tx.commit().await.map_err(unavailable)?;
+                Ok(granted == 1)
+            }
+
+            async fn revoke_role(
+                &self,
+                id: tessera_core::UserId,
+                role: &str,
+            ) -> tessera_core::store::StoreResult<bool> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let revoked = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
+                    .bind(id.0)
+                    .bind(role)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?
+                    .rows_affected();
+                tx.commit().await.map_err(unavailable)?;
+                Ok(revoked == 1)
+            }
+
+            async fn permissions_of(
+                &self,
+                id: tessera_core::UserId,
+            ) -> tessera_core::store::StoreResult<tessera_core::PermissionSet> {
+                let raw: Vec<String> = sqlx::query_scalar(
+                    "SELECT DISTINCT rp.permission FROM user_roles ur \
+                     JOIN role_permissions rp ON rp.role = ur.role WHERE ur.user_id = $1",
+                )
+                .bind(id.0)
+                .fetch_all(self.reader())
+                .await
+                .map_err($crate::sql::unavailable)?;
+                Ok($crate::sql::permission_set(raw))
+            }
+        }
+
+        impl $store {
+            async fn roles_of(&self, id: i64) -> tessera_core::store::StoreResult<Vec<String>> {
+                sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+                    .bind(id)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err($crate::sql::unavailable)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,70 @@
+//! SQLite: one writer connection whose transactions begin `IMMEDIATE`, so a write can never
+//! fail half-way with `SQLITE_BUSY`, and a pool of read-only connections (WAL lets readers
+//! run beside the writer). Other processes on the same file (the CLI next to `serve`)
+//! wait up to the busy timeout for the write lock.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+use crate::{OpenError, OpenOptions};
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, OpenError> {
+        let base = SqliteConnectOptions::from_str(url)
+            .map_err(|e| OpenError::BadUrl(e.to_string()))?
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged write (a revocation) survives power loss, not only a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(dir) = base.get_filename().parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                return Err(OpenError::Connect(format!(
+                    "directory {} does not exist",
+                    dir.display()
+                )));
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(base.clone().create_if_missing(true))
+            .await
+            .map_err(|e| OpenError::Connect(e.to_string()))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(cores * 2)
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(base.read_only(true))
+            .await
+            .map_err(|e| OpenError::Connect(e.to_string()))?;
+        let store = Self { writer, readers };
+        if options.migrate {
+            sqlx::migrate!("migrations/sqlite")
+                .run(&store.writer)
+                .await
+                .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        }
+        Ok(store)
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.readers
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+crate::sql::impl_store!(SqliteStore, Sqlite, "sqlite");

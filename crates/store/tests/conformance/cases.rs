@@ -1,0 +1,258 @@
+use std::collections::HashSet;
+
+use tessera_core::{Login, NewUser, Permission, PermissionSet, Role, StoreError, UserId};
+
+use crate::{Fixture, now};
+
+fn new_user(login: &str, roles: &[&str]) -> NewUser {
+    let mut u = NewUser::new(Login::parse(login).unwrap());
+    u.first_name = "Joe".into();
+    u.last_name = "Bloggs".into();
+    u.email = Some(format!("{login}@example.com"));
+    u.roles = roles.iter().map(|r| r.to_string()).collect();
+    u
+}
+
+fn role(name: &str, perms: &[&str]) -> Role {
+    Role::new(
+        name,
+        perms
+            .iter()
+            .map(|p| Permission::parse(p).unwrap())
+            .collect(),
+    )
+    .unwrap()
+}
+
+fn perms(set: &PermissionSet) -> Vec<&str> {
+    set.iter().map(|p| p.as_str()).collect()
+}
+
+pub async fn migrations_are_idempotent_and_seed_admin(f: Fixture) {
+    let again = f.reopen().await; // runs the migrator a second time
+    let roles = again.list_roles().await.unwrap();
+    assert_eq!(roles.len(), 1);
+    assert_eq!(roles[0].name, "admin");
+    assert_eq!(perms(&roles[0].permissions), ["*"]);
+}
+
+pub async fn users_are_unique_by_normalised_login(f: Fixture) {
+    let s = &f.store;
+    let joe = s
+        .create_user(&new_user("Joe", &[]), "$argon2id$fake", now())
+        .await
+        .unwrap();
+    assert_eq!(joe.login, "Joe");
+    assert_eq!(joe.lang, "en");
+    for dup in ["joe", "JOE", "ｊｏｅ"] {
+        let err = s
+            .create_user(&new_user(dup, &[]), "h", now())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{dup}: {err:?}");
+    }
+    let found = s
+        .user_by_login(&Login::key_of("jOe"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user, joe);
+    assert_eq!(found.password_hash, "$argon2id$fake");
+    assert_eq!(s.user_by_id(joe.id).await.unwrap().unwrap(), joe);
+    assert!(s.user_by_login("nobody").await.unwrap().is_none());
+    assert!(s.user_by_id(UserId(987_654)).await.unwrap().is_none());
+    assert_eq!(s.count_users().await.unwrap(), 1);
+}
+
+pub async fn unknown_role_creates_nothing(f: Fixture) {
+    let s = &f.store;
+    let err = s
+        .create_user(&new_user("ann", &["admin", "ghost"]), "h", now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::UnknownRole(r) if r == "ghost"),
+        "{err:?}"
+    );
+    assert!(
+        s.user_by_login("ann").await.unwrap().is_none(),
+        "the transaction must roll back"
+    );
+    assert_eq!(s.count_users().await.unwrap(), 0);
+    // The login is still free afterwards.
+    s.create_user(&new_user("ann", &["admin"]), "h", now())
+        .await
+        .unwrap();
+}
+
+pub async fn roles_grant_revoke_and_permissions(f: Fixture) {
+    let s = &f.store;
+    s.create_role(&role("orders-reader", &["orders:read"]), now())
+        .await
+        .unwrap();
+    s.create_role(&role("billing", &["invoices:*", "orders:read"]), now())
+        .await
+        .unwrap();
+    let err = s
+        .create_role(&role("billing", &[]), now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    let names: Vec<String> = s
+        .list_roles()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["admin", "billing", "orders-reader"]);
+
+    let joe = s
+        .create_user(&new_user("joe", &["orders-reader"]), "h", now())
+        .await
+        .unwrap();
+    assert_eq!(joe.roles, ["orders-reader"]);
+    assert_eq!(
+        perms(&s.permissions_of(joe.id).await.unwrap()),
+        ["orders:read"]
+    );
+
+    assert!(s.grant_role(joe.id, "billing").await.unwrap());
+    assert!(
+        !s.grant_role(joe.id, "billing").await.unwrap(),
+        "second grant is a no-op"
+    );
+    let p = s.permissions_of(joe.id).await.unwrap();
+    assert_eq!(perms(&p), ["invoices:*", "orders:read"]);
+    assert!(p.allows("invoices:pay"));
+    assert!(!p.allows("users:write"));
+
+    let err = s.grant_role(joe.id, "ghost").await.unwrap_err();
+    assert!(matches!(err, StoreError::UnknownRole(_)), "{err:?}");
+
+    assert!(s.revoke_role(joe.id, "orders-reader").await.unwrap());
+    assert!(!s.revoke_role(joe.id, "orders-reader").await.unwrap());
+    let joe = s.user_by_id(joe.id).await.unwrap().unwrap();
+    assert_eq!(joe.roles, ["billing"]);
+
+    assert!(s.grant_role(joe.id, "admin").await.unwrap());
+    assert!(
+        s.permissions_of(joe.id)
+            .await
+            .unwrap()
+            .allows("anything:at-all")
+    );
+}
+
+pub async fn password_change_and_rehash(f: Fixture) {
+    let s = &f.store;
+    let joe = s
+        .create_user(&new_user("joe", &[]), "old", now())
+        .await
+        .unwrap();
+    assert!(s.set_password(joe.id, "new", now()).await.unwrap());
+    assert_eq!(
+        s.user_by_login("joe").await.unwrap().unwrap().password_hash,
+        "new"
+    );
+    assert!(!s.set_password(UserId(424_242), "x", now()).await.unwrap());
+
+    // A rehash only replaces the hash it was computed from (a concurrent password
+    // change wins).
+    s.rehash_password(joe.id, "stale", "rehashed")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.user_by_login("joe").await.unwrap().unwrap().password_hash,
+        "new"
+    );
+    s.rehash_password(joe.id, "new", "rehashed").await.unwrap();
+    assert_eq!(
+        s.user_by_login("joe").await.unwrap().unwrap().password_hash,
+        "rehashed"
+    );
+}
+
+pub async fn disable_and_enable(f: Fixture) {
+    let s = &f.store;
+    let joe = s
+        .create_user(&new_user("joe", &[]), "h", now())
+        .await
+        .unwrap();
+    assert!(!joe.disabled);
+    assert!(s.set_disabled(joe.id, true, now()).await.unwrap());
+    assert!(s.user_by_id(joe.id).await.unwrap().unwrap().disabled);
+    assert!(s.user_by_login("joe").await.unwrap().unwrap().user.disabled);
+    assert!(s.set_disabled(joe.id, false, now()).await.unwrap());
+    assert!(!s.user_by_id(joe.id).await.unwrap().unwrap().disabled);
+    assert!(!s.set_disabled(UserId(5_555), true, now()).await.unwrap());
+}
+
+pub async fn listing_and_counting(f: Fixture) {
+    let s = &f.store;
+    s.create_role(&role("ops", &["deploy:run"]), now())
+        .await
+        .unwrap();
+    for (login, roles) in [
+        ("zoe", vec!["ops"]),
+        ("Adam", vec![]),
+        ("mia", vec!["admin", "ops"]),
+    ] {
+        s.create_user(&new_user(login, &roles), "h", now())
+            .await
+            .unwrap();
+    }
+    let users = s.list_users().await.unwrap();
+    let logins: Vec<&str> = users.iter().map(|u| u.login.as_str()).collect();
+    assert_eq!(logins, ["Adam", "mia", "zoe"], "ordered case-insensitively");
+    assert_eq!(users[0].roles, Vec::<String>::new());
+    assert_eq!(users[1].roles, ["admin", "ops"]);
+    assert_eq!(users[2].roles, ["ops"]);
+    assert_eq!(users[1].email.as_deref(), Some("mia@example.com"));
+    assert_eq!(s.count_users().await.unwrap(), 3);
+}
+
+/// Many writers at once, through two independent stores on the same database (as the CLI
+/// beside a running server): every write succeeds, none sees "database is locked".
+pub async fn concurrent_writers_never_fail(f: Fixture) {
+    let other = f.reopen().await;
+    f.store
+        .create_role(&role("team", &["team:read"]), now())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let s = if i % 2 == 0 {
+            f.store.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let u = s
+                .create_user(&new_user(&format!("user{i}"), &[]), "h", now())
+                .await?;
+            s.grant_role(u.id, "team").await?;
+            s.set_password(u.id, "h2", now()).await?;
+            s.set_disabled(u.id, i % 3 == 0, now()).await?;
+            Ok::<_, StoreError>(u.id)
+        }));
+    }
+    let mut ids = HashSet::new();
+    for t in tasks {
+        ids.insert(
+            t.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("concurrent write failed: {e}")),
+        );
+    }
+    assert_eq!(ids.len(), 60);
+    assert_eq!(f.store.count_users().await.unwrap(), 60);
+    let users = other.list_users().await.unwrap();
+    assert!(users.iter().all(|u| u.roles == ["team"]));
+    assert_eq!(users.iter().filter(|u| u.disabled).count(), 20);
+}
+
+pub async fn ping_answers(f: Fixture) {
+    f.store.ping().await.unwrap();
+}

@@ -1,0 +1,91 @@
+//! One suite, two backends: every case runs against SQLite and against a real PostgreSQL.
+
+use std::sync::Arc;
+
+use tessera_core::{Store, Timestamp};
+use tessera_store::OpenOptions;
+
+mod cases;
+
+/// A store on a fresh database, and what keeps that database alive.
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Fixture {
+    /// A second, independent connection to the same database (another instance or process).
+    pub async fn reopen(&self) -> Arc<dyn Store> {
+        tessera_store::open(&self.url, &OpenOptions::default())
+            .await
+            .unwrap()
+    }
+}
+
+pub async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+    let store = tessera_store::open(&url, &OpenOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    Fixture {
+        store,
+        url,
+        _dir: Some(dir),
+    }
+}
+
+pub async fn postgres() -> Option<Fixture> {
+    let url = tessera_store::testkit::postgres_url().await?;
+    let store = tessera_store::open(&url, &OpenOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), "postgres");
+    Some(Fixture {
+        store,
+        url,
+        _dir: None,
+    })
+}
+
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+/// Declares each case once for SQLite and once for PostgreSQL.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(crate::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(fixture) = crate::postgres().await {
+                        crate::cases::$case(fixture).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrations_are_idempotent_and_seed_admin,
+    users_are_unique_by_normalised_login,
+    unknown_role_creates_nothing,
+    roles_grant_revoke_and_permissions,
+    password_change_and_rehash,
+    disable_and_enable,
+    listing_and_counting,
+    concurrent_writers_never_fail,
+    ping_answers,
+);
