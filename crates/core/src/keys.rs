@@ -41,10 +41,10 @@ impl SecretKey {
     /// string of at least 32 bytes supplied by an operator.
     pub fn parse(text: &str) -> Result<Self> {
         let text = text.trim();
-        if text.len() == 64 {
-            if let Ok(raw) = hex::decode(text) {
-                return Ok(Self::from_material(&raw));
-            }
+        if let Ok(raw) = hex::decode(text)
+            && raw.len() == 32
+        {
+            return Ok(Self::from_material(&raw));
         }
         if text.len() < MIN_KEY_BYTES {
             return Err(Error::Invalid {

@@ -191,6 +191,11 @@ impl PasswordHasher {
         self.inner.params
     }
 
+    /// Checks parameters without building a hasher (which costs one hash).
+    pub fn validate_params(params: PasswordParams) -> Result<()> {
+        params.argon2().map(drop)
+    }
+
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) for `password`.
     pub async fn hash(&self, password: &Password) -> Result<String> {
         if password.expose().chars().count() > MAX_PASSWORD_CHARS {

@@ -1,1 +1,52 @@
-fn main() {}
+//! `tessera`: the authentication server and its admin commands.
+
+mod admin;
+mod cli;
+mod config;
+mod keyfile;
+mod logging;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format, matches!(cli.command, Command::Serve));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::anyhow!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Every failure is one line on stderr and exit status 1 (clap's usage errors exit 2).
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let line = format!("{e:#}").replace(['\n', '\r'], " ");
+    eprintln!("tessera: {line}");
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let loaded = Config::load(cli.config.as_deref())?;
+    let config = loaded.config;
+    match cli.command {
+        Command::Serve => serve::run(&config).await,
+        Command::Migrate => admin::migrate(&config).await,
+        Command::Config { command } => {
+            admin::config(&config, loaded.file.as_deref(), command).await
+        }
+        Command::User { command } => admin::user(&config, command).await,
+        Command::Role { command } => admin::role(&config, command).await,
+    }
+}

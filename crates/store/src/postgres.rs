@@ -2,7 +2,8 @@
 
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::{OpenError, OpenOptions};
@@ -16,6 +17,23 @@ impl PostgresStore {
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| OpenError::BadUrl(e.to_string()))?
             .application_name("tessera");
+        // One direct connection first: a pool only reports "timed out", this names the cause
+        // (connection refused, authentication failed, unknown database).
+        match tokio::time::timeout(
+            options.connect_timeout,
+            PgConnection::connect_with(&connect),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => drop(conn.close().await),
+            Ok(Err(e)) => return Err(OpenError::Connect(e.to_string())),
+            Err(_) => {
+                return Err(OpenError::Connect(format!(
+                    "no answer within {}s",
+                    options.connect_timeout.as_secs()
+                )));
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.connect_timeout)

@@ -109,7 +109,7 @@ macro_rules! impl_store {
                     Ok(id) => id,
                     Err(e) if $crate::sql::is_unique_violation(&e) => {
                         return Err(tessera_core::StoreError::Conflict(format!(
-                            "a user with login `{}`",
+                            "a user with the login `{}` (compared ignoring case)",
                             user.login
                         )));
                     }

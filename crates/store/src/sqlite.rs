@@ -27,13 +27,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        if let Some(dir) = base.get_filename().parent() {
-            if !dir.as_os_str().is_empty() && !dir.exists() {
-                return Err(OpenError::Connect(format!(
-                    "directory {} does not exist",
-                    dir.display()
-                )));
-            }
+        if let Some(dir) = base.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            return Err(OpenError::Connect(format!(
+                "directory {} does not exist",
+                dir.display()
+            )));
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

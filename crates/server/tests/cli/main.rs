@@ -1,1 +1,6 @@
+//! End-to-end tests of the `tessera` binary: the server started for real on loopback, and
+//! the admin commands, against SQLite and a throwaway PostgreSQL.
 
+mod admin;
+mod harness;
+mod serve;

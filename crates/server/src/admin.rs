@@ -1,0 +1,286 @@
+//! Admin commands: they read the same configuration, and so the same database, as `serve`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tessera_core::{
+    Accounts, Error as CoreError, Login, NewUser, Password, PasswordHasher, Permission, Role,
+    Store, StoreError, Timestamp, User,
+};
+
+use crate::cli::{ConfigCommand, RoleCommand, UserCommand};
+use crate::config::Config;
+
+/// Opens the configured database, applying pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if config.database.url.is_none() {
+        crate::keyfile::ensure_data_dir(config)?;
+    }
+    let options = tessera_store::OpenOptions {
+        migrate: true,
+        connect_timeout: config.database.connect_timeout.0,
+        max_connections: config.database.max_connections,
+    };
+    let url = config.database_url();
+    tessera_store::open(&url, &options)
+        .await
+        .with_context(|| format!("database {}", tessera_store::redact_url(&url)))
+}
+
+pub async fn accounts(config: &Config) -> anyhow::Result<Accounts> {
+    let store = open_store(config).await?;
+    let hasher = PasswordHasher::new(config.password.params(), None)?;
+    Ok(Accounts::new(store, hasher, config.password.policy()))
+}
+
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    println!("migrations applied ({})", store.backend());
+    Ok(())
+}
+
+pub async fn config(
+    config: &Config,
+    file: Option<&Path>,
+    command: ConfigCommand,
+) -> anyhow::Result<()> {
+    match command {
+        ConfigCommand::Check => {
+            // Reaching the database is part of a valid configuration.
+            let store = open_store(config).await?;
+            let source = file.map_or("defaults and environment".to_owned(), |f| {
+                f.display().to_string()
+            });
+            println!("configuration OK ({source}; database: {})", store.backend());
+        }
+        ConfigCommand::Show => print!("{}", config.to_redacted_toml()),
+    }
+    Ok(())
+}
+
+/// One-line messages for the domain errors an operator can cause.
+fn explain(e: CoreError) -> anyhow::Error {
+    match e {
+        CoreError::Store(StoreError::Unavailable(cause)) => {
+            anyhow::anyhow!("database unavailable: {cause}")
+        }
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    let accounts = accounts(config).await?;
+    match command {
+        UserCommand::Add {
+            login,
+            password_stdin,
+            first_name,
+            last_name,
+            lang,
+            email,
+            roles,
+        } => {
+            let mut new = NewUser::new(Login::parse(&login).map_err(explain)?);
+            new.first_name = first_name.unwrap_or_default();
+            new.last_name = last_name.unwrap_or_default();
+            if let Some(lang) = lang {
+                new.lang = lang;
+            }
+            new.email = email;
+            new.roles = roles;
+            // Validate everything cheap before asking for a password.
+            new.validate().map_err(explain)?;
+            let password = read_password(password_stdin)?;
+            let user = accounts
+                .create_user(new, &password)
+                .await
+                .map_err(explain)?;
+            println!("created user {} (id {})", user.login, user.id);
+        }
+        UserCommand::List { json } => {
+            let users = accounts
+                .store()
+                .list_users()
+                .await
+                .map_err(|e| explain(e.into()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                print_users(&users);
+            }
+        }
+        UserCommand::Show { login, json } => {
+            let user = accounts.find(&login).await.map_err(explain)?;
+            let permissions = accounts
+                .store()
+                .permissions_of(user.id)
+                .await
+                .map_err(|e| explain(e.into()))?;
+            if json {
+                let mut value = serde_json::to_value(&user)?;
+                value["permissions"] = serde_json::to_value(&permissions)?;
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_user(&user, permissions.iter().map(Permission::as_str));
+            }
+        }
+        UserCommand::Passwd {
+            login,
+            password_stdin,
+        } => {
+            accounts.find(&login).await.map_err(explain)?;
+            let password = read_password(password_stdin)?;
+            accounts
+                .set_password(&login, &password)
+                .await
+                .map_err(explain)?;
+            println!("password changed for {login}; its sessions have ended");
+        }
+        UserCommand::Disable { login } => {
+            let user = accounts.set_disabled(&login, true).await.map_err(explain)?;
+            println!("disabled {}; its sessions have ended", user.login);
+        }
+        UserCommand::Enable { login } => {
+            let user = accounts
+                .set_disabled(&login, false)
+                .await
+                .map_err(explain)?;
+            println!("enabled {}", user.login);
+        }
+    }
+    Ok(())
+}
+
+pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
+    let accounts = accounts(config).await?;
+    let store = accounts.store();
+    match command {
+        RoleCommand::Add { name, permissions } => {
+            let permissions = permissions
+                .iter()
+                .map(|p| Permission::parse(p))
+                .collect::<Result<_, _>>()
+                .map_err(explain)?;
+            let role = Role::new(&name, permissions).map_err(explain)?;
+            store
+                .create_role(&role, Timestamp::now())
+                .await
+                .map_err(|e| explain(e.into()))?;
+            println!("created role {name}");
+        }
+        RoleCommand::List { json } => {
+            let roles = store.list_roles().await.map_err(|e| explain(e.into()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&roles)?);
+            } else {
+                let width = roles.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+                println!("{:width$}  PERMISSIONS", "ROLE");
+                for r in &roles {
+                    let perms: Vec<&str> = r.permissions.iter().map(Permission::as_str).collect();
+                    println!("{:width$}  {}", r.name, perms.join(" "));
+                }
+            }
+        }
+        RoleCommand::Grant { login, role } => {
+            let user = accounts.find(&login).await.map_err(explain)?;
+            let granted = store
+                .grant_role(user.id, &role)
+                .await
+                .map_err(|e| explain(e.into()))?;
+            if granted {
+                println!("granted {role} to {}", user.login);
+            } else {
+                println!("{} already has {role}", user.login);
+            }
+        }
+        RoleCommand::Revoke { login, role } => {
+            let user = accounts.find(&login).await.map_err(explain)?;
+            if !store
+                .revoke_role(user.id, &role)
+                .await
+                .map_err(|e| explain(e.into()))?
+            {
+                bail!("{} does not have the role `{role}`", user.login);
+            }
+            println!("revoked {role} from {}", user.login);
+        }
+    }
+    Ok(())
+}
+
+fn print_users(users: &[User]) {
+    let w = users
+        .iter()
+        .map(|u| u.login.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!("{:w$}  {:8}  {:24}  ROLES", "LOGIN", "STATUS", "NAME");
+    for u in users {
+        let name = format!("{} {}", u.first_name, u.last_name);
+        let status = if u.disabled { "disabled" } else { "active" };
+        println!(
+            "{:w$}  {status:8}  {:24}  {}",
+            u.login,
+            name.trim(),
+            u.roles.join(",")
+        );
+    }
+}
+
+fn print_user<'a>(u: &User, permissions: impl Iterator<Item = &'a str>) {
+    println!("login:       {}", u.login);
+    println!("id:          {}", u.id);
+    println!(
+        "name:        {}",
+        format!("{} {}", u.first_name, u.last_name).trim()
+    );
+    println!("lang:        {}", u.lang);
+    println!("email:       {}", u.email.as_deref().unwrap_or("-"));
+    println!(
+        "status:      {}",
+        if u.disabled { "disabled" } else { "active" }
+    );
+    println!("roles:       {}", u.roles.join(", "));
+    println!("permissions: {}", permissions.collect::<Vec<_>>().join(" "));
+    println!("created:     {}", u.created_at);
+    println!("updated:     {}", u.updated_at);
+}
+
+/// The password for `user add` / `user passwd`. With `--password-stdin`, the first line of
+/// standard input (hidden when it is a terminal); otherwise a hidden prompt, asked twice.
+/// It never comes from the command line, where the process list would show it.
+fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
+    let stdin = std::io::stdin();
+    if from_stdin {
+        if stdin.is_terminal() {
+            eprint!("Password: ");
+            std::io::stderr().flush().ok();
+            return Ok(Password::new(
+                rpassword::read_password().context("reading the password")?,
+            ));
+        }
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            bail!("no password on standard input");
+        }
+        return Ok(Password::new(line));
+    }
+    if !stdin.is_terminal() {
+        bail!("no password given: use --password-stdin and write it to standard input");
+    }
+    let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+    let second = rpassword::prompt_password("Repeat password: ").context("reading the password")?;
+    if first != second {
+        bail!("the two passwords differ");
+    }
+    Ok(Password::new(first))
+}

@@ -1,0 +1,877 @@
+//! Configuration: one TOML file, overridden key by key by `TESSERA_<SECTION>__<KEY>`
+//! environment variables. Every default lives in the `Default` impls below.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A configuration problem, as one line that names the key.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub session: SessionConfig,
+    pub csrf: CsrfConfig,
+    pub tokens: TokensConfig,
+    pub login: LoginConfig,
+    pub password: PasswordConfig,
+    pub proxy: ProxyConfig,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub base_path: String,
+    pub data_dir: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    pub trusted_proxies: Vec<String>,
+    pub allow_insecure_http: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            base_path: "/api".into(),
+            data_dir: PathBuf::from("./tessera-data"),
+            secret_key_file: None,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
+            allow_insecure_http: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://...`; unset means `sqlite://{data_dir}/tessera.db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub max_connections: u32,
+    pub connect_timeout: ConfigDuration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 16,
+            connect_timeout: ConfigDuration::secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SameSite {
+    Lax,
+    Strict,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Secure {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    pub cookie_name: String,
+    pub idle_timeout: ConfigDuration,
+    pub absolute_timeout: ConfigDuration,
+    pub same_site: SameSite,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookie_domain: Option<String>,
+    pub cookie_path: String,
+    pub secure: Secure,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            cookie_name: "sessionid".into(),
+            idle_timeout: ConfigDuration::secs(30 * 60),
+            absolute_timeout: ConfigDuration::secs(12 * 3600),
+            same_site: SameSite::Lax,
+            cookie_domain: None,
+            cookie_path: "/".into(),
+            secure: Secure::Auto,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CsrfConfig {
+    pub cookie_name: String,
+    pub header_name: String,
+    pub form_field: String,
+    pub trusted_origins: Vec<String>,
+}
+
+impl Default for CsrfConfig {
+    fn default() -> Self {
+        Self {
+            cookie_name: "csrftoken".into(),
+            header_name: "X-CSRFToken".into(),
+            form_field: "csrfmiddlewaretoken".into(),
+            trusted_origins: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias_header: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_param: Option<String>,
+    pub api_key_session_lifetime: ConfigDuration,
+    pub pat_default_lifetime: ConfigDuration,
+    pub pat_max_lifetime: ConfigDuration,
+    pub client_secret_lifetime: ConfigDuration,
+    pub access_token_default_lifetime: ConfigDuration,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            alias_header: None,
+            url_param: None,
+            api_key_session_lifetime: ConfigDuration::secs(30 * 60),
+            pat_default_lifetime: ConfigDuration::secs(24 * 3600),
+            pat_max_lifetime: ConfigDuration::secs(365 * 86_400),
+            client_secret_lifetime: ConfigDuration::secs(90 * 86_400),
+            access_token_default_lifetime: ConfigDuration::secs(3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginConfig {
+    pub allow_query_credentials: bool,
+    pub redirect_uris: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    pub min_length: usize,
+    /// Argon2id memory cost in KiB.
+    pub hash_memory_kib: u32,
+    /// Argon2id passes.
+    pub hash_iterations: u32,
+    /// Argon2id lanes.
+    pub hash_parallelism: u32,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        let p = tessera_core::PasswordParams::default();
+        Self {
+            min_length: tessera_core::PasswordPolicy::default().min_length,
+            hash_memory_kib: p.memory_kib,
+            hash_iterations: p.iterations,
+            hash_parallelism: p.parallelism,
+        }
+    }
+}
+
+impl PasswordConfig {
+    pub fn params(&self) -> tessera_core::PasswordParams {
+        tessera_core::PasswordParams {
+            memory_kib: self.hash_memory_kib,
+            iterations: self.hash_iterations,
+            parallelism: self.hash_parallelism,
+        }
+    }
+
+    pub fn policy(&self) -> tessera_core::PasswordPolicy {
+        tessera_core::PasswordPolicy {
+            min_length: self.min_length,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    pub timeout: ConfigDuration,
+    pub forward_credentials: bool,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            upstream: None,
+            timeout: ConfigDuration::secs(30),
+            forward_credentials: false,
+        }
+    }
+}
+
+/// One `[[rules]]` entry (enforced by the gateway and `{base}/verify`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    #[serde(rename = "match")]
+    pub matches: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Vec<String>>,
+    #[serde(default)]
+    pub public: bool,
+}
+
+/// A duration written `90s`, `30m`, `24h`, `90d` (also `1h30m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConfigDuration(pub Duration);
+
+impl ConfigDuration {
+    pub const fn secs(s: u64) -> Self {
+        Self(Duration::from_secs(s))
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() || s.starts_with(|c: char| !c.is_ascii_digit()) {
+            return Err(format!(
+                "`{s}` is not a duration (write e.g. `90s`, `30m`, `24h`, `90d`)"
+            ));
+        }
+        humantime::parse_duration(s)
+            .map(Self)
+            .map_err(|_| format!("`{s}` is not a duration (write e.g. `90s`, `30m`, `24h`, `90d`)"))
+    }
+}
+
+impl fmt::Display for ConfigDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.as_secs();
+        let (n, unit) = match s {
+            0 => (0, "s"),
+            s if s % 86_400 == 0 => (s / 86_400, "d"),
+            s if s % 3600 == 0 => (s / 3600, "h"),
+            s if s % 60 == 0 => (s / 60, "m"),
+            s => (s, "s"),
+        };
+        write!(f, "{n}{unit}")
+    }
+}
+
+impl Serialize for ConfigDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfigDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An IP network from `server.trusted_proxies`: `10.0.0.0/8`, `::1`, `192.168.1.7`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{s}` is not an IP address or network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{s}` has an invalid prefix length"))?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    #[allow(dead_code)] // the transport checks of the login issue use it
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Where a configuration came from, for messages.
+pub struct Loaded {
+    pub config: Config,
+    pub file: Option<PathBuf>,
+}
+
+const ENV_PREFIX: &str = "TESSERA_";
+
+impl Config {
+    /// Reads `file` (if any), overlays the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &vars)
+    }
+
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .or_else(|e| err(format!("cannot read config file {}: {e}", path.display())))?;
+                parse_toml(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        let overrides = overlay_env(&mut table, env)?;
+        let config = deserialize(table, &overrides)?;
+        config.validate()?;
+        Ok(Loaded {
+            config,
+            file: file.map(Path::to_path_buf),
+        })
+    }
+
+    /// The SQLite URL used when `database.url` is unset.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.server.data_dir.join("tessera.db").display()
+            ),
+        }
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.server.listen.parse().expect("validated")
+    }
+
+    /// Checks what types alone cannot express. Each message names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if s.listen.parse::<SocketAddr>().is_err() {
+            return err(format!(
+                "server.listen: `{}` is not an address and port such as `127.0.0.1:8080`",
+                s.listen
+            ));
+        }
+        let base = &s.base_path;
+        if !base.is_empty()
+            && (!base.starts_with('/')
+                || base.ends_with('/')
+                || base.contains("//")
+                || base.contains(['?', '#', '\\', ' ']))
+        {
+            return err(format!(
+                "server.base_path: `{base}` must be empty or a path such as `/api` (leading `/`, no trailing `/`)"
+            ));
+        }
+        if s.tls_cert.is_some() != s.tls_key.is_some() {
+            return err("server.tls_cert and server.tls_key must be set together");
+        }
+        for p in &s.trusted_proxies {
+            IpNet::parse(p).or_else(|e| err(format!("server.trusted_proxies: {e}")))?;
+        }
+        if let Some(url) = &self.database.url {
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            if !known.iter().any(|k| url.starts_with(k)) {
+                return err("database.url: expected `sqlite://PATH` or `postgres://USER@HOST/DB`");
+            }
+        }
+        if self.database.max_connections == 0 {
+            return err("database.max_connections: must be at least 1");
+        }
+        let ss = &self.session;
+        check_cookie_name("session.cookie_name", &ss.cookie_name)?;
+        check_positive("session.idle_timeout", ss.idle_timeout)?;
+        check_positive("session.absolute_timeout", ss.absolute_timeout)?;
+        if ss.idle_timeout > ss.absolute_timeout {
+            return err("session.idle_timeout: must not be longer than session.absolute_timeout");
+        }
+        if !ss.cookie_path.starts_with('/') {
+            return err("session.cookie_path: must start with `/`");
+        }
+        if ss.same_site == SameSite::None && ss.secure == Secure::Never {
+            return err(
+                "session.same_site: `none` needs secure cookies (browsers drop them otherwise)",
+            );
+        }
+        let c = &self.csrf;
+        check_cookie_name("csrf.cookie_name", &c.cookie_name)?;
+        check_header_name("csrf.header_name", &c.header_name)?;
+        if c.form_field.is_empty() {
+            return err("csrf.form_field: must not be empty");
+        }
+        if c.cookie_name == ss.cookie_name {
+            return err("csrf.cookie_name: must differ from session.cookie_name");
+        }
+        for o in &c.trusted_origins {
+            check_origin(o)?;
+        }
+        let t = &self.tokens;
+        if let Some(h) = &t.alias_header {
+            check_header_name("tokens.alias_header", h)?;
+        }
+        if let Some(p) = &t.url_param
+            && (p.is_empty()
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        {
+            return err("tokens.url_param: use letters, digits, `_` and `-`");
+        }
+        for (key, d) in [
+            (
+                "tokens.api_key_session_lifetime",
+                t.api_key_session_lifetime,
+            ),
+            ("tokens.pat_default_lifetime", t.pat_default_lifetime),
+            ("tokens.pat_max_lifetime", t.pat_max_lifetime),
+            ("tokens.client_secret_lifetime", t.client_secret_lifetime),
+            (
+                "tokens.access_token_default_lifetime",
+                t.access_token_default_lifetime,
+            ),
+        ] {
+            check_positive(key, d)?;
+        }
+        if t.pat_default_lifetime > t.pat_max_lifetime {
+            return err("tokens.pat_default_lifetime: must not exceed tokens.pat_max_lifetime");
+        }
+        let at = t.access_token_default_lifetime.0.as_secs();
+        if !(60..=365 * 86_400).contains(&at) {
+            return err("tokens.access_token_default_lifetime: must be between 60s and 365d");
+        }
+        for uri in &self.login.redirect_uris {
+            let ok = (uri.starts_with("https://") || uri.starts_with("http://"))
+                && !uri.contains(['#', ' '])
+                && uri
+                    .split_once("://")
+                    .is_some_and(|(_, rest)| !rest.is_empty());
+            if !ok {
+                return err(format!(
+                    "login.redirect_uris: `{uri}` must be an absolute http(s) URL without a fragment"
+                ));
+            }
+        }
+        let p = &self.password;
+        if !(8..=1024).contains(&p.min_length) {
+            return err("password.min_length: must be between 8 and 1024");
+        }
+        tessera_core::PasswordHasher::validate_params(p.params())
+            .or_else(|e| err(format!("password: {e}")))?;
+        if let Some(u) = &self.proxy.upstream
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return err("proxy.upstream: expected `http://host:port`");
+        }
+        check_positive("proxy.timeout", self.proxy.timeout)?;
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.matches.trim().is_empty() {
+                return err(format!("rules[{i}].match: must not be empty"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with secrets replaced by `***`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = Some(tessera_store::redact_url(&self.database_url()));
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+fn check_positive(key: &str, d: ConfigDuration) -> Result<(), ConfigError> {
+    if d.0.is_zero() {
+        return err(format!("{key}: must be longer than 0s"));
+    }
+    Ok(())
+}
+
+/// RFC 6265 cookie-name token characters.
+fn check_cookie_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+    if !ok {
+        return err(format!("{key}: `{name}` is not a valid cookie name"));
+    }
+    Ok(())
+}
+
+fn check_header_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !ok {
+        return err(format!("{key}: `{name}` is not a valid header name"));
+    }
+    Ok(())
+}
+
+fn check_origin(o: &str) -> Result<(), ConfigError> {
+    let ok = o.split_once("://").is_some_and(|(scheme, host)| {
+        (scheme == "https" || scheme == "http") && !host.is_empty() && !host.contains('/')
+    });
+    if !ok {
+        return err(format!(
+            "csrf.trusted_origins: `{o}` must be an origin such as `https://app.example.com`"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses TOML, reporting a syntax error as one line with its line number.
+fn parse_toml(text: &str) -> Result<toml::Table, String> {
+    text.parse::<toml::Table>().map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let msg = e.message().trim().replace('\n', " ");
+        match line {
+            Some(l) => format!("line {l}: {msg}"),
+            None => msg,
+        }
+    })
+}
+
+/// An environment override applied to the table: its dotted key and variable name.
+struct Override {
+    key: String,
+    var: String,
+    raw: String,
+}
+
+/// Applies `TESSERA_<SECTION>__<KEY>=value`. Values are read as TOML when they parse as
+/// such (`true`, `12`, `["a", "b"]`) and as strings otherwise; [`deserialize`] retries
+/// as a string (or comma-separated list) when the guess was wrong for the key.
+fn overlay_env(
+    table: &mut toml::Table,
+    env: &[(String, String)],
+) -> Result<Vec<Override>, ConfigError> {
+    let mut applied = Vec::new();
+    for (var, value) in env {
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let Some((section, key)) = rest.split_once("__") else {
+            continue;
+        };
+        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        if section.is_empty() || key.is_empty() || key.contains("__") {
+            return err(format!("{var}: expected TESSERA_<SECTION>__<KEY>"));
+        }
+        if section == "rules" {
+            return err(format!(
+                "{var}: [[rules]] can only be set in the config file"
+            ));
+        }
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(section_table) = entry.as_table_mut() else {
+            return err(format!("{var}: `{section}` is not a section"));
+        };
+        section_table.insert(key.clone(), guess_value(value));
+        applied.push(Override {
+            key: format!("{section}.{key}"),
+            var: var.clone(),
+            raw: value.clone(),
+        });
+    }
+    Ok(applied)
+}
+
+fn guess_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn deserialize(mut table: toml::Table, overrides: &[Override]) -> Result<Config, ConfigError> {
+    // Each retry changes the representation of one overridden key, so this ends.
+    for _ in 0..=overrides.len() * 2 {
+        let value = toml::Value::Table(table.clone());
+        let error = match serde_path_to_error::deserialize::<_, Config>(value) {
+            Ok(config) => return Ok(config),
+            Err(e) => e,
+        };
+        let path = error.path().to_string();
+        let inner = error.into_inner().to_string();
+        let mut message = inner.trim().replace('\n', " ");
+        // toml appends where the error was (` in `session.idle_timeout``); the key is named
+        // separately below.
+        if let Some(at) = message.rfind(" in `")
+            && message.ends_with('`')
+        {
+            message.truncate(at);
+        }
+        // `unknown field `x`, expected ...` is reported at the parent: name the full key.
+        let (key, message) = match message.strip_prefix("unknown field `") {
+            Some(rest) => {
+                let field = rest.split('`').next().unwrap_or_default();
+                let full = if path == "." || path.is_empty() {
+                    field.to_owned()
+                } else if path == field || path.ends_with(&format!(".{field}")) {
+                    path.clone()
+                } else {
+                    format!("{path}.{field}")
+                };
+                let expected = rest
+                    .split_once(", expected ")
+                    .map(|(_, e)| e)
+                    .unwrap_or_default();
+                (full, format!("unknown key (expected {expected})"))
+            }
+            None => (path, message),
+        };
+        let Some(o) = overrides.iter().find(|o| o.key == key) else {
+            return err(format!("{key}: {message}"));
+        };
+        // Retry the override as a plain string, then as a comma-separated list.
+        let (section, field) = o.key.split_once('.').expect("overrides have two parts");
+        let slot = table
+            .get_mut(section)
+            .and_then(toml::Value::as_table_mut)
+            .and_then(|t| t.get_mut(field));
+        match slot {
+            Some(v) if !v.is_str() && !v.is_array() && !v.is_table() => {
+                *v = toml::Value::String(o.raw.clone());
+            }
+            Some(v) if v.is_str() && message.contains("a sequence") => {
+                *v = toml::Value::Array(
+                    o.raw
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.to_owned()))
+                        .collect(),
+                );
+            }
+            _ => return err(format!("{key} (from {}): {message}", o.var)),
+        }
+    }
+    err("configuration: could not be read")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml_text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(&path, toml_text).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_from(Some(&path), &env).map(|l| l.config)
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::load_from(None, &[]).unwrap().config;
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert_eq!(c.server.base_path, "/api");
+        assert_eq!(c.database_url(), "sqlite://./tessera-data/tessera.db");
+        assert_eq!(c.session.cookie_name, "sessionid");
+        assert_eq!(c.session.idle_timeout, ConfigDuration::secs(1800));
+        assert_eq!(c.session.absolute_timeout, ConfigDuration::secs(12 * 3600));
+        assert_eq!(c.csrf.header_name, "X-CSRFToken");
+        assert_eq!(c.tokens.pat_default_lifetime.to_string(), "1d");
+        assert_eq!(c.tokens.client_secret_lifetime.to_string(), "90d");
+        assert_eq!(c.password.min_length, 12);
+        assert!(!c.login.allow_query_credentials);
+    }
+
+    #[test]
+    fn reads_durations_and_sections() {
+        let c = load(
+            "[session]\nidle_timeout = \"5m\"\nabsolute_timeout = \"90d\"\n[server]\nbase_path = \"/apis/authentication\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.session.idle_timeout.0, Duration::from_secs(300));
+        assert_eq!(
+            c.session.absolute_timeout.0,
+            Duration::from_secs(90 * 86_400)
+        );
+        assert_eq!(c.server.base_path, "/apis/authentication");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = load("[session]\nidle_timout = \"5m\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("session.idle_timout: unknown key"), "{e}");
+        let e = load("[sesion]\n", &[]).unwrap_err().0;
+        assert!(e.starts_with("sesion: unknown key"), "{e}");
+        let e = load("", &[("TESSERA_SESSION__IDEL", "5m")]).unwrap_err().0;
+        assert!(e.starts_with("session.idel"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = load("[session]\nidle_timeout = \"soon\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("session.idle_timeout:") && e.contains("not a duration"),
+            "{e}"
+        );
+        let e = load("[session]\nsame_site = \"sometimes\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("session.same_site:"), "{e}");
+        let e = load("[server]\nbase_path = \"api/\"\n", &[]).unwrap_err().0;
+        assert!(e.starts_with("server.base_path:"), "{e}");
+        let e = load("[server\n", &[]).unwrap_err().0;
+        assert!(e.contains("line 1") && !e.contains('\n'), "{e}");
+        let e = load("[session]\nidle_timeout = \"13h\"\n", &[])
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("session.idle_timeout:"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let c = load(
+            "[session]\nidle_timeout = \"5m\"\ncookie_name = \"a\"\n",
+            &[
+                ("TESSERA_SESSION__IDLE_TIMEOUT", "7m"),
+                ("TESSERA_SESSION__COOKIE_NAME", "12345"),
+                ("TESSERA_LOGIN__ALLOW_QUERY_CREDENTIALS", "true"),
+                ("TESSERA_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+                ("TESSERA_PASSWORD__MIN_LENGTH", "16"),
+                ("TESSERA_CONFIG", "ignored.toml"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.session.idle_timeout.0, Duration::from_secs(420));
+        assert_eq!(
+            c.session.cookie_name, "12345",
+            "a numeric-looking string stays a string"
+        );
+        assert!(c.login.allow_query_credentials);
+        assert_eq!(c.server.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+        assert_eq!(c.password.min_length, 16);
+        let e = load("", &[("TESSERA_SESSION__IDLE_TIMEOUT", "later")])
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("TESSERA_SESSION__IDLE_TIMEOUT") && e.contains("not a duration"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn show_redacts_database_passwords() {
+        let c = load(
+            "[database]\nurl = \"postgres://tessera:hunter2@db/tessera\"\n",
+            &[],
+        )
+        .unwrap();
+        let shown = c.to_redacted_toml();
+        assert!(
+            shown.contains("postgres://tessera:***@db/tessera"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"));
+        // What `show` prints is itself a valid config.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shown.toml");
+        std::fs::write(&path, &shown).unwrap();
+        Config::load_from(Some(&path), &[]).unwrap();
+    }
+
+    #[test]
+    fn ip_networks() {
+        let net = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(
+            IpNet::parse("::1")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(IpNet::parse("10.0.0.0/33").is_err());
+        assert!(IpNet::parse("example.com").is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! `tessera serve`: open the store, make sure there is a first user, and answer HTTP until
+//! SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tessera_core::{Accounts, Error as CoreError, Login, NewUser, Password, StoreError};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+pub async fn run(config: &Config) -> anyhow::Result<()> {
+    crate::keyfile::ensure_data_dir(config)?;
+    let _key = crate::keyfile::load_or_create(config)?;
+    let accounts = crate::admin::accounts(config).await?;
+    bootstrap_admin(&accounts).await?;
+
+    let app = tessera_http::router(tessera_http::AppState {
+        store: accounts.store().clone(),
+    });
+    let addr = config.listen_addr();
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        address = %local,
+        database = accounts.store().backend(),
+        base_path = %config.server.base_path,
+        "listening on http://{local}"
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// With no user at all, creates `admin` (role `admin`) so that the server can be used.
+/// The password comes from `TESSERA_ADMIN_PASSWORD` or is generated and printed once.
+async fn bootstrap_admin(accounts: &Accounts) -> anyhow::Result<()> {
+    if accounts
+        .store()
+        .count_users()
+        .await
+        .map_err(CoreError::from)?
+        > 0
+    {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("TESSERA_ADMIN_PASSWORD") {
+        Ok(p) => (Password::new(p), false),
+        Err(_) => (
+            Password::new(tessera_core::secret::random_password(20)),
+            true,
+        ),
+    };
+    let mut admin = NewUser::new(Login::parse("admin").expect("valid login"));
+    admin.roles = vec![tessera_core::permission::ADMIN_ROLE.to_owned()];
+    match accounts.create_user(admin, &password).await {
+        Ok(_) => {}
+        // Another instance on the same database created it first.
+        Err(CoreError::Store(StoreError::Conflict(_))) => return Ok(()),
+        Err(e @ CoreError::WeakPassword(_)) => {
+            anyhow::bail!("TESSERA_ADMIN_PASSWORD: {e}")
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if generated {
+        // Deliberately not a log event: log pipelines keep lines, this must not be kept.
+        eprintln!(
+            "\ntessera: created the first user `admin` (role admin).\n\
+             tessera: its password, shown only this once: {}\n\
+             tessera: change it with `tessera user passwd admin --password-stdin`.\n",
+            password.expose()
+        );
+    } else {
+        tracing::info!(
+            "created the first user `admin` with the password from TESSERA_ADMIN_PASSWORD"
+        );
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,237 @@
+//! Running the real binary: one-shot commands and a server on a free loopback port.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+
+/// A working directory of its own, and the database this test uses.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub vars: Vec<(String, String)>,
+}
+
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Env {
+    /// SQLite in the default place (`./tessera-data` under the test's own directory).
+    pub fn sqlite() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            vars: Vec::new(),
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when PostgreSQL is unavailable (outside CI).
+    pub async fn postgres() -> Option<Self> {
+        let url = tessera_store::testkit::postgres_url().await?;
+        Some(Self {
+            dir: tempfile::tempdir().unwrap(),
+            vars: vec![("TESSERA_DATABASE__URL".into(), url)],
+        })
+    }
+
+    pub async fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite()),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.vars.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TESSERA_") && k != "TESSERA_PG_BINDIR" {
+                c.env_remove(k);
+            }
+        }
+        c.envs(self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c
+    }
+
+    /// Runs a command to completion, writing `stdin` to it.
+    pub fn run(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        Run(child.wait_with_output().unwrap())
+    }
+
+    /// Starts `tessera serve` on a free port and waits until it listens.
+    pub fn serve(&self, extra_args: &[&str]) -> Server {
+        let mut args = vec!["serve"];
+        args.extend_from_slice(extra_args);
+        let mut child = self
+            .command(&args)
+            .env("TESSERA_SERVER__LISTEN", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = BufReader::new(child.stderr.take().unwrap());
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in reader.lines().map_while(Result::ok) {
+                if let Some(at) = line.find("listening on http://") {
+                    let rest = &line[at + "listening on http://".len()..];
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
+                    let _ = tx.send(addr);
+                }
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start: {}", stderr.lock().unwrap());
+            }
+        };
+        Server {
+            child: Some(child),
+            base: format!("http://{addr}"),
+            stderr,
+        }
+    }
+}
+
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.0.status.success()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn success(&self) -> String {
+        assert!(self.ok(), "command failed: {}", self.stderr());
+        self.stdout()
+    }
+
+    /// Asserts a failure reported as exactly one line on stderr, without a panic, and
+    /// returns that line.
+    #[track_caller]
+    pub fn failure(&self) -> String {
+        assert!(!self.ok(), "command succeeded: {}", self.stdout());
+        assert_eq!(self.0.status.code(), Some(1), "exit status");
+        let err = self.stderr();
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");
+        assert!(err.starts_with("tessera: "), "{err}");
+        err.trim_end().to_owned()
+    }
+
+    /// For `serve`, which may log before it fails: the failure is the last stderr line.
+    #[track_caller]
+    pub fn serve_failure(&self) -> String {
+        assert_eq!(
+            self.0.status.code(),
+            Some(1),
+            "exit status; stderr: {}",
+            self.stderr()
+        );
+        let err = self.stderr();
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+        let last = err.trim_end().lines().last().unwrap_or_default().to_owned();
+        assert!(last.starts_with("tessera: "), "{err}");
+        last
+    }
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn data_dir(env: &Env) -> PathBuf {
+    env.path().join("tessera-data")
+}

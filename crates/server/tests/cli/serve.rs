@@ -1,0 +1,218 @@
+//! `tessera serve`: first start, restart, probes, shutdown, secret key handling.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use tessera_core::{Accounts, Password, PasswordHasher, PasswordParams, PasswordPolicy};
+
+use crate::harness::{Env, data_dir};
+
+fn generated_password(stderr: &str) -> Option<String> {
+    stderr.lines().find_map(|l| {
+        l.split_once("shown only this once: ")
+            .map(|(_, p)| p.trim().to_owned())
+    })
+}
+
+async fn sqlite_accounts(env: &Env) -> Accounts {
+    let url = format!("sqlite://{}", data_dir(env).join("tessera.db").display());
+    let store = tessera_store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let hasher = PasswordHasher::new(PasswordParams::default(), Some(1)).unwrap();
+    Accounts::new(Arc::clone(&store), hasher, PasswordPolicy::default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_creates_admin_and_key_and_a_restart_reuses_them() {
+    let env = Env::sqlite();
+    let server = env.serve(&[]);
+    let http = reqwest::Client::new();
+    let res = http.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    let res = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let missing = http.get(server.url("/no/such/path")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    let first_stderr = server.stderr();
+    let status = server.terminate();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+
+    let password = generated_password(&first_stderr).expect("admin password printed");
+    assert_eq!(password.len(), 20);
+    assert_eq!(
+        first_stderr.matches(&password).count(),
+        1,
+        "printed exactly once"
+    );
+
+    let key = data_dir(&env).join("secret.key");
+    let meta = std::fs::metadata(&key).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(data_dir(&env))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o077, 0, "data dir closed to others");
+    let key_text = std::fs::read_to_string(&key).unwrap();
+
+    // The printed password is the admin's, and the admin holds `*`.
+    let accounts = sqlite_accounts(&env).await;
+    let admin = accounts
+        .authenticate("admin", &Password::new(password.clone()))
+        .await
+        .unwrap();
+    let admin = admin.expect("printed password logs in");
+    assert_eq!(admin.roles, ["admin"]);
+    assert!(
+        accounts
+            .store()
+            .permissions_of(admin.id)
+            .await
+            .unwrap()
+            .allows("anything:at-all")
+    );
+    drop(accounts);
+
+    let server = env.serve(&[]);
+    let res = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let second_stderr = server.stderr();
+    server.terminate();
+    assert!(
+        generated_password(&second_stderr).is_none(),
+        "{second_stderr}"
+    );
+    assert!(!second_stderr.contains(&password));
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        key_text,
+        "key reused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_password_can_come_from_the_environment() {
+    let env = Env::sqlite().with("TESSERA_ADMIN_PASSWORD", "a perfectly fine passphrase");
+    let server = env.serve(&[]);
+    let stderr = server.stderr();
+    server.terminate();
+    assert!(!stderr.contains("a perfectly fine passphrase"), "{stderr}");
+    assert!(generated_password(&stderr).is_none());
+    let accounts = sqlite_accounts(&env).await;
+    let ok = accounts
+        .authenticate("admin", &Password::new("a perfectly fine passphrase"))
+        .await
+        .unwrap();
+    assert!(ok.is_some());
+
+    let weak = Env::sqlite().with("TESSERA_ADMIN_PASSWORD", "admin");
+    let line = weak.run(&["serve"], "").serve_failure();
+    assert!(
+        line.contains("TESSERA_ADMIN_PASSWORD") && line.contains("at least 12"),
+        "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_file_readable_by_others_is_refused() {
+    let env = Env::sqlite();
+    env.serve(&[]).terminate();
+    let key = data_dir(&env).join("secret.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let line = env.run(&["serve"], "").serve_failure();
+    assert!(
+        line.contains("readable by others") && line.contains("chmod 600"),
+        "{line}"
+    );
+
+    // An explicitly configured key file must exist; it is never generated.
+    let env = Env::sqlite().with(
+        "TESSERA_SERVER__SECRET_KEY_FILE",
+        "/nonexistent/tessera.key",
+    );
+    let line = env.run(&["serve"], "").serve_failure();
+    assert!(line.contains("server.secret_key_file"), "{line}");
+
+    // A key from the environment writes no key file.
+    let env = Env::sqlite().with("TESSERA_SECRET_KEY", &"k".repeat(40));
+    env.serve(&[]).terminate();
+    assert!(!data_dir(&env).join("secret.key").exists());
+    let env = Env::sqlite().with("TESSERA_SECRET_KEY", "short");
+    let line = env.run(&["serve"], "").serve_failure();
+    assert!(line.contains("TESSERA_SECRET_KEY"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line() {
+    let env = Env::sqlite().with("TESSERA_ADMIN_PASSWORD", "a perfectly fine passphrase");
+    let server = env.serve(&["--log-format", "json"]);
+    server.terminate();
+    let env2 = Env::sqlite().with("TESSERA_ADMIN_PASSWORD", "a perfectly fine passphrase");
+    let server = env2.serve(&["--log-format", "json"]);
+    let stderr = server.stderr();
+    server.terminate();
+    let mut seen = 0;
+    for line in stderr.lines().filter(|l| !l.is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+        seen += 1;
+    }
+    assert!(seen >= 1);
+    assert!(stderr.contains("listening on http://"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database() {
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
+    let url = env.vars[0].1.clone();
+    let server = env.serve(&[]);
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Take the database away under the running server: readiness must fail closed.
+    let (admin_url, db) = url.rsplit_once('/').unwrap();
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{admin_url}/postgres"))
+            .await
+            .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {db} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let res = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "service_unavailable");
+    let text = body.to_string();
+    assert!(
+        !text.contains("postgres://") && !text.contains(db),
+        "no internals leak: {text}"
+    );
+    assert_eq!(
+        http.get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
