@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -71,6 +73,86 @@ impl SecretKey {
         mac.update(&[1]);
         mac.finalize().into_bytes().into()
     }
+
+    /// Authenticated encryption under the key for `purpose`.
+    pub fn sealer(&self, purpose: &str) -> Sealer {
+        let key = self.derive(purpose);
+        Sealer { cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key") }
+    }
+
+    /// HMAC-SHA256 under the key for `purpose`.
+    pub fn signer(&self, purpose: &str) -> Signer {
+        Signer { key: self.derive(purpose) }
+    }
+}
+
+/// AES-256-GCM with a random 96-bit nonce per message: `nonce || ciphertext || tag`.
+#[derive(Clone)]
+pub struct Sealer {
+    cipher: Aes256Gcm,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealer([redacted])")
+    }
+}
+
+const NONCE_LEN: usize = 12;
+
+impl Sealer {
+    /// Encrypts and authenticates `plaintext`; `context` is authenticated too (e.g. the
+    /// cookie name), so a value sealed for one use cannot be replayed in another.
+    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        crate::secret::fill_random(&mut nonce);
+        let ct = self
+            .cipher
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: context })
+            .expect("AES-GCM encryption of a short message cannot fail");
+        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    /// The plaintext, or `None` if `sealed` was not produced by this key and context.
+    pub fn open(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < NONCE_LEN + 16 {
+            return None;
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+        self.cipher.decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: context }).ok()
+    }
+}
+
+#[derive(Clone)]
+pub struct Signer {
+    key: [u8; 32],
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Signer([redacted])")
+    }
+}
+
+impl Signer {
+    /// HMAC over the parts, each length-prefixed so that part boundaries are unambiguous.
+    pub fn sign(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key).expect("any key length");
+        for p in parts {
+            mac.update(&(p.len() as u64).to_be_bytes());
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Constant-time check of a (possibly truncated, at least 16 bytes) tag.
+    pub fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
+        tag.len() >= 16 && tag.len() <= 32 && crate::secret::constant_time_eq(&self.sign(parts)[..tag.len()], tag)
+    }
 }
 
 #[cfg(test)]
@@ -85,6 +167,32 @@ mod tests {
         assert_ne!(key.derive("cookie"), key.derive("csrf"));
         let (other, _) = SecretKey::generate();
         assert_ne!(key.derive("cookie"), other.derive("cookie"));
+    }
+
+    #[test]
+    fn sealing_round_trips_and_binds_the_context() {
+        let (key, _) = SecretKey::generate();
+        let s = key.sealer("cookie");
+        let sealed = s.seal(b"tss_secret", b"sessionid");
+        assert_eq!(s.open(&sealed, b"sessionid").unwrap(), b"tss_secret");
+        assert!(s.open(&sealed, b"othercookie").is_none(), "context is authenticated");
+        assert!(key.sealer("other").open(&sealed, b"sessionid").is_none());
+        let mut tampered = sealed.clone();
+        tampered[20] ^= 1;
+        assert!(s.open(&tampered, b"sessionid").is_none());
+        assert!(s.open(&sealed[..10], b"sessionid").is_none());
+        assert_ne!(s.seal(b"x", b""), s.seal(b"x", b""), "random nonces");
+    }
+
+    #[test]
+    fn signatures_are_length_delimited() {
+        let (key, _) = SecretKey::generate();
+        let s = key.signer("csrf");
+        let tag = s.sign(&[b"ab", b"c"]);
+        assert!(s.verify(&[b"ab", b"c"], &tag));
+        assert!(s.verify(&[b"ab", b"c"], &tag[..16]));
+        assert!(!s.verify(&[b"a", b"bc"], &tag));
+        assert!(!s.verify(&[b"ab", b"c"], &tag[..8]), "too short a tag is refused");
     }
 
     #[test]

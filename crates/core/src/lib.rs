@@ -9,8 +9,10 @@ pub mod keys;
 pub mod password;
 pub mod permission;
 pub mod secret;
+pub mod session;
 pub mod store;
 pub mod time;
+pub mod token;
 pub mod user;
 
 pub use accounts::Accounts;

@@ -5,10 +5,26 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::permission::{PermissionSet, Role};
+use crate::session::Session;
 use crate::time::Timestamp;
 use crate::user::{NewUser, User, UserId};
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A live session and its user, as found by the digest of its secret.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub session: Session,
+    pub user: User,
+}
+
+/// A coalesced activity update: `last_seen_at` and the slid idle expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touch {
+    pub session_id: String,
+    pub last_seen_at: Timestamp,
+    pub idle_expires_at: Option<Timestamp>,
+}
 
 /// A user together with its password hash, for the login path only.
 #[derive(Clone)]
@@ -70,4 +86,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// The union of the permissions of the user's roles.
     async fn permissions_of(&self, id: UserId) -> StoreResult<PermissionSet>;
+
+    /// Stores a new session under the digest of its secret.
+    async fn create_session(&self, session: &Session, secret_digest: &[u8; 32]) -> StoreResult<()>;
+
+    /// The unrevoked session whose secret has this digest, with its user (disabled or
+    /// not: the caller decides). Expired sessions are returned too, so that the caller can
+    /// say "expired" rather than "unknown".
+    async fn session_by_secret(&self, secret_digest: &[u8; 32]) -> StoreResult<Option<SessionRecord>>;
+
+    /// Applies coalesced activity updates in one transaction. An update never moves
+    /// `last_seen_at` backwards.
+    async fn touch_sessions(&self, touches: &[Touch]) -> StoreResult<()>;
+
+    /// The user's unrevoked, unexpired sessions, newest first.
+    async fn list_sessions(&self, user: UserId, now: Timestamp) -> StoreResult<Vec<Session>>;
+
+    /// Revokes one of the user's sessions. `false` if it does not exist, is not the
+    /// user's, or is already revoked.
+    async fn revoke_session(&self, user: UserId, session_id: &str, now: Timestamp) -> StoreResult<bool>;
+
+    /// Revokes every unrevoked session of the user except `keep`; returns how many.
+    async fn revoke_sessions(&self, user: UserId, keep: Option<&str>, now: Timestamp) -> StoreResult<u64>;
+
+    /// Deletes sessions that expired or were revoked before `before`; returns how many.
+    async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64>;
 }

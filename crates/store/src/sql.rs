@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use tessera_core::session::{Session, SessionKind, split_scopes};
 use tessera_core::{Permission, PermissionSet, StoreError, Timestamp, User, UserId};
 
 pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
@@ -56,6 +57,38 @@ pub(crate) fn permission_set(raw: impl IntoIterator<Item = String>) -> Permissio
             }
         })
         .collect()
+}
+
+/// The columns of `sessions` every query selects, aliased so they can sit beside `users`.
+pub(crate) const SESSION_COLUMNS: &str = "s.id AS s_id, s.kind AS s_kind, s.user_id AS s_user_id, \
+     s.api_key_id AS s_api_key_id, s.scopes AS s_scopes, s.created_at AS s_created_at, \
+     s.last_seen_at AS s_last_seen_at, s.idle_expires_at AS s_idle_expires_at, \
+     s.expires_at AS s_expires_at, s.ip AS s_ip, s.user_agent AS s_user_agent";
+
+pub(crate) fn session_from_row<R>(row: &R) -> Result<Session, sqlx::Error>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let kind: String = row.try_get("s_kind")?;
+    Ok(Session {
+        id: row.try_get("s_id")?,
+        kind: SessionKind::parse(&kind)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown session kind `{kind}`").into()))?,
+        user_id: UserId(row.try_get("s_user_id")?),
+        api_key_id: row.try_get("s_api_key_id")?,
+        scopes: split_scopes(row.try_get("s_scopes")?),
+        created_at: Timestamp::from_unix(row.try_get("s_created_at")?),
+        last_seen_at: Timestamp::from_unix(row.try_get("s_last_seen_at")?),
+        idle_expires_at: row.try_get::<Option<i64>, _>("s_idle_expires_at")?.map(Timestamp::from_unix),
+        expires_at: Timestamp::from_unix(row.try_get("s_expires_at")?),
+        ip: row.try_get("s_ip")?,
+        user_agent: row.try_get("s_user_agent")?,
+    })
 }
 
 pub(crate) fn group<K: std::hash::Hash + Eq, V>(pairs: Vec<(K, V)>) -> HashMap<K, Vec<V>> {
@@ -424,6 +457,174 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::sql::unavailable)?;
                 Ok($crate::sql::permission_set(raw))
+            }
+
+            async fn create_session(
+                &self,
+                session: &tessera_core::session::Session,
+                secret_digest: &[u8; 32],
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                sqlx::query(
+                    "INSERT INTO sessions (id, secret_hash, kind, user_id, api_key_id, scopes, \
+                     created_at, last_seen_at, idle_expires_at, expires_at, ip, user_agent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(&session.id)
+                .bind(&secret_digest[..])
+                .bind(session.kind.as_str())
+                .bind(session.user_id.0)
+                .bind(&session.api_key_id)
+                .bind(tessera_core::session::join_scopes(&session.scopes))
+                .bind(session.created_at.unix())
+                .bind(session.last_seen_at.unix())
+                .bind(session.idle_expires_at.map(|t| t.unix()))
+                .bind(session.expires_at.unix())
+                .bind(&session.ip)
+                .bind(&session.user_agent)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn session_by_secret(
+                &self,
+                secret_digest: &[u8; 32],
+            ) -> tessera_core::store::StoreResult<Option<tessera_core::store::SessionRecord>> {
+                use $crate::sql::unavailable;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.secret_hash = $1 AND s.revoked_at IS NULL",
+                    $crate::sql::SESSION_COLUMNS,
+                    $crate::sql::USER_COLUMNS
+                        .split(", ")
+                        .map(|c| format!("u.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+                .bind(&secret_digest[..])
+                .fetch_optional(self.reader())
+                .await
+                .map_err(unavailable)?;
+                let Some(row) = row else { return Ok(None) };
+                let session = $crate::sql::session_from_row(&row).map_err(unavailable)?;
+                let roles = self.roles_of(session.user_id.0).await?;
+                let user = $crate::sql::user_from_row(&row, roles).map_err(unavailable)?;
+                Ok(Some(tessera_core::store::SessionRecord { session, user }))
+            }
+
+            async fn touch_sessions(
+                &self,
+                touches: &[tessera_core::store::Touch],
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                if touches.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write().await.map_err(unavailable)?;
+                for t in touches {
+                    sqlx::query(
+                        "UPDATE sessions SET last_seen_at = $1, idle_expires_at = $2 \
+                         WHERE id = $3 AND last_seen_at < $1 AND revoked_at IS NULL",
+                    )
+                    .bind(t.last_seen_at.unix())
+                    .bind(t.idle_expires_at.map(|i| i.unix()))
+                    .bind(&t.session_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                }
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn list_sessions(
+                &self,
+                user: tessera_core::UserId,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<Vec<tessera_core::session::Session>> {
+                use $crate::sql::unavailable;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL \
+                     AND s.expires_at > $2 AND (s.idle_expires_at IS NULL OR s.idle_expires_at > $2) \
+                     ORDER BY s.created_at DESC, s.id",
+                    $crate::sql::SESSION_COLUMNS
+                )))
+                .bind(user.0)
+                .bind(now.unix())
+                .fetch_all(self.reader())
+                .await
+                .map_err(unavailable)?;
+                rows.iter()
+                    .map($crate::sql::session_from_row)
+                    .collect::<Result<_, _>>()
+                    .map_err(unavailable)
+            }
+
+            async fn revoke_session(
+                &self,
+                user: tessera_core::UserId,
+                session_id: &str,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<bool> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let n = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 \
+                     WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
+                )
+                .bind(now.unix())
+                .bind(user.0)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+                tx.commit().await.map_err(unavailable)?;
+                Ok(n == 1)
+            }
+
+            async fn revoke_sessions(
+                &self,
+                user: tessera_core::UserId,
+                keep: Option<&str>,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<u64> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let n = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 \
+                     WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
+                )
+                .bind(now.unix())
+                .bind(user.0)
+                .bind(keep.unwrap_or(""))
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+                tx.commit().await.map_err(unavailable)?;
+                Ok(n)
+            }
+
+            async fn purge_sessions(
+                &self,
+                before: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<u64> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let n = sqlx::query(
+                    "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1 \
+                     OR idle_expires_at < $1",
+                )
+                .bind(before.unix())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+                tx.commit().await.map_err(unavailable)?;
+                Ok(n)
             }
         }
 

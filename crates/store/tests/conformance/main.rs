@@ -88,4 +88,8 @@ conformance!(
     listing_and_counting,
     concurrent_writers_never_fail,
     ping_answers,
+    sessions_are_found_by_digest_and_revocable,
+    touches_only_move_forward,
+    password_change_and_disable_end_sessions,
+    purge_deletes_only_old_sessions,
 );

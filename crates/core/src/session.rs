@@ -1,0 +1,141 @@
+//! Server-side sessions: one row per login (password or API key) or issued access token.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::time::Timestamp;
+use crate::user::UserId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// Opened by a password login; carried by the session cookie and/or a session token.
+    Password,
+    /// Opened by an API key/secret exchange.
+    ApiKey,
+    /// An OAuth2 client-credentials access token.
+    AccessToken,
+}
+
+impl SessionKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::ApiKey => "api_key",
+            Self::AccessToken => "access_token",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "password" => Some(Self::Password),
+            "api_key" => Some(Self::ApiKey),
+            "access_token" => Some(Self::AccessToken),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SessionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Public identifier (listings, `DELETE {base}/sessions/{id}`); not a credential.
+    pub id: String,
+    pub kind: SessionKind,
+    pub user_id: UserId,
+    pub api_key_id: Option<String>,
+    /// `None`: the user's full permissions. `Some`: at most these.
+    pub scopes: Option<Vec<String>>,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    /// `None` when the kind has no idle timeout.
+    pub idle_expires_at: Option<Timestamp>,
+    pub expires_at: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Session {
+    /// Whether the session is past its idle or absolute expiry at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        now >= self.expires_at || self.idle_expires_at.is_some_and(|idle| now >= idle)
+    }
+
+    /// The idle expiry after activity at `now`: never beyond the absolute expiry.
+    pub fn idle_expiry_after(&self, now: Timestamp, idle: Duration) -> Timestamp {
+        now.plus(idle).min(self.expires_at)
+    }
+}
+
+/// A random public session id (128 bits, base62).
+pub fn new_session_id() -> String {
+    let mut s = String::with_capacity(22);
+    crate::token::random_base62(&mut s, 22);
+    s
+}
+
+/// Who is asking: recorded with a new session and shown in session listings.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Space-separated scopes as stored.
+pub fn join_scopes(scopes: &Option<Vec<String>>) -> Option<String> {
+    scopes.as_ref().map(|s| s.join(" "))
+}
+
+pub fn split_scopes(raw: Option<String>) -> Option<Vec<String>> {
+    raw.map(|s| s.split_whitespace().map(str::to_owned).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(idle: Option<i64>, expires: i64) -> Session {
+        Session {
+            id: new_session_id(),
+            kind: SessionKind::Password,
+            user_id: UserId(1),
+            api_key_id: None,
+            scopes: None,
+            created_at: Timestamp::from_unix(0),
+            last_seen_at: Timestamp::from_unix(0),
+            idle_expires_at: idle.map(Timestamp::from_unix),
+            expires_at: Timestamp::from_unix(expires),
+            ip: None,
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn expiry_is_the_earlier_of_idle_and_absolute() {
+        let s = session(Some(100), 1000);
+        assert!(!s.is_expired(Timestamp::from_unix(99)));
+        assert!(s.is_expired(Timestamp::from_unix(100)));
+        let s = session(None, 1000);
+        assert!(!s.is_expired(Timestamp::from_unix(999)));
+        assert!(s.is_expired(Timestamp::from_unix(1000)));
+    }
+
+    #[test]
+    fn activity_never_extends_past_the_absolute_limit() {
+        let s = session(Some(100), 1000);
+        let idle = Duration::from_secs(300);
+        assert_eq!(s.idle_expiry_after(Timestamp::from_unix(50), idle).unix(), 350);
+        assert_eq!(s.idle_expiry_after(Timestamp::from_unix(900), idle).unix(), 1000);
+    }
+
+    #[test]
+    fn ids_are_random() {
+        assert_eq!(new_session_id().len(), 22);
+        assert_ne!(new_session_id(), new_session_id());
+    }
+}
