@@ -77,12 +77,16 @@ impl SecretKey {
     /// Authenticated encryption under the key for `purpose`.
     pub fn sealer(&self, purpose: &str) -> Sealer {
         let key = self.derive(purpose);
-        Sealer { cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key") }
+        Sealer {
+            cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key"),
+        }
     }
 
     /// HMAC-SHA256 under the key for `purpose`.
     pub fn signer(&self, purpose: &str) -> Signer {
-        Signer { key: self.derive(purpose) }
+        Signer {
+            key: self.derive(purpose),
+        }
     }
 }
 
@@ -108,7 +112,13 @@ impl Sealer {
         crate::secret::fill_random(&mut nonce);
         let ct = self
             .cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: context })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context,
+                },
+            )
             .expect("AES-GCM encryption of a short message cannot fail");
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce);
@@ -123,7 +133,15 @@ impl Sealer {
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
-        self.cipher.decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: context }).ok()
+        self.cipher
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: context,
+                },
+            )
+            .ok()
     }
 }
 
@@ -151,7 +169,9 @@ impl Signer {
 
     /// Constant-time check of a (possibly truncated, at least 16 bytes) tag.
     pub fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
-        tag.len() >= 16 && tag.len() <= 32 && crate::secret::constant_time_eq(&self.sign(parts)[..tag.len()], tag)
+        tag.len() >= 16
+            && tag.len() <= 32
+            && crate::secret::constant_time_eq(&self.sign(parts)[..tag.len()], tag)
     }
 }
 
@@ -175,7 +195,10 @@ mod tests {
         let s = key.sealer("cookie");
         let sealed = s.seal(b"tss_secret", b"sessionid");
         assert_eq!(s.open(&sealed, b"sessionid").unwrap(), b"tss_secret");
-        assert!(s.open(&sealed, b"othercookie").is_none(), "context is authenticated");
+        assert!(
+            s.open(&sealed, b"othercookie").is_none(),
+            "context is authenticated"
+        );
         assert!(key.sealer("other").open(&sealed, b"sessionid").is_none());
         let mut tampered = sealed.clone();
         tampered[20] ^= 1;
@@ -192,7 +215,10 @@ mod tests {
         assert!(s.verify(&[b"ab", b"c"], &tag));
         assert!(s.verify(&[b"ab", b"c"], &tag[..16]));
         assert!(!s.verify(&[b"a", b"bc"], &tag));
-        assert!(!s.verify(&[b"ab", b"c"], &tag[..8]), "too short a tag is refused");
+        assert!(
+            !s.verify(&[b"ab", b"c"], &tag[..8]),
+            "too short a tag is refused"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! storage backends (`tessera-store`) depend on it, never the other way round.
 
 pub mod accounts;
+pub mod auth;
 pub mod error;
 pub mod keys;
 pub mod password;
@@ -16,6 +17,7 @@ pub mod token;
 pub mod user;
 
 pub use accounts::Accounts;
+pub use auth::{AuthFailure, Authenticator, Identity, SessionSettings};
 pub use error::{Error, StoreError};
 pub use keys::SecretKey;
 pub use password::{Password, PasswordHasher, PasswordParams, PasswordPolicy};

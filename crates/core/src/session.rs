@@ -129,8 +129,14 @@ mod tests {
     fn activity_never_extends_past_the_absolute_limit() {
         let s = session(Some(100), 1000);
         let idle = Duration::from_secs(300);
-        assert_eq!(s.idle_expiry_after(Timestamp::from_unix(50), idle).unix(), 350);
-        assert_eq!(s.idle_expiry_after(Timestamp::from_unix(900), idle).unix(), 1000);
+        assert_eq!(
+            s.idle_expiry_after(Timestamp::from_unix(50), idle).unix(),
+            350
+        );
+        assert_eq!(
+            s.idle_expiry_after(Timestamp::from_unix(900), idle).unix(),
+            1000
+        );
     }
 
     #[test]

@@ -93,7 +93,10 @@ pub trait Store: Send + Sync + 'static {
     /// The unrevoked session whose secret has this digest, with its user (disabled or
     /// not: the caller decides). Expired sessions are returned too, so that the caller can
     /// say "expired" rather than "unknown".
-    async fn session_by_secret(&self, secret_digest: &[u8; 32]) -> StoreResult<Option<SessionRecord>>;
+    async fn session_by_secret(
+        &self,
+        secret_digest: &[u8; 32],
+    ) -> StoreResult<Option<SessionRecord>>;
 
     /// Applies coalesced activity updates in one transaction. An update never moves
     /// `last_seen_at` backwards.
@@ -104,10 +107,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes one of the user's sessions. `false` if it does not exist, is not the
     /// user's, or is already revoked.
-    async fn revoke_session(&self, user: UserId, session_id: &str, now: Timestamp) -> StoreResult<bool>;
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
 
     /// Revokes every unrevoked session of the user except `keep`; returns how many.
-    async fn revoke_sessions(&self, user: UserId, keep: Option<&str>, now: Timestamp) -> StoreResult<u64>;
+    async fn revoke_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
 
     /// Deletes sessions that expired or were revoked before `before`; returns how many.
     async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64>;

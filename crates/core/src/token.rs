@@ -142,7 +142,10 @@ pub fn parse(presented: &str) -> Result<ParsedToken, TokenError> {
     if expected != checksum {
         return Err(TokenError::Checksum);
     }
-    Ok(ParsedToken { kind, digest: digest(presented.as_bytes()) })
+    Ok(ParsedToken {
+        kind,
+        digest: digest(presented.as_bytes()),
+    })
 }
 
 /// Appends `n` uniformly random base62 characters.
@@ -187,8 +190,14 @@ mod tests {
             assert_eq!(parsed.kind, kind);
             assert_eq!(parsed.digest, t.digest());
         }
-        assert_ne!(Token::generate(TokenKind::Session), Token::generate(TokenKind::Session));
-        assert_eq!(format!("{:?}", Token::generate(TokenKind::Session)), "Token(tss_[redacted])");
+        assert_ne!(
+            Token::generate(TokenKind::Session),
+            Token::generate(TokenKind::Session)
+        );
+        assert_eq!(
+            format!("{:?}", Token::generate(TokenKind::Session)),
+            "Token(tss_[redacted])"
+        );
     }
 
     #[test]
@@ -198,13 +207,26 @@ mod tests {
         assert_eq!(parse(""), Err(TokenError::Malformed));
         assert_eq!(parse(&v[..v.len() - 1]), Err(TokenError::Malformed));
         assert_eq!(parse(&format!("{v}x")), Err(TokenError::Malformed));
-        assert_eq!(parse(&v.replacen("tsp_", "ghp_", 1)), Err(TokenError::Malformed));
-        assert_eq!(parse(&v.replacen("tsp_", "tss_", 1)), Err(TokenError::Checksum), "kind is covered");
+        assert_eq!(
+            parse(&v.replacen("tsp_", "ghp_", 1)),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(
+            parse(&v.replacen("tsp_", "tss_", 1)),
+            Err(TokenError::Checksum),
+            "kind is covered"
+        );
         let mut bad = v.as_bytes().to_vec();
         bad[10] = b'-';
-        assert_eq!(parse(std::str::from_utf8(&bad).unwrap()), Err(TokenError::Malformed));
+        assert_eq!(
+            parse(std::str::from_utf8(&bad).unwrap()),
+            Err(TokenError::Malformed)
+        );
         // A multi-byte character at the prefix boundary must not panic.
-        assert_eq!(parse(&format!("tsé{}", &v[4..v.len() - 1])), Err(TokenError::Malformed));
+        assert_eq!(
+            parse(&format!("tsé{}", &v[4..v.len() - 1])),
+            Err(TokenError::Malformed)
+        );
     }
 
     proptest! {

@@ -1,40 +1,43 @@
-//! Tessera's HTTP edge: the router of the auth endpoints, problem+json errors and the
-//! headers every response carries. Knows nothing of SQL: it talks to the core only.
+//! Tessera's HTTP edge: the router of the auth endpoints, credential extraction, CSRF,
+//! cookies, problem+json errors and security headers. Knows nothing of SQL: it talks to
+//! the core only.
 
+pub mod auth;
+pub mod cookies;
+pub mod credentials;
+pub mod csrf;
+pub mod edge;
+pub mod net;
 pub mod problem;
 mod routes;
+pub mod settings;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
-use tessera_core::Store;
+use tessera_core::keys::{Sealer, Signer};
+use tessera_core::{Authenticator, SecretKey};
 
+pub use net::IpNet;
 pub use problem::Problem;
+pub use routes::router;
+pub use settings::HttpSettings;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
+    pub settings: Arc<HttpSettings>,
+    pub cookie_sealer: Sealer,
+    pub csrf_signer: Signer,
 }
 
-/// The whole application: health probes, the auth endpoints under the base path, and a
-/// problem+json 404 for everything else.
-pub fn router(state: AppState) -> Router {
-    routes::health()
-        .fallback(|| async { Problem::not_found() })
-        .with_state(state)
-        .layer(axum::middleware::map_response(security_headers))
-}
-
-/// Headers on every response, errors included.
-async fn security_headers(mut res: Response) -> Response {
-    let h = res.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::SERVER, HeaderValue::from_static("tessera"));
-    res
+impl AppState {
+    pub fn new(auth: Authenticator, settings: HttpSettings, key: &SecretKey) -> Self {
+        Self {
+            auth,
+            settings: Arc::new(settings),
+            cookie_sealer: key.sealer("tessera session cookie v1"),
+            csrf_signer: key.signer("tessera csrf token v1"),
+        }
+    }
 }

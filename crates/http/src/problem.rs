@@ -1,8 +1,12 @@
 //! RFC 9457 problem details: the body of every error response, with a stable `code`.
+//! Nothing internal (causes, SQL, paths) ever goes into one; causes go to the log.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tessera_core::AuthFailure;
+
+pub const REALM: &str = "tessera";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
@@ -14,6 +18,25 @@ pub struct Problem {
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The permission that was missing (403 `forbidden` / `insufficient_scope`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<String>,
+    #[serde(skip)]
+    pub www_authenticate: Option<String>,
+    /// Also expire the session cookie (it named a session that no longer works).
+    #[serde(skip)]
+    pub clear_session_cookie: bool,
+}
+
+/// How the failed credential was presented, which decides the `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// No credential, or a cookie: `Bearer realm="tessera"`.
+    Plain,
+    /// A bearer token was presented: RFC 6750 with `error=`.
+    Bearer,
+    /// HTTP Basic was presented.
+    Basic,
 }
 
 impl Problem {
@@ -24,6 +47,9 @@ impl Problem {
             title,
             code,
             detail: None,
+            required: None,
+            www_authenticate: None,
+            clear_session_cookie: false,
         }
     }
 
@@ -36,7 +62,15 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
     }
 
-    /// The database cannot answer: fail closed. The cause goes to the log, never here.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method Not Allowed",
+        )
+    }
+
+    /// The database cannot answer: fail closed.
     pub fn service_unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -45,18 +79,177 @@ impl Problem {
         )
         .with_detail("the authentication database is unavailable; try again shortly")
     }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal Server Error",
+        )
+    }
+
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", "Bad Request").with_detail(detail)
+    }
+
+    pub fn validation_failed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "validation_failed", "Bad Request").with_detail(detail)
+    }
+
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported Media Type",
+        )
+        .with_detail(detail)
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload Too Large",
+        )
+        .with_detail("the request body is larger than this endpoint accepts")
+    }
+
+    pub fn https_required() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "https_required", "HTTPS Required")
+            .with_detail("credentials are accepted only over HTTPS")
+    }
+
+    pub fn redirect_uri_not_allowed() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "redirect_uri_not_allowed",
+            "Bad Request",
+        )
+        .with_detail("redirect_uri is not one of the configured login.redirect_uris")
+    }
+
+    pub fn csrf_failed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "csrf_failed", "Forbidden").with_detail(detail)
+    }
+
+    /// 401 for a login that failed: identical for unknown user, wrong password, disabled.
+    pub fn invalid_credentials(challenge: Challenge) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Unauthorized",
+        )
+        .with_detail("the login or password is incorrect")
+        .challenge(challenge, None)
+    }
+
+    /// 401 when no credential was presented.
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthorized")
+            .with_detail("this endpoint needs a credential")
+            .challenge(Challenge::Plain, None)
+    }
+
+    /// 401 for a credential kind that this endpoint does not accept.
+    pub fn credential_not_accepted(challenge: Challenge) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Unauthorized",
+        )
+        .with_detail("this kind of credential is not accepted here")
+        .challenge(challenge, Some("invalid_token"))
+    }
+
+    /// Maps a failed verification of a token or session cookie.
+    pub fn from_auth_failure(f: &AuthFailure, challenge: Challenge) -> Self {
+        let cookie = challenge == Challenge::Plain;
+        let mut p = match f {
+            AuthFailure::Invalid => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_token", "Unauthorized")
+                    .with_detail("the credential is invalid, revoked, or its user is disabled")
+                    .challenge(challenge, Some("invalid_token"))
+            }
+            AuthFailure::Expired => {
+                Self::new(StatusCode::UNAUTHORIZED, "session_expired", "Unauthorized")
+                    .with_detail("the session has expired; log in again")
+                    .challenge(challenge, Some("invalid_token"))
+            }
+            AuthFailure::Unavailable(e) => {
+                tracing::error!(error = %e, "credential check failed: database unavailable");
+                return Self::service_unavailable();
+            }
+        };
+        p.clear_session_cookie = cookie;
+        p
+    }
+
+    /// 403 for a missing permission, naming it.
+    pub fn forbidden(required: &str, bearer: bool) -> Self {
+        let mut p = Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+            .with_detail(format!("this needs the permission `{required}`"));
+        p.required = Some(required.to_owned());
+        if bearer {
+            p.code = "insufficient_scope";
+            p.www_authenticate = Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{required}\""
+            ));
+        }
+        p
+    }
+
+    fn challenge(mut self, challenge: Challenge, error: Option<&str>) -> Self {
+        self.www_authenticate = Some(match (challenge, error) {
+            (Challenge::Basic, _) => format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""),
+            (Challenge::Bearer, Some(e)) => format!("Bearer realm=\"{REALM}\", error=\"{e}\""),
+            _ => format!("Bearer realm=\"{REALM}\""),
+        });
+        self
+    }
+}
+
+impl From<tessera_core::Error> for Problem {
+    fn from(e: tessera_core::Error) -> Self {
+        use tessera_core::{Error, StoreError};
+        match e {
+            Error::Store(StoreError::Unavailable(cause)) => {
+                tracing::error!(error = %cause, "database unavailable");
+                Self::service_unavailable()
+            }
+            Error::Store(StoreError::Conflict(what)) => {
+                Self::new(StatusCode::CONFLICT, "conflict", "Conflict")
+                    .with_detail(format!("{what} already exists"))
+            }
+            Error::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                Self::internal()
+            }
+            other => Self::validation_failed(other.to_string()),
+        }
+    }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut res = (self.status, body).into_response();
-        res.headers_mut().insert(
+        let h = res.headers_mut();
+        h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(v) = self
+            .www_authenticate
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            h.insert(header::WWW_AUTHENTICATE, v);
+        }
+        if self.clear_session_cookie {
+            res.extensions_mut()
+                .insert(crate::cookies::ClearSessionCookie);
+        }
         res
     }
 }

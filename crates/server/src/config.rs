@@ -2,7 +2,7 @@
 //! environment variables. Every default lives in the `Default` impls below.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -310,58 +310,6 @@ impl<'de> Deserialize<'de> for ConfigDuration {
     }
 }
 
-/// An IP network from `server.trusted_proxies`: `10.0.0.0/8`, `::1`, `192.168.1.7`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("`{s}` is not an IP address or network"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("`{s}` has an invalid prefix length"))?,
-            None => max,
-        };
-        Ok(Self { addr, prefix })
-    }
-
-    #[allow(dead_code)] // the transport checks of the login issue use it
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
 /// Where a configuration came from, for messages.
 pub struct Loaded {
     pub config: Config,
@@ -434,7 +382,8 @@ impl Config {
             return err("server.tls_cert and server.tls_key must be set together");
         }
         for p in &s.trusted_proxies {
-            IpNet::parse(p).or_else(|e| err(format!("server.trusted_proxies: {e}")))?;
+            tessera_http::IpNet::parse(p)
+                .or_else(|e| err(format!("server.trusted_proxies: {e}")))?;
         }
         if let Some(url) = &self.database.url {
             let known = ["sqlite:", "postgres://", "postgresql://"];
@@ -536,6 +485,58 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    pub fn session_settings(&self) -> tessera_core::SessionSettings {
+        tessera_core::SessionSettings {
+            idle_timeout: self.session.idle_timeout.0,
+            absolute_timeout: self.session.absolute_timeout.0,
+        }
+    }
+
+    /// What the HTTP layer needs. Only call on a validated configuration.
+    pub fn http_settings(&self) -> tessera_http::HttpSettings {
+        use tessera_http::settings as h;
+        let header = |name: &str| {
+            axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .expect("validated header name")
+        };
+        h::HttpSettings {
+            base_path: self.server.base_path.clone(),
+            tls: self.server.tls_cert.is_some(),
+            trusted_proxies: self
+                .server
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| tessera_http::IpNet::parse(p).ok())
+                .collect(),
+            allow_insecure_http: self.server.allow_insecure_http,
+            session_cookie: h::SessionCookie {
+                name: self.session.cookie_name.clone(),
+                same_site: match self.session.same_site {
+                    SameSite::Lax => h::SameSite::Lax,
+                    SameSite::Strict => h::SameSite::Strict,
+                    SameSite::None => h::SameSite::None,
+                },
+                domain: self.session.cookie_domain.clone(),
+                path: self.session.cookie_path.clone(),
+                secure: match self.session.secure {
+                    Secure::Auto => h::Secure::Auto,
+                    Secure::Always => h::Secure::Always,
+                    Secure::Never => h::Secure::Never,
+                },
+            },
+            csrf: h::Csrf {
+                cookie_name: self.csrf.cookie_name.clone(),
+                header_name: header(&self.csrf.header_name),
+                form_field: self.csrf.form_field.clone(),
+                trusted_origins: self.csrf.trusted_origins.clone(),
+            },
+            alias_header: self.tokens.alias_header.as_deref().map(header),
+            url_param: self.tokens.url_param.clone(),
+            allow_query_credentials: self.login.allow_query_credentials,
+            redirect_uris: self.login.redirect_uris.clone(),
+        }
     }
 
     /// The effective configuration as TOML, with secrets replaced by `***`.
@@ -853,25 +854,5 @@ mod tests {
         let path = dir.path().join("shown.toml");
         std::fs::write(&path, &shown).unwrap();
         Config::load_from(Some(&path), &[]).unwrap();
-    }
-
-    #[test]
-    fn ip_networks() {
-        let net = IpNet::parse("10.0.0.0/8").unwrap();
-        assert!(net.contains("10.1.2.3".parse().unwrap()));
-        assert!(!net.contains("11.0.0.1".parse().unwrap()));
-        assert!(net.contains("::ffff:10.0.0.1".parse().unwrap()));
-        assert!(
-            IpNet::parse("::1")
-                .unwrap()
-                .contains("::1".parse().unwrap())
-        );
-        assert!(
-            IpNet::parse("0.0.0.0/0")
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
-        );
-        assert!(IpNet::parse("10.0.0.0/33").is_err());
-        assert!(IpNet::parse("example.com").is_err());
     }
 }

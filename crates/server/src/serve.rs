@@ -2,42 +2,98 @@
 //! SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use tessera_core::{Accounts, Error as CoreError, Login, NewUser, Password, StoreError};
-use tokio::net::TcpListener;
+use axum_server::tls_rustls::RustlsConfig;
+use tessera_core::{
+    Accounts, Authenticator, Error as CoreError, Login, NewUser, Password, Store, StoreError,
+    Timestamp,
+};
 
 use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     crate::keyfile::ensure_data_dir(config)?;
-    let _key = crate::keyfile::load_or_create(config)?;
+    let key = crate::keyfile::load_or_create(config)?;
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_config(cert, key).await?),
+        _ => None,
+    };
     let accounts = crate::admin::accounts(config).await?;
     bootstrap_admin(&accounts).await?;
+    let store = accounts.store().clone();
+    tokio::spawn(purge_expired_sessions(store.clone()));
 
-    let app = tessera_http::router(tessera_http::AppState {
-        store: accounts.store().clone(),
-    });
+    let auth = Authenticator::new(accounts, config.session_settings());
+    let state = tessera_http::AppState::new(auth, config.http_settings(), &key);
+    let app = tessera_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+
     let addr = config.listen_addr();
-    let listener = TcpListener::bind(addr)
-        .await
+    let listener = std::net::TcpListener::bind(addr)
         .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         address = %local,
-        database = accounts.store().backend(),
+        database = store.backend(),
         base_path = %config.server.base_path,
-        "listening on http://{local}"
+        "listening on {scheme}://{local}"
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server failed")?;
+    match tls {
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(app)
+                .await
+                .context("server failed")?;
+        }
+        None => {
+            axum::serve(tokio::net::TcpListener::from_std(listener)?, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("server failed")?;
+        }
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {
+    // One crypto provider for the whole process (ring, also used by the database driver).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| {
+            format!(
+                "server.tls_cert/tls_key: cannot load {} and {}",
+                cert.display(),
+                key.display()
+            )
+        })
+}
+
+/// Deletes sessions a week after they expired or were revoked, once an hour.
+async fn purge_expired_sessions(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let before = Timestamp::now().minus(Duration::from_secs(7 * 86_400));
+        match store.purge_sessions(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged old sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not purge old sessions"),
+        }
+    }
 }
 
 /// With no user at all, creates `admin` (role `admin`) so that the server can be used.

@@ -84,7 +84,9 @@ where
         scopes: split_scopes(row.try_get("s_scopes")?),
         created_at: Timestamp::from_unix(row.try_get("s_created_at")?),
         last_seen_at: Timestamp::from_unix(row.try_get("s_last_seen_at")?),
-        idle_expires_at: row.try_get::<Option<i64>, _>("s_idle_expires_at")?.map(Timestamp::from_unix),
+        idle_expires_at: row
+            .try_get::<Option<i64>, _>("s_idle_expires_at")?
+            .map(Timestamp::from_unix),
         expires_at: Timestamp::from_unix(row.try_get("s_expires_at")?),
         ip: row.try_get("s_ip")?,
         user_agent: row.try_get("s_user_agent")?,

@@ -2,7 +2,9 @@ use std::collections::HashSet;
 
 use tessera_core::session::{Session, SessionKind};
 use tessera_core::store::Touch;
-use tessera_core::{Login, NewUser, Permission, PermissionSet, Role, StoreError, Timestamp, UserId};
+use tessera_core::{
+    Login, NewUser, Permission, PermissionSet, Role, StoreError, Timestamp, UserId,
+};
 
 use crate::{Fixture, now};
 
@@ -281,61 +283,142 @@ fn digest(s: &str) -> [u8; 32] {
 
 pub async fn sessions_are_found_by_digest_and_revocable(f: Fixture) {
     let s = &f.store;
-    let joe = s.create_user(&new_user("joe", &["admin"]), "h", now()).await.unwrap();
-    let ann = s.create_user(&new_user("ann", &[]), "h", now()).await.unwrap();
+    let joe = s
+        .create_user(&new_user("joe", &["admin"]), "h", now())
+        .await
+        .unwrap();
+    let ann = s
+        .create_user(&new_user("ann", &[]), "h", now())
+        .await
+        .unwrap();
     let t0 = 1_800_000_000;
     let mut scoped = session("s2", joe.id, t0 + 10);
     scoped.scopes = Some(vec!["orders:read".into(), "orders:write".into()]);
     scoped.kind = SessionKind::AccessToken;
     scoped.idle_expires_at = None;
-    s.create_session(&session("s1", joe.id, t0), &digest("secret-1")).await.unwrap();
-    s.create_session(&scoped, &digest("secret-2")).await.unwrap();
-    s.create_session(&session("a1", ann.id, t0), &digest("secret-3")).await.unwrap();
+    s.create_session(&session("s1", joe.id, t0), &digest("secret-1"))
+        .await
+        .unwrap();
+    s.create_session(&scoped, &digest("secret-2"))
+        .await
+        .unwrap();
+    s.create_session(&session("a1", ann.id, t0), &digest("secret-3"))
+        .await
+        .unwrap();
 
-    let found = s.session_by_secret(&digest("secret-1")).await.unwrap().unwrap();
+    let found = s
+        .session_by_secret(&digest("secret-1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.session, session("s1", joe.id, t0));
     assert_eq!(found.user.login, "joe");
     assert_eq!(found.user.roles, ["admin"]);
-    let found = s.session_by_secret(&digest("secret-2")).await.unwrap().unwrap();
-    assert_eq!(found.session, scoped, "scopes, kind and a missing idle expiry round-trip");
-    assert!(s.session_by_secret(&digest("nope")).await.unwrap().is_none());
+    let found = s
+        .session_by_secret(&digest("secret-2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        found.session, scoped,
+        "scopes, kind and a missing idle expiry round-trip"
+    );
+    assert!(
+        s.session_by_secret(&digest("nope"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let at = Timestamp::from_unix(t0 + 100);
     let listed = s.list_sessions(joe.id, at).await.unwrap();
     let ids: Vec<&str> = listed.iter().map(|x| x.id.as_str()).collect();
     assert_eq!(ids, ["s2", "s1"], "newest first, only the user's");
     // Expired sessions are not listed.
-    assert!(s.list_sessions(joe.id, Timestamp::from_unix(t0 + 50_000)).await.unwrap().is_empty());
+    assert!(
+        s.list_sessions(joe.id, Timestamp::from_unix(t0 + 50_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Someone else's session cannot be revoked through my account.
     assert!(!s.revoke_session(joe.id, "a1", at).await.unwrap());
-    assert!(s.session_by_secret(&digest("secret-3")).await.unwrap().is_some());
+    assert!(
+        s.session_by_secret(&digest("secret-3"))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(s.revoke_session(joe.id, "s1", at).await.unwrap());
-    assert!(!s.revoke_session(joe.id, "s1", at).await.unwrap(), "already revoked");
-    assert!(s.session_by_secret(&digest("secret-1")).await.unwrap().is_none());
+    assert!(
+        !s.revoke_session(joe.id, "s1", at).await.unwrap(),
+        "already revoked"
+    );
+    assert!(
+        s.session_by_secret(&digest("secret-1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Revoke all but one.
-    s.create_session(&session("s3", joe.id, t0 + 20), &digest("secret-4")).await.unwrap();
+    s.create_session(&session("s3", joe.id, t0 + 20), &digest("secret-4"))
+        .await
+        .unwrap();
     assert_eq!(s.revoke_sessions(joe.id, Some("s3"), at).await.unwrap(), 1);
-    assert!(s.session_by_secret(&digest("secret-2")).await.unwrap().is_none());
-    assert!(s.session_by_secret(&digest("secret-4")).await.unwrap().is_some());
+    assert!(
+        s.session_by_secret(&digest("secret-2"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.session_by_secret(&digest("secret-4"))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(s.revoke_sessions(joe.id, None, at).await.unwrap(), 1);
-    assert!(s.session_by_secret(&digest("secret-4")).await.unwrap().is_none());
-    assert!(s.session_by_secret(&digest("secret-3")).await.unwrap().is_some(), "ann untouched");
+    assert!(
+        s.session_by_secret(&digest("secret-4"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.session_by_secret(&digest("secret-3"))
+            .await
+            .unwrap()
+            .is_some(),
+        "ann untouched"
+    );
 }
 
 pub async fn touches_only_move_forward(f: Fixture) {
     let s = &f.store;
-    let joe = s.create_user(&new_user("joe", &[]), "h", now()).await.unwrap();
+    let joe = s
+        .create_user(&new_user("joe", &[]), "h", now())
+        .await
+        .unwrap();
     let t0 = 1_800_000_000;
-    s.create_session(&session("s1", joe.id, t0), &digest("k")).await.unwrap();
+    s.create_session(&session("s1", joe.id, t0), &digest("k"))
+        .await
+        .unwrap();
     let touch = |seen: i64| Touch {
         session_id: "s1".into(),
         last_seen_at: Timestamp::from_unix(seen),
         idle_expires_at: Some(Timestamp::from_unix(seen + 1800)),
     };
-    s.touch_sessions(&[touch(t0 + 600), touch(t0 + 300)]).await.unwrap();
-    let got = s.session_by_secret(&digest("k")).await.unwrap().unwrap().session;
+    s.touch_sessions(&[touch(t0 + 600), touch(t0 + 300)])
+        .await
+        .unwrap();
+    let got = s
+        .session_by_secret(&digest("k"))
+        .await
+        .unwrap()
+        .unwrap()
+        .session;
     assert_eq!(got.last_seen_at.unix(), t0 + 600);
     assert_eq!(got.idle_expires_at.unwrap().unix(), t0 + 2400);
     s.touch_sessions(&[]).await.unwrap();
@@ -343,9 +426,14 @@ pub async fn touches_only_move_forward(f: Fixture) {
 
 pub async fn password_change_and_disable_end_sessions(f: Fixture) {
     let s = &f.store;
-    let joe = s.create_user(&new_user("joe", &[]), "h", now()).await.unwrap();
+    let joe = s
+        .create_user(&new_user("joe", &[]), "h", now())
+        .await
+        .unwrap();
     let t0 = 1_800_000_000;
-    s.create_session(&session("p1", joe.id, t0), &digest("p1")).await.unwrap();
+    s.create_session(&session("p1", joe.id, t0), &digest("p1"))
+        .await
+        .unwrap();
     let mut token = session("t1", joe.id, t0);
     token.kind = SessionKind::AccessToken;
     s.create_session(&token, &digest("t1")).await.unwrap();
@@ -361,11 +449,21 @@ pub async fn password_change_and_disable_end_sessions(f: Fixture) {
 
 pub async fn purge_deletes_only_old_sessions(f: Fixture) {
     let s = &f.store;
-    let joe = s.create_user(&new_user("joe", &[]), "h", now()).await.unwrap();
+    let joe = s
+        .create_user(&new_user("joe", &[]), "h", now())
+        .await
+        .unwrap();
     let t0 = 1_800_000_000;
-    s.create_session(&session("old", joe.id, t0), &digest("old")).await.unwrap();
-    s.create_session(&session("new", joe.id, t0 + 100_000), &digest("new")).await.unwrap();
-    let n = s.purge_sessions(Timestamp::from_unix(t0 + 50_000)).await.unwrap();
+    s.create_session(&session("old", joe.id, t0), &digest("old"))
+        .await
+        .unwrap();
+    s.create_session(&session("new", joe.id, t0 + 100_000), &digest("new"))
+        .await
+        .unwrap();
+    let n = s
+        .purge_sessions(Timestamp::from_unix(t0 + 50_000))
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     assert!(s.session_by_secret(&digest("old")).await.unwrap().is_none());
     assert!(s.session_by_secret(&digest("new")).await.unwrap().is_some());

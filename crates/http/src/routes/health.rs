@@ -1,4 +1,4 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes (outside the base path).
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::{AppState, Problem};
 
-pub fn health() -> Router<AppState> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -25,9 +25,10 @@ async fn healthz() -> Json<serde_json::Value> {
 /// The database answers within two seconds; otherwise 503, so that a load balancer takes
 /// this instance out of rotation.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+    match tokio::time::timeout(Duration::from_secs(2), state.auth.accounts().store().ping()).await {
         Ok(Ok(())) => {
-            Json(json!({ "status": "ready", "database": state.store.backend() })).into_response()
+            Json(json!({ "status": "ready", "database": state.auth.accounts().store().backend() }))
+                .into_response()
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");

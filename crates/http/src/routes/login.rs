@@ -1,0 +1,529 @@
+//! `GET` and `POST {base}/login`: password login in every documented shape (Basic, forms,
+//! JSON, query parameters when enabled) and every documented answer (redirect with
+//! `access_token`, OAuth2-style JSON, JSON, `next` redirect, plain token).
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use tessera_core::session::ClientInfo;
+use tessera_core::{Identity, Password, Timestamp};
+
+use super::BODY_LIMIT;
+use crate::auth::{authenticate, contexts};
+use crate::cookies::SetSessionCookie;
+use crate::credentials::{self, Presented};
+use crate::csrf::{self, Binding, CsrfContext, IssueToken};
+use crate::edge::RequestContext;
+use crate::problem::Challenge;
+use crate::{AppState, Problem};
+
+pub type Fields = Vec<(String, String)>;
+
+pub fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+pub fn query_pairs(query: Option<&str>) -> Result<Fields, Problem> {
+    serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|_| Problem::invalid_request("the query string is not valid"))
+}
+
+/// A `next` target when it is a path on this origin (one leading `/`, no scheme, no `//`,
+/// no backslash, no control characters); `/` otherwise.
+pub fn safe_next(next: &str) -> String {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 2048;
+    if ok { next.to_owned() } else { "/".to_owned() }
+}
+
+/// The fields of a form body (urlencoded or multipart); other or empty bodies have none.
+pub async fn read_form_fields(headers: &HeaderMap, body: Body) -> Result<Fields, Problem> {
+    let bytes = read_body(body).await?;
+    match classify(headers, &bytes)? {
+        BodyKind::Urlencoded => parse_urlencoded(&bytes),
+        BodyKind::Multipart => parse_multipart(headers, bytes).await,
+        BodyKind::Empty | BodyKind::Json => Ok(Vec::new()),
+    }
+}
+
+async fn read_body(body: Body) -> Result<Bytes, Problem> {
+    axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| Problem::payload_too_large())
+}
+
+enum BodyKind {
+    Empty,
+    Urlencoded,
+    Multipart,
+    Json,
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn classify(headers: &HeaderMap, body: &[u8]) -> Result<BodyKind, Problem> {
+    if body.is_empty() {
+        return Ok(BodyKind::Empty);
+    }
+    match media_type(headers).as_str() {
+        "application/x-www-form-urlencoded" => Ok(BodyKind::Urlencoded),
+        "multipart/form-data" => Ok(BodyKind::Multipart),
+        "application/json" => Ok(BodyKind::Json),
+        t if t.starts_with("application/") && t.ends_with("+json") => Ok(BodyKind::Json),
+        _ => Err(Problem::unsupported_media_type(
+            "send application/json, application/x-www-form-urlencoded or multipart/form-data",
+        )),
+    }
+}
+
+fn parse_urlencoded(bytes: &[u8]) -> Result<Fields, Problem> {
+    serde_urlencoded::from_bytes(bytes)
+        .map_err(|_| Problem::validation_failed("the form body is not valid"))
+}
+
+async fn parse_multipart(headers: &HeaderMap, bytes: Bytes) -> Result<Fields, Problem> {
+    let bad = || Problem::validation_failed("the multipart body is not valid");
+    let mut req = Request::new(Body::from(bytes));
+    *req.headers_mut() = headers.clone();
+    let mut mp = Multipart::from_request(req, &()).await.map_err(|_| bad())?;
+    let mut fields = Vec::new();
+    while let Some(f) = mp.next_field().await.map_err(|_| bad())? {
+        let name = f.name().unwrap_or_default().to_owned();
+        let value = f.text().await.map_err(|_| bad())?;
+        fields.push((name, value));
+    }
+    Ok(fields)
+}
+
+/// How a login's credentials arrived (recorded, and decides the 401 challenge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method_ {
+    Basic,
+    Form,
+    Json,
+    Query,
+}
+
+struct Credentials {
+    username: String,
+    password: Password,
+    method: Method_,
+}
+
+/// How the client wants a successful login answered.
+enum Output {
+    Redirect(String),
+    OAuth2,
+    Json,
+    Next(String),
+    Plain,
+}
+
+fn is_true(v: Option<&str>) -> bool {
+    matches!(v, Some("true" | "1" | "yes"))
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| {
+            m.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+}
+
+/// Decided before the password is checked, so a refused output creates no session.
+fn choose_output(
+    params: &Fields,
+    headers: &HeaderMap,
+    ctx: &RequestContext,
+    state: &AppState,
+) -> Result<Output, Problem> {
+    let p = |k| field(params, k);
+    if let Some(uri) = p("redirect_uri") {
+        if state.settings.redirect_uris.iter().any(|u| u == uri) {
+            return Ok(Output::Redirect(uri.to_owned()));
+        }
+        return Err(Problem::redirect_uri_not_allowed());
+    }
+    if p("_output") == Some("oauth2") || is_true(p("_oauth2")) {
+        if !ctx.https {
+            return Err(Problem::https_required().with_detail("OAuth2-style output needs HTTPS"));
+        }
+        return Ok(Output::OAuth2);
+    }
+    if p("_output") == Some("json")
+        || is_true(p("_json"))
+        || p("format") == Some("json")
+        || wants_json(headers)
+    {
+        return Ok(Output::Json);
+    }
+    if let Some(next) = p("next") {
+        return Ok(Output::Next(safe_next(next)));
+    }
+    Ok(Output::Plain)
+}
+
+fn query_credentials(query: &Fields) -> Option<(String, String)> {
+    Some((
+        field(query, "username")?.to_owned(),
+        field(query, "password")?.to_owned(),
+    ))
+}
+
+/// `GET {base}/login`: log in with Basic (or query parameters when enabled); otherwise
+/// session info for a valid credential; otherwise a login page for browsers, 401 for others.
+pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response, Problem> {
+    let (parts, _body) = req.into_parts();
+    let (ctx, csrf_ctx) = contexts(&parts)?;
+    let query = query_pairs(parts.uri.query())?;
+    let presented = credentials::extract(&parts, &state.settings, &ctx)?;
+    if let Presented::Basic { username, password } = presented {
+        let creds = Credentials {
+            username,
+            password,
+            method: Method_::Basic,
+        };
+        return login(&state, &parts, &ctx, &csrf_ctx, creds, &query).await;
+    }
+    if let Some((username, password)) = query_credentials(&query) {
+        if !state.settings.allow_query_credentials {
+            return Err(Problem::invalid_request(
+                "credentials in the URL are not accepted (login.allow_query_credentials is off)",
+            ));
+        }
+        let creds = Credentials {
+            username,
+            password: Password::new(password),
+            method: Method_::Query,
+        };
+        return login(&state, &parts, &ctx, &csrf_ctx, creds, &query).await;
+    }
+    if !matches!(presented, Presented::None) {
+        let auth = authenticate(&parts, &state).await?;
+        return Ok(super::session::info_response(&auth.identity));
+    }
+    let html = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if html {
+        let token = csrf_ctx.current_or_new(&state.csrf_signer);
+        let next = field(&query, "next").map(safe_next).unwrap_or_default();
+        let mut res = login_page(&state, &token, &next).into_response();
+        res.extensions_mut().insert(IssueToken(token));
+        return Ok(res);
+    }
+    Err(Problem::unauthenticated())
+}
+
+/// `POST {base}/login`.
+pub async fn post(State(state): State<AppState>, req: Request) -> Result<Response, Problem> {
+    let (parts, body) = req.into_parts();
+    let (ctx, csrf_ctx) = contexts(&parts)?;
+    let query = query_pairs(parts.uri.query())?;
+    let bytes = read_body(body).await?;
+    let (mut params, json) = match classify(&parts.headers, &bytes)? {
+        BodyKind::Empty => (Vec::new(), None),
+        BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
+        BodyKind::Multipart => (parse_multipart(&parts.headers, bytes).await?, None),
+        BodyKind::Json => {
+            let v: Value = serde_json::from_slice(&bytes)
+                .map_err(|_| Problem::validation_failed("the JSON body is not valid"))?;
+            let Value::Object(map) = v else {
+                return Err(Problem::validation_failed(
+                    "the JSON body must be an object",
+                ));
+            };
+            (json_options(&map), Some(map))
+        }
+    };
+    let presented = credentials::extract(&parts, &state.settings, &ctx)?;
+    let creds = match (presented, &json) {
+        (Presented::Basic { username, password }, _) => Credentials {
+            username,
+            password,
+            method: Method_::Basic,
+        },
+        (_, Some(map)) => {
+            let s = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+            match (s("username"), s("password")) {
+                (Some(u), Some(p)) => Credentials {
+                    username: u,
+                    password: Password::new(p),
+                    method: Method_::Json,
+                },
+                _ => {
+                    return Err(Problem::validation_failed(
+                        "`username` and `password` (strings) are required",
+                    ));
+                }
+            }
+        }
+        _ => match (field(&params, "username"), field(&params, "password")) {
+            (Some(u), Some(p)) => Credentials {
+                username: u.to_owned(),
+                password: Password::new(p),
+                method: Method_::Form,
+            },
+            _ => match query_credentials(&query) {
+                Some(_) if !state.settings.allow_query_credentials => {
+                    return Err(Problem::invalid_request(
+                        "credentials in the URL are not accepted (login.allow_query_credentials is off)",
+                    ));
+                }
+                Some((u, p)) => Credentials {
+                    username: u,
+                    password: Password::new(p),
+                    method: Method_::Query,
+                },
+                None => {
+                    return Err(Problem::validation_failed(
+                        "`username` and `password` are required",
+                    ));
+                }
+            },
+        },
+    };
+    // Output options may come in the query string or the body.
+    params.extend(query);
+    login(&state, &parts, &ctx, &csrf_ctx, creds, &params).await
+}
+
+/// Output options given as JSON members.
+fn json_options(map: &Map<String, Value>) -> Fields {
+    [
+        "_output",
+        "_json",
+        "_oauth2",
+        "format",
+        "redirect_uri",
+        "next",
+    ]
+    .iter()
+    .filter_map(|k| {
+        let v = map.get(*k)?;
+        let s = match v {
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            _ => return None,
+        };
+        Some(((*k).to_owned(), s))
+    })
+    .collect()
+}
+
+async fn login(
+    state: &AppState,
+    parts: &Parts,
+    ctx: &RequestContext,
+    csrf_ctx: &CsrfContext,
+    creds: Credentials,
+    params: &Fields,
+) -> Result<Response, Problem> {
+    if !ctx.credentials_allowed {
+        return Err(Problem::https_required());
+    }
+    let output = choose_output(params, &parts.headers, ctx, state)?;
+    let is_post = parts.method == Method::POST;
+    // A browser's login POST must prove it came from our own page (login CSRF); clients
+    // that are not browsers send neither header and cannot be used for that attack.
+    let from_browser =
+        parts.headers.contains_key(header::ORIGIN) || parts.headers.contains_key("sec-fetch-site");
+    if is_post && from_browser {
+        let submitted = parts
+            .headers
+            .get(&state.settings.csrf.header_name)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| field(params, &state.settings.csrf.form_field));
+        csrf_ctx.check(submitted)?;
+    }
+    let client = ClientInfo {
+        ip: ctx.client_ip.map(|ip| ip.to_string()),
+        user_agent: RequestContext::user_agent(&parts.headers),
+    };
+    let challenge = if creds.method == Method_::Basic {
+        Challenge::Basic
+    } else {
+        Challenge::Plain
+    };
+    let Some((identity, token)) = state
+        .auth
+        .login(&creds.username, &creds.password, client)
+        .await?
+    else {
+        tracing::info!(method = ?creds.method, "login failed");
+        return Err(Problem::invalid_credentials(challenge));
+    };
+    tracing::info!(user = %identity.user.login, session = %identity.session.id, method = ?creds.method, "login");
+
+    let mut res = render(&identity, token.expose(), output, is_post);
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A fresh CSRF token, bound to the new session when a cookie carries it.
+    let binding = if is_post {
+        Binding::Session(token.digest())
+    } else {
+        csrf_ctx.binding
+    };
+    res.extensions_mut()
+        .insert(IssueToken(csrf::new_token(&state.csrf_signer, binding)));
+    if is_post {
+        res.extensions_mut().insert(SetSessionCookie {
+            token: token.expose().to_owned(),
+            expires_at: identity.session.expires_at,
+        });
+    }
+    Ok(res)
+}
+
+fn expires_in(identity: &Identity) -> i64 {
+    let s = &identity.session;
+    let until = s.idle_expires_at.unwrap_or(s.expires_at).min(s.expires_at);
+    (until.unix() - Timestamp::now().unix()).max(0)
+}
+
+fn render(identity: &Identity, token: &str, output: Output, is_post: bool) -> Response {
+    let redirect = |location: &str| {
+        let status = if is_post {
+            StatusCode::SEE_OTHER
+        } else {
+            StatusCode::FOUND
+        };
+        let mut res = status.into_response();
+        if let Ok(v) = HeaderValue::from_str(location) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+        res
+    };
+    match output {
+        Output::Redirect(uri) => {
+            let sep = if uri.contains('?') { '&' } else { '?' };
+            redirect(&format!("{uri}{sep}access_token={token}"))
+        }
+        Output::OAuth2 => {
+            let scope: Vec<&str> = identity.permissions.iter().map(|p| p.as_str()).collect();
+            let mut res = Json(json!({
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": expires_in(identity),
+                "scope": scope.join(" "),
+            }))
+            .into_response();
+            res.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            res
+        }
+        Output::Json => {
+            let u = &identity.user;
+            let secs = expires_in(identity);
+            Json(json!({
+                "authtoken": token,
+                "sessionid": identity.session.id,
+                "login": u.login,
+                "firstname": u.first_name,
+                "lastname": u.last_name,
+                "lang": u.lang,
+                "expires_in": secs,
+                "authtokenexpires": Timestamp::now().plus(std::time::Duration::from_secs(secs as u64)),
+            }))
+            .into_response()
+        }
+        Output::Next(path) => redirect(&path),
+        Output::Plain => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            token.to_owned(),
+        )
+            .into_response(),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn login_page(state: &AppState, csrf_token: &str, next: &str) -> Html<String> {
+    let action = format!("{}/login/", state.settings.base_path);
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Sign in</h1>
+<form method="post" action="{action}">
+<input type="hidden" name="{field}" value="{token}">
+<input type="hidden" name="next" value="{next}">
+<p><label>Login <input name="username" autocomplete="username" required autofocus></label></p>
+<p><label>Password <input name="password" type="password" autocomplete="current-password" required></label></p>
+<p><button type="submit">Sign in</button></p>
+</form></main></body></html>
+"#,
+        action = escape(&action),
+        field = escape(&state.settings.csrf.form_field),
+        token = escape(csrf_token),
+        next = escape(if next.is_empty() { "/" } else { next }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_origin() {
+        assert_eq!(safe_next("/"), "/");
+        assert_eq!(safe_next("/orders?x=1"), "/orders?x=1");
+        for evil in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "evil",
+            "/\tx",
+            "/a b",
+            "",
+        ] {
+            assert_eq!(safe_next(evil), "/", "{evil:?}");
+        }
+    }
+
+    #[test]
+    fn accept_json() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html, application/json;q=0.9"),
+        );
+        assert!(wants_json(&h));
+        h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
+        assert!(!wants_json(&h));
+    }
+}

@@ -1,0 +1,50 @@
+//! The router: health probes at the root, auth endpoints under the base path (each also
+//! with a trailing slash), problem+json for everything else.
+
+mod health;
+mod login;
+mod session;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{MethodRouter, delete, get};
+
+use crate::{AppState, Problem, edge};
+
+/// Largest request body the auth endpoints read.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let base = state.settings.base_path.clone();
+    let routes: [(&str, MethodRouter<AppState>); 5] = [
+        (
+            "/login",
+            get(login::get).post(login::post).delete(session::end),
+        ),
+        ("/session", get(session::info).delete(session::end)),
+        (
+            "/logout",
+            get(session::logout_get).post(session::logout_post),
+        ),
+        (
+            "/sessions",
+            get(session::list).delete(session::revoke_others),
+        ),
+        ("/sessions/{id}", delete(session::revoke_one)),
+    ];
+    let mut router = health::routes();
+    for (path, handler) in routes {
+        router = router
+            .route(&format!("{base}{path}"), handler.clone())
+            .route(&format!("{base}{path}/"), handler);
+    }
+    router
+        .fallback(|| async { Problem::not_found() })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge::edge,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,93 @@
+//! What the HTTP layer needs to know from the configuration.
+
+use axum::http::HeaderName;
+
+use crate::net::IpNet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Lax,
+    Strict,
+    None,
+}
+
+impl SameSite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lax => "Lax",
+            Self::Strict => "Strict",
+            Self::None => "None",
+        }
+    }
+}
+
+/// When cookies get the `Secure` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secure {
+    /// Over HTTPS (native TLS, or `X-Forwarded-Proto: https` from a trusted proxy).
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionCookie {
+    pub name: String,
+    pub same_site: SameSite,
+    pub domain: Option<String>,
+    pub path: String,
+    pub secure: Secure,
+}
+
+#[derive(Debug, Clone)]
+pub struct Csrf {
+    pub cookie_name: String,
+    pub header_name: HeaderName,
+    pub form_field: String,
+    /// Origins (`https://app.example.com`) allowed besides this server's own.
+    pub trusted_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// `""` or `/x[/y…]`.
+    pub base_path: String,
+    /// The listener itself speaks TLS.
+    pub tls: bool,
+    pub trusted_proxies: Vec<IpNet>,
+    pub allow_insecure_http: bool,
+    pub session_cookie: SessionCookie,
+    pub csrf: Csrf,
+    pub alias_header: Option<HeaderName>,
+    pub url_param: Option<String>,
+    pub allow_query_credentials: bool,
+    pub redirect_uris: Vec<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            base_path: "/api".into(),
+            tls: false,
+            trusted_proxies: Vec::new(),
+            allow_insecure_http: false,
+            session_cookie: SessionCookie {
+                name: "sessionid".into(),
+                same_site: SameSite::Lax,
+                domain: None,
+                path: "/".into(),
+                secure: Secure::Auto,
+            },
+            csrf: Csrf {
+                cookie_name: "csrftoken".into(),
+                header_name: HeaderName::from_static("x-csrftoken"),
+                form_field: "csrfmiddlewaretoken".into(),
+                trusted_origins: Vec::new(),
+            },
+            alias_header: None,
+            url_param: None,
+            allow_query_credentials: false,
+            redirect_uris: Vec::new(),
+        }
+    }
+}
