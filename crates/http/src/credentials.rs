@@ -161,11 +161,13 @@ mod tests {
 
     #[test]
     fn precedence_and_schemes() {
-        let mut s = HttpSettings::default();
-        s.alias_header = Some(axum::http::HeaderName::from_static(
-            "x-simplicite-authorization",
-        ));
-        s.url_param = Some("access_token".into());
+        let s = HttpSettings {
+            alias_header: Some(axum::http::HeaderName::from_static(
+                "x-simplicite-authorization",
+            )),
+            url_param: Some("access_token".into()),
+            ..HttpSettings::default()
+        };
         let r = Request::builder()
             .header("authorization", "bEaReR abc")
             .body(())
@@ -208,8 +210,10 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let mut s = HttpSettings::default();
-        s.alias_header = Some(axum::http::HeaderName::from_static("x-alias"));
+        let s = HttpSettings {
+            alias_header: Some(axum::http::HeaderName::from_static("x-alias")),
+            ..HttpSettings::default()
+        };
         // The same token two ways.
         let r = Request::builder()
             .header("authorization", "Bearer a")

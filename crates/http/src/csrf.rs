@@ -106,12 +106,12 @@ pub fn check_origin(
     own_origin: &str,
     trusted: &[String],
 ) -> Result<(), Problem> {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if site.as_bytes().eq_ignore_ascii_case(b"cross-site") {
-            return Err(Problem::csrf_failed(
-                "cross-site request refused (Sec-Fetch-Site)",
-            ));
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && site.as_bytes().eq_ignore_ascii_case(b"cross-site")
+    {
+        return Err(Problem::csrf_failed(
+            "cross-site request refused (Sec-Fetch-Site)",
+        ));
     }
     let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
         return Ok(());

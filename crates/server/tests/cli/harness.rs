@@ -49,6 +49,21 @@ impl Env {
         self
     }
 
+    /// Writes `toml` as the configuration file and points `TESSERA_CONFIG` at it.
+    pub fn config(self, toml: &str) -> Self {
+        let path = self.dir.path().join("tessera.toml");
+        std::fs::write(&path, toml).unwrap();
+        let path = path.display().to_string();
+        self.with("TESSERA_CONFIG", &path)
+    }
+
+    /// Creates a user through the CLI.
+    pub fn add_user(&self, login: &str, password: &str, extra: &[&str]) {
+        let mut args = vec!["user", "add", login, "--password-stdin"];
+        args.extend_from_slice(extra);
+        self.run(&args, &format!("{password}\n")).success();
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -103,8 +118,8 @@ impl Env {
         let sink = stderr.clone();
         std::thread::spawn(move || {
             for line in reader.lines().map_while(Result::ok) {
-                if let Some(at) = line.find("listening on http://") {
-                    let rest = &line[at + "listening on http://".len()..];
+                if let Some(at) = line.find("listening on ") {
+                    let rest = &line[at + "listening on ".len()..];
                     let addr: String = rest
                         .chars()
                         .take_while(|c| !c.is_whitespace() && *c != '"')
@@ -116,8 +131,8 @@ impl Env {
                 s.push('\n');
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => addr,
+        let base = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
             Err(_) => {
                 let _ = child.kill();
                 panic!("server did not start: {}", stderr.lock().unwrap());
@@ -125,7 +140,7 @@ impl Env {
         };
         Server {
             child: Some(child),
-            base: format!("http://{addr}"),
+            base,
             stderr,
         }
     }

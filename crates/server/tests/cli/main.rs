@@ -2,5 +2,7 @@
 //! the admin commands, against SQLite and a throwaway PostgreSQL.
 
 mod admin;
+mod client;
 mod harness;
+mod login;
 mod serve;

@@ -1,0 +1,110 @@
+//! An HTTP client for the flows: explicit cookie jar, no automatic redirects.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+
+pub struct Client {
+    http: reqwest::Client,
+    pub base: String,
+    /// Cookie name to value, as a browser would keep them.
+    pub jar: BTreeMap<String, String>,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+    pub set_cookies: Vec<String>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// The `Set-Cookie` line for `name`, if any.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.set_cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(String::as_str)
+    }
+
+    /// The value a `Set-Cookie` for `name` sets.
+    pub fn cookie_value(&self, name: &str) -> Option<String> {
+        let line = self.set_cookie(name)?;
+        Some(
+            line[name.len() + 1..]
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+        )
+    }
+
+    pub fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: base.to_owned(),
+            jar: BTreeMap::new(),
+        }
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        if !self.jar.is_empty() {
+            let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            rb = rb.header("cookie", cookie.join("; "));
+        }
+        rb
+    }
+
+    pub async fn send(&mut self, rb: reqwest::RequestBuilder) -> Resp {
+        let res = rb.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let set_cookies: Vec<String> = headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let body = res.text().await.unwrap();
+        Resp {
+            status,
+            headers,
+            body,
+            set_cookies,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        let rb = self.req(Method::GET, path);
+        self.send(rb).await
+    }
+}

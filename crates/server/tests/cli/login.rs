@@ -1,0 +1,906 @@
+//! The documented login and session flows of seeds 000, 001 and 003, and the attacks
+//! that must fail against them, on the real server.
+
+use reqwest::Method;
+
+use crate::client::{Client, Resp};
+use crate::harness::{Backend, Env};
+
+const PW: &str = "correct horse battery staple";
+
+fn basic(login: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{login}:{password}"))
+    )
+}
+
+/// The CSRF header of a response equals the cookie it sets (when it sets one).
+fn assert_csrf_pair(r: &Resp, cookie_name: &str) -> String {
+    let header = r
+        .header("x-csrftoken")
+        .expect("X-CSRFToken on every response")
+        .to_owned();
+    if let Some(line) = r.set_cookie(cookie_name) {
+        assert_eq!(r.cookie_value(cookie_name).unwrap(), header);
+        assert!(
+            line.contains("HttpOnly") && line.contains("SameSite=Lax") && line.contains("Path=/"),
+            "{line}"
+        );
+    }
+    header
+}
+
+/// Seed 000 (VOSS Automate, Django): form login at the root with `X-CSRFToken` +
+/// `csrftoken`, `next=%2F`, then unsafe requests need the header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_000_form_login_on_sqlite() {
+    seed_000(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_000_form_login_on_postgres() {
+    seed_000(Backend::Postgres).await;
+}
+
+async fn seed_000(backend: Backend) {
+    let Some(env) = Env::new(backend).await else {
+        return;
+    };
+    let env = env.config("[server]\nbase_path = \"\"\n");
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut browser = Client::new(&server.base);
+
+    // GET /login/: the header equals the HttpOnly cookie.
+    let page = browser
+        .send(
+            browser
+                .req(Method::GET, "/login/")
+                .header("accept", "text/html"),
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    let token = assert_csrf_pair(&page, "csrftoken");
+    assert_eq!(browser.jar["csrftoken"], token);
+    assert!(
+        page.body.contains(&format!("value=\"{token}\"")),
+        "the form carries the token"
+    );
+    // Constant while nothing changes.
+    let again = browser.get("/login/").await;
+    assert_eq!(again.header("x-csrftoken"), Some(token.as_str()));
+    assert!(again.set_cookie("csrftoken").is_none());
+
+    // A browser's login POST without the token is refused (login CSRF).
+    let origin = server.base.clone();
+    let no_token = browser
+        .send(
+            browser
+                .req(Method::POST, "/login/")
+                .header("origin", &origin)
+                .form(&[("username", "joe"), ("password", PW), ("next", "/")]),
+        )
+        .await;
+    assert_eq!(no_token.status, 403);
+    assert_eq!(no_token.code(), "csrf_failed");
+    assert!(no_token.set_cookie("sessionid").is_none());
+
+    // The documented POST: header + unchanged cookie + username, password, next=%2F.
+    let login = browser
+        .send(
+            browser
+                .req(Method::POST, "/login/")
+                .header("origin", &origin)
+                .header("x-csrftoken", &token)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "username=joe&password={}&next=%2F",
+                    PW.replace(' ', "+")
+                )),
+        )
+        .await;
+    assert_eq!(login.status, 303, "{}", login.body);
+    assert_eq!(login.header("location"), Some("/"));
+    assert_eq!(login.header("cache-control"), Some("no-store"));
+    let session_cookie = login
+        .set_cookie("sessionid")
+        .expect("session cookie")
+        .to_owned();
+    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"));
+    assert!(session_cookie.contains("Max-Age=43200"), "{session_cookie}");
+    assert!(
+        !session_cookie.contains("Secure"),
+        "plain HTTP on loopback: no Secure"
+    );
+    let new_token = assert_csrf_pair(&login, "csrftoken");
+    assert_ne!(new_token, token, "a new CSRF token at login");
+
+    // Later unsafe requests: 403 without the header, accepted with it.
+    let list = browser.get("/sessions").await;
+    assert_eq!(list.status, 200);
+    assert_eq!(
+        list.header("x-csrftoken"),
+        Some(new_token.as_str()),
+        "constant for the session"
+    );
+    let without = browser.send(browser.req(Method::DELETE, "/sessions")).await;
+    assert_eq!(without.status, 403);
+    assert_eq!(without.code(), "csrf_failed");
+    let with = browser
+        .send(
+            browser
+                .req(Method::DELETE, "/sessions")
+                .header("x-csrftoken", &new_token),
+        )
+        .await;
+    assert_eq!(with.status, 204);
+
+    // The form field works as well as the header for a form logout.
+    let out = browser
+        .send(
+            browser
+                .req(Method::POST, "/logout/")
+                .form(&[("csrfmiddlewaretoken", new_token.as_str())]),
+        )
+        .await;
+    assert_eq!(out.status, 204, "{}", out.body);
+    assert!(out.set_cookie("sessionid").unwrap().contains("Max-Age=0"));
+    assert_eq!(browser.get("/session").await.status, 401);
+}
+
+/// Seed 001 (Haivision): JSON login under /apis/authentication with a custom cookie name,
+/// session info by GET, DELETE ends it.
+async fn seed_001(backend: Backend) {
+    let Some(env) = Env::new(backend).await else {
+        return;
+    };
+    let env = env.config(
+        "[server]\nbase_path = \"/apis/authentication\"\n[session]\ncookie_name = \"calypso-session-id\"\n",
+    );
+    env.add_user("joe", PW, &["--first-name", "Joe", "--role", "admin"]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let login = c
+        .send(
+            c.req(Method::POST, "/apis/authentication/login")
+                .json(&serde_json::json!({"username": "joe", "password": PW})),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert!(login.set_cookie("calypso-session-id").is_some());
+    assert!(login.body.starts_with("tss_"), "plain token by default");
+
+    let info = c.get("/apis/authentication/login").await;
+    assert_eq!(info.status, 200);
+    let v = info.json();
+    assert_eq!(v["login"], "joe");
+    assert_eq!(v["firstname"], "Joe");
+    assert_eq!(v["kind"], "password");
+    assert_eq!(v["roles"], serde_json::json!(["admin"]));
+    assert_eq!(v["permissions"], serde_json::json!(["*"]));
+    assert!(v["scopes"].is_null());
+    for k in [
+        "sessionid",
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+        "idle_expires_at",
+    ] {
+        assert!(v[k].is_string(), "{k}: {v}");
+    }
+
+    let csrf = c.jar["csrftoken"].clone();
+    let del = c
+        .send(
+            c.req(Method::DELETE, "/apis/authentication/login")
+                .header("x-csrftoken", &csrf),
+        )
+        .await;
+    assert_eq!(del.status, 204);
+    // The browser drops the cookie; a client that kept it is refused.
+    let mut stale = Client::new(&server.base);
+    stale.jar.insert(
+        "calypso-session-id".into(),
+        login.cookie_value("calypso-session-id").unwrap(),
+    );
+    let after = stale.get("/apis/authentication/login").await;
+    assert_eq!(after.status, 401);
+    assert!(after.header("www-authenticate").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_001_json_login_on_sqlite() {
+    seed_001(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_001_json_login_on_postgres() {
+    seed_001(Backend::Postgres).await;
+}
+
+/// Seed 003 (Simplicité): Basic login printing the token, `_json`, `_oauth2`,
+/// `redirect_uri`, the alias header, logout, idle timeout.
+async fn seed_003(backend: Backend) {
+    let Some(env) = Env::new(backend).await else {
+        return;
+    };
+    let env = env.config(
+        "[tokens]\nalias_header = \"X-Simplicite-Authorization\"\n\
+         [login]\nredirect_uris = [\"https://app.example.com/cb\"]\n\
+         [session]\nidle_timeout = \"2s\"\n",
+    );
+    env.add_user("joe", PW, &["--first-name", "Joe", "--last-name", "Bloggs"]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+
+    // curl -u login:password {base}/login prints the token and sets no session cookie.
+    let plain = c
+        .send(
+            c.req(Method::GET, "/api/login")
+                .header("authorization", basic("joe", PW)),
+        )
+        .await;
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    assert_eq!(
+        plain.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(plain.header("cache-control"), Some("no-store"));
+    assert!(
+        plain.set_cookie("sessionid").is_none(),
+        "a GET login plants no session cookie"
+    );
+    let token = plain.body.clone();
+    assert!(token.starts_with("tss_") && token.len() == 42, "{token}");
+
+    let json = c
+        .send(
+            c.req(Method::GET, "/api/login?_json=true")
+                .header("authorization", basic("joe", PW)),
+        )
+        .await;
+    let v = json.json();
+    for k in [
+        "authtoken",
+        "sessionid",
+        "login",
+        "firstname",
+        "lastname",
+        "lang",
+        "expires_in",
+        "authtokenexpires",
+    ] {
+        assert!(!v[k].is_null(), "{k} missing: {v}");
+    }
+    assert_eq!(v["lastname"], "Bloggs");
+    assert_ne!(
+        v["authtoken"],
+        token.as_str(),
+        "every login is a new session"
+    );
+
+    // OAuth2-style output needs HTTPS.
+    let oauth = c
+        .send(
+            c.req(Method::GET, "/api/login?_oauth2=true")
+                .header("authorization", basic("joe", PW)),
+        )
+        .await;
+    assert_eq!(oauth.status, 400);
+    assert_eq!(oauth.code(), "https_required");
+
+    // redirect_uri: only configured ones, and then with access_token.
+    let redirect = c
+        .send(
+            c.req(
+                Method::GET,
+                "/api/login?redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb",
+            )
+            .header("authorization", basic("joe", PW)),
+        )
+        .await;
+    assert_eq!(redirect.status, 302);
+    let location = redirect.header("location").unwrap();
+    assert!(
+        location.starts_with("https://app.example.com/cb?access_token=tss_"),
+        "{location}"
+    );
+    let foreign = c
+        .send(
+            c.req(
+                Method::GET,
+                "/api/login?redirect_uri=https%3A%2F%2Fevil.example%2F",
+            )
+            .header("authorization", basic("joe", PW)),
+        )
+        .await;
+    assert_eq!(foreign.status, 400);
+    assert_eq!(foreign.code(), "redirect_uri_not_allowed");
+    assert!(foreign.header("location").is_none());
+
+    // The token in the alias header authenticates.
+    let info = c
+        .send(
+            c.req(Method::GET, "/api/session")
+                .header("x-simplicite-authorization", format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(info.status, 200);
+    assert_eq!(info.json()["login"], "joe");
+    // The same token sent two ways at once.
+    let twice = c
+        .send(
+            c.req(Method::GET, "/api/session")
+                .header("x-simplicite-authorization", format!("Bearer {token}"))
+                .header("authorization", format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(twice.status, 400);
+    assert_eq!(twice.code(), "invalid_request");
+
+    // {base}/logout ends the session.
+    let out = c
+        .send(
+            c.req(Method::GET, "/api/logout")
+                .header("authorization", format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(out.status, 204);
+    let gone = c
+        .send(
+            c.req(Method::GET, "/api/session")
+                .header("authorization", format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(gone.status, 401);
+    assert_eq!(gone.code(), "invalid_token");
+    assert!(
+        gone.header("www-authenticate")
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+
+    // After the idle timeout the token gets 401 session_expired.
+    let fresh = v["authtoken"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let expired = c
+        .send(
+            c.req(Method::GET, "/api/session")
+                .header("authorization", format!("Bearer {fresh}")),
+        )
+        .await;
+    assert_eq!(expired.status, 401);
+    assert_eq!(expired.code(), "session_expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_003_basic_login_on_sqlite() {
+    seed_003(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_003_basic_login_on_postgres() {
+    seed_003(Backend::Postgres).await;
+}
+
+/// Activity slides the idle timeout; polling never passes the absolute limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_slides_but_absolute_timeout_holds() {
+    let env = Env::sqlite().config("[session]\nidle_timeout = \"3s\"\nabsolute_timeout = \"6s\"\n");
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let token = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .header("authorization", basic("joe", PW)),
+        )
+        .await
+        .body;
+    let bearer = format!("Bearer {token}");
+    // Poll every 1.5 s: the idle timeout (3 s) never elapses, the absolute one (6 s) does.
+    let mut last = 0;
+    for _ in 0..6 {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let r = c
+            .send(
+                c.req(Method::GET, "/api/session")
+                    .header("authorization", &bearer),
+            )
+            .await;
+        last = r.status;
+        if r.status != 200 {
+            assert_eq!(r.code(), "session_expired");
+            break;
+        }
+    }
+    assert_eq!(last, 401, "the absolute timeout ended the polled session");
+}
+
+/// Unknown user, wrong password and disabled account are indistinguishable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_indistinguishable() {
+    let env = Env::sqlite();
+    env.add_user("joe", PW, &[]);
+    env.add_user("ann", PW, &[]);
+    env.run(&["user", "disable", "ann"], "").success();
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let mut seen = Vec::new();
+    for (login, pw) in [("nobody", PW), ("joe", "wrong password here"), ("ann", PW)] {
+        let r = c
+            .send(
+                c.req(Method::POST, "/api/login")
+                    .json(&serde_json::json!({"username": login, "password": pw})),
+            )
+            .await;
+        assert_eq!(r.status, 401);
+        let mut headers: Vec<(String, String)> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| !["date", "x-csrftoken", "set-cookie"].contains(&k.as_str()))
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        headers.sort();
+        seen.push((headers, r.body.clone()));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[1], seen[2]);
+    assert!(seen[0].1.contains("invalid_credentials"));
+    // Basic gets a Basic challenge.
+    let r = c
+        .send(
+            c.req(Method::GET, "/api/login")
+                .header("authorization", basic("nobody", "x")),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").unwrap().starts_with("Basic "));
+}
+
+/// Attacks on sessions and CSRF that must fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_and_csrf_attacks_fail_on_sqlite() {
+    session_and_csrf_attacks(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_and_csrf_attacks_fail_on_postgres() {
+    session_and_csrf_attacks(Backend::Postgres).await;
+}
+
+async fn session_and_csrf_attacks(backend: Backend) {
+    let Some(env) = Env::new(backend).await else {
+        return;
+    };
+    env.add_user("joe", PW, &[]);
+    env.add_user("eve", PW, &[]);
+    let server = env.serve(&[]);
+    let login = |who: &'static str| {
+        let base = server.base.clone();
+        async move {
+            let mut c = Client::new(&base);
+            let r = c
+                .send(
+                    c.req(Method::POST, "/api/login")
+                        .json(&serde_json::json!({"username": who, "password": PW})),
+                )
+                .await;
+            assert_eq!(r.status, 200);
+            c
+        }
+    };
+    let mut joe = login("joe").await;
+    let eve = login("eve").await;
+
+    // Eve's (valid) CSRF pair does not work with Joe's session.
+    let mut forged = Client::new(&server.base);
+    forged
+        .jar
+        .insert("sessionid".into(), joe.jar["sessionid"].clone());
+    forged
+        .jar
+        .insert("csrftoken".into(), eve.jar["csrftoken"].clone());
+    let r = forged
+        .send(
+            forged
+                .req(Method::DELETE, "/api/session")
+                .header("x-csrftoken", &eve.jar["csrftoken"]),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.code(), "csrf_failed");
+    assert_eq!(joe.get("/api/session").await.status, 200, "no side effect");
+
+    // A bogus Authorization header does not switch the CSRF check off: the header is judged.
+    let r = joe
+        .send(
+            joe.req(Method::DELETE, "/api/session")
+                .header("authorization", "Bearer nonsense"),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(joe.get("/api/session").await.status, 200);
+
+    // Cross-origin and cross-site unsafe requests are refused before anything happens.
+    let csrf = joe.jar["csrftoken"].clone();
+    let r = joe
+        .send(
+            joe.req(Method::DELETE, "/api/session")
+                .header("x-csrftoken", &csrf)
+                .header("origin", "https://evil.example"),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = joe
+        .send(
+            joe.req(Method::DELETE, "/api/session")
+                .header("x-csrftoken", &csrf)
+                .header("sec-fetch-site", "cross-site"),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(joe.get("/api/session").await.status, 200);
+
+    // Fixation: a session id chosen by the attacker is never adopted, and a login issues a
+    // fresh one.
+    let mut victim = Client::new(&server.base);
+    victim
+        .jar
+        .insert("sessionid".into(), "attacker-chosen".into());
+    let r = victim.get("/api/session").await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.set_cookie("sessionid").unwrap().contains("Max-Age=0"),
+        "the bad cookie is expired"
+    );
+    victim
+        .jar
+        .insert("sessionid".into(), "attacker-chosen".into());
+    let r = victim
+        .send(
+            victim
+                .req(Method::POST, "/api/login")
+                .json(&serde_json::json!({"username": "joe", "password": PW})),
+        )
+        .await;
+    let issued = r.cookie_value("sessionid").unwrap();
+    assert_ne!(issued, "attacker-chosen");
+    assert_ne!(
+        issued, joe.jar["sessionid"],
+        "each login has its own session"
+    );
+
+    // Revoking a session from another of Joe's sessions ends it for cookie and token alike.
+    let sessions = joe.get("/api/sessions").await.json();
+    let arr = sessions.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    let other = arr.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = joe
+        .send(
+            joe.req(Method::DELETE, &format!("/api/sessions/{other}"))
+                .header("x-csrftoken", &csrf),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(victim.get("/api/session").await.status, 401);
+    // Someone else's session id is 404 to me.
+    let eve_id = eve.clone_session_id(&server.base).await;
+    let r = joe
+        .send(
+            joe.req(Method::DELETE, &format!("/api/sessions/{eve_id}"))
+                .header("x-csrftoken", &csrf),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+impl Client {
+    async fn clone_session_id(&self, base: &str) -> String {
+        let mut c = Client::new(base);
+        c.jar = self.jar.clone();
+        c.get("/api/session").await.json()["sessionid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// Malformed and oversize input: clear 4xx answers, never a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors() {
+    let env = Env::sqlite().config("[server]\nbase_path = \"/myapp/api\"\n");
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            c.req(Method::POST, "/myapp/api/login")
+                .header("content-type", "application/json")
+                .body("{"),
+            400,
+            "validation_failed",
+        ),
+        (
+            c.req(Method::POST, "/myapp/api/login")
+                .header("content-type", "application/json")
+                .body("[1]"),
+            400,
+            "validation_failed",
+        ),
+        (
+            c.req(Method::POST, "/myapp/api/login")
+                .header("content-type", "text/plain")
+                .body("username=joe"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            c.req(Method::POST, "/myapp/api/login")
+                .form(&[("username", "joe")]),
+            400,
+            "validation_failed",
+        ),
+        (
+            c.req(Method::POST, "/myapp/api/login")
+                .form(&[("username", "x".repeat(70_000))]),
+            413,
+            "payload_too_large",
+        ),
+        (
+            c.req(Method::GET, "/myapp/api/login?username=joe&password=x"),
+            400,
+            "invalid_request",
+        ),
+        (
+            c.req(Method::GET, "/myapp/api/session")
+                .header("authorization", "Basic %%%"),
+            401,
+            "invalid_credentials",
+        ),
+        (
+            c.req(Method::GET, "/myapp/api/session")
+                .header("authorization", "Bearer tss_short"),
+            401,
+            "invalid_token",
+        ),
+        (
+            c.req(Method::PUT, "/myapp/api/login"),
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    for (rb, status, code) in cases {
+        let r = c.send(rb).await;
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{}", r.body);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert!(r.header("x-csrftoken").is_some());
+    }
+    // Multipart forms log in too; the base path answers with and without a slash.
+    let form = reqwest::multipart::Form::new()
+        .text("username", "joe")
+        .text("password", PW);
+    let r = c
+        .send(c.req(Method::POST, "/myapp/api/login/").multipart(form))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A foreign `next` goes to `/`.
+    let r = c
+        .send(
+            c.req(Method::POST, "/myapp/api/login?next=%2F%2Fevil.example")
+                .form(&[("username", "joe"), ("password", PW)]),
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/"));
+}
+
+/// Behind a trusted TLS proxy: Secure cookies, HSTS, OAuth2 output; from a non-loopback
+/// client over plain HTTP, credentials are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_rules() {
+    let env = Env::sqlite().config("[server]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n");
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let from = |rb: reqwest::RequestBuilder, proto: &str| {
+        rb.header("x-forwarded-for", "203.0.113.5")
+            .header("x-forwarded-proto", proto)
+    };
+    let r = c
+        .send(from(
+            c.req(Method::POST, "/api/login")
+                .header("authorization", basic("joe", PW)),
+            "http",
+        ))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.code(), "https_required");
+    let r = c
+        .send(from(
+            c.req(Method::POST, "/api/login?_oauth2=true")
+                .header("authorization", basic("joe", PW)),
+            "https",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["token_type"], "bearer");
+    assert!(v["access_token"].as_str().unwrap().starts_with("tss_"));
+    assert!(v["expires_in"].as_i64().unwrap() > 0);
+    assert_eq!(r.header("pragma"), Some("no-cache"));
+    assert!(r.header("strict-transport-security").is_some());
+    assert!(r.set_cookie("sessionid").unwrap().contains("Secure"));
+    assert!(r.set_cookie("csrftoken").unwrap().contains("Secure"));
+    // A client that is not a trusted proxy cannot claim HTTPS.
+    let env2 = Env::sqlite();
+    env2.add_user("joe", PW, &[]);
+    let s2 = env2.serve(&[]);
+    let mut c2 = Client::new(&s2.base);
+    let r = c2
+        .send(
+            c2.req(Method::POST, "/api/login?_oauth2=true")
+                .header("authorization", basic("joe", PW))
+                .header("x-forwarded-proto", "https"),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+}
+
+/// Native TLS: OAuth2-style output and Secure cookies over HTTPS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_tls() {
+    let env = Env::sqlite();
+    let (cert, key) = (env.path().join("cert.pem"), env.path().join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let env = env.config(&format!(
+        "[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    ));
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let mut c = Client::new(&server.base);
+    let r = c
+        .send(
+            c.req(Method::POST, "/api/login?_output=oauth2")
+                .json(&serde_json::json!({"username": "joe", "password": PW})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.set_cookie("sessionid").unwrap().contains("; Secure"));
+    assert!(r.header("strict-transport-security").is_some());
+    let token = r.json()["access_token"].as_str().unwrap().to_owned();
+    let info = c
+        .send(
+            c.req(Method::GET, "/api/session")
+                .header("authorization", format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(info.status, 200);
+}
+
+/// Changing the password or disabling the user ends its sessions at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_change_and_disable_end_sessions() {
+    let env = Env::sqlite();
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let login = |c: &Client| {
+        c.req(Method::POST, "/api/login")
+            .header("authorization", basic("joe", PW))
+    };
+    let t1 = c.send(login(&c)).await.body;
+    env.run(
+        &["user", "passwd", "joe", "--password-stdin"],
+        "a brand new passphrase\n",
+    )
+    .success();
+    let r = c
+        .send(
+            c.req(Method::GET, "/api/session")
+                .header("authorization", format!("Bearer {t1}")),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = c.send(login(&c)).await;
+    assert_eq!(r.status, 401, "the old password no longer works");
+    let t2 = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .header("authorization", basic("joe", "a brand new passphrase")),
+        )
+        .await
+        .body;
+    env.run(&["user", "disable", "joe"], "").success();
+    let r = c
+        .send(
+            c.req(Method::GET, "/api/session")
+                .header("authorization", format!("Bearer {t2}")),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+}
+
+/// Verifying a session is a read: `last_seen_at` is written at most once per interval
+/// (a tenth of the idle timeout here), in the background.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_activity_is_coalesced() {
+    let env = Env::sqlite().config("[session]\nidle_timeout = \"20s\"\n");
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let token = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .header("authorization", basic("joe", PW)),
+        )
+        .await
+        .body;
+    let db = format!(
+        "sqlite://{}",
+        crate::harness::data_dir(&env).join("tessera.db").display()
+    );
+    let last_seen = || async {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+            .await
+            .unwrap();
+        let row: (i64, i64) = sqlx::query_as("SELECT created_at, last_seen_at FROM sessions")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        row
+    };
+    for _ in 0..20 {
+        let r = c
+            .send(
+                c.req(Method::GET, "/api/session")
+                    .header("authorization", format!("Bearer {token}")),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    let (created, seen) = last_seen().await;
+    assert_eq!(seen, created, "twenty verifications wrote nothing");
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    c.send(
+        c.req(Method::GET, "/api/session")
+            .header("authorization", format!("Bearer {token}")),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (_, seen) = last_seen().await;
+    assert!(
+        seen >= created + 2,
+        "activity recorded after the interval: {seen} vs {created}"
+    );
+}
