@@ -1,5 +1,6 @@
 //! The `Authenticator`: turns a presented secret into an [`Identity`], opens and ends
-//! sessions, and records activity without writing on the request path.
+//! sessions, mints and revokes long-lived credentials, and records activity without
+//! writing on the request path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,14 +9,17 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::accounts::Accounts;
-use crate::error::{Result, StoreError};
+use crate::credential::{ApiKey, PersonalToken, StoredClientSecret, new_public_id};
+use crate::error::{Error, Result, StoreError};
+use crate::keys::{Sealer, SecretKey};
 use crate::password::Password;
 use crate::permission::{Permission, PermissionSet};
+use crate::secret::constant_time_eq;
 use crate::session::{ClientInfo, Session, SessionKind, new_session_id};
 use crate::store::{Store, Touch};
 use crate::time::Timestamp;
 use crate::token::{self, Token, TokenKind};
-use crate::user::User;
+use crate::user::{Login, User};
 
 /// Timeouts of password sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +30,7 @@ pub struct SessionSettings {
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self {
-            idle_timeout: Duration::from_secs(30 * 60),
-            absolute_timeout: Duration::from_secs(12 * 3600),
-        }
+        Self { idle_timeout: Duration::from_secs(30 * 60), absolute_timeout: Duration::from_secs(12 * 3600) }
     }
 }
 
@@ -41,12 +42,40 @@ impl SessionSettings {
     }
 }
 
+/// Lifetimes of the long-lived credentials and what they mint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSettings {
+    pub api_key_session_lifetime: Duration,
+    pub pat_default_lifetime: Duration,
+    pub pat_max_lifetime: Duration,
+    pub client_secret_lifetime: Duration,
+    pub access_token_default_lifetime: Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            api_key_session_lifetime: Duration::from_secs(30 * 60),
+            pat_default_lifetime: Duration::from_secs(86_400),
+            pat_max_lifetime: Duration::from_secs(365 * 86_400),
+            client_secret_lifetime: Duration::from_secs(90 * 86_400),
+            access_token_default_lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Shortest and longest OAuth2 access token a client may ask for.
+pub const ACCESS_TOKEN_MIN: Duration = Duration::from_secs(60);
+pub const ACCESS_TOKEN_MAX: Duration = Duration::from_secs(365 * 86_400);
+
 /// Who a request comes from and what it may do.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub user: User,
     /// The user's permissions through its roles, read on every verification.
     pub permissions: PermissionSet,
+    /// The credential: a session, or a personal access token described as one
+    /// (kind [`SessionKind::PersonalAccess`]).
     pub session: Session,
 }
 
@@ -56,11 +85,16 @@ impl Identity {
     pub fn allows(&self, required: &str) -> bool {
         self.permissions.allows(required)
             && self.session.scopes.as_ref().is_none_or(|scopes| {
-                scopes
-                    .iter()
-                    .filter_map(|s| Permission::parse(s).ok())
-                    .any(|s| s.grants(required))
+                scopes.iter().filter_map(|s| Permission::parse(s).ok()).any(|s| s.grants(required))
             })
+    }
+
+    /// The permissions in effect, as shown to clients (`scope` of OAuth2 answers).
+    pub fn effective_scope(&self) -> String {
+        match &self.session.scopes {
+            Some(s) => s.join(" "),
+            None => self.permissions.iter().map(Permission::as_str).collect::<Vec<_>>().join(" "),
+        }
     }
 }
 
@@ -83,6 +117,25 @@ impl From<StoreError> for AuthFailure {
     }
 }
 
+/// The account's client secret, decrypted for its owner.
+#[derive(Clone)]
+pub struct ClientSecret {
+    pub secret: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSecret").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+enum Activity {
+    Session(Touch),
+    Pat(String, Timestamp),
+}
+
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Inner>,
@@ -91,20 +144,24 @@ pub struct Authenticator {
 struct Inner {
     accounts: Accounts,
     settings: SessionSettings,
-    touches: mpsc::Sender<Touch>,
+    tokens: TokenSettings,
+    client_secrets: Sealer,
+    activity: mpsc::Sender<Activity>,
 }
 
 impl Authenticator {
     /// Must be called inside a Tokio runtime: it starts the task that writes coalesced
     /// activity updates once a second.
-    pub fn new(accounts: Accounts, settings: SessionSettings) -> Self {
+    pub fn new(accounts: Accounts, settings: SessionSettings, tokens: TokenSettings, key: &SecretKey) -> Self {
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(write_touches(Arc::clone(accounts.store()), rx));
+        tokio::spawn(write_activity(Arc::clone(accounts.store()), rx));
         Self {
             inner: Arc::new(Inner {
                 accounts,
                 settings,
-                touches: tx,
+                tokens,
+                client_secrets: key.sealer("tessera client secret v1"),
+                activity: tx,
             }),
         }
     }
@@ -117,164 +174,428 @@ impl Authenticator {
         self.inner.settings
     }
 
+    pub fn token_settings(&self) -> TokenSettings {
+        self.inner.tokens
+    }
+
     fn store(&self) -> &Arc<dyn Store> {
         self.inner.accounts.store()
     }
 
     /// Checks a login and password and opens a password session. `Ok(None)` for an
     /// unknown login, a wrong password and a disabled account alike.
-    pub async fn login(
-        &self,
-        login: &str,
-        password: &Password,
-        client: ClientInfo,
-    ) -> Result<Option<(Identity, Token)>> {
+    pub async fn login(&self, login: &str, password: &Password, client: ClientInfo) -> Result<Option<(Identity, Token)>> {
         let Some(user) = self.inner.accounts.authenticate(login, password).await? else {
             return Ok(None);
         };
-        let now = Timestamp::now();
         let s = self.inner.settings;
-        let expires_at = now.plus(s.absolute_timeout);
+        let (identity, token) =
+            self.open_session(user, SessionKind::Password, None, None, s.absolute_timeout, Some(s.idle_timeout), client).await?;
+        Ok(Some((identity, token)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn open_session(
+        &self,
+        user: User,
+        kind: SessionKind,
+        api_key_id: Option<String>,
+        scopes: Option<Vec<String>>,
+        lifetime: Duration,
+        idle: Option<Duration>,
+        client: ClientInfo,
+    ) -> Result<(Identity, Token)> {
+        let now = Timestamp::now();
+        let expires_at = now.plus(lifetime);
         let session = Session {
             id: new_session_id(),
-            kind: SessionKind::Password,
+            kind,
             user_id: user.id,
-            api_key_id: None,
-            scopes: None,
+            api_key_id,
+            scopes,
             created_at: now,
             last_seen_at: now,
-            idle_expires_at: Some(now.plus(s.idle_timeout).min(expires_at)),
+            idle_expires_at: idle.map(|i| now.plus(i).min(expires_at)),
             expires_at,
             ip: client.ip,
             user_agent: client.user_agent.map(|ua| ua.chars().take(512).collect()),
         };
-        let token = Token::generate(TokenKind::Session);
-        self.store()
-            .create_session(&session, &token.digest())
-            .await?;
-        let permissions = self.store().permissions_of(user.id).await?;
-        Ok(Some((
-            Identity {
-                user,
-                permissions,
-                session,
-            },
-            token,
-        )))
-    }
-
-    /// Authenticates a presented bearer token or the token inside a session cookie.
-    /// Malformed tokens are refused before any database access.
-    pub async fn verify_token(
-        &self,
-        presented: &str,
-    ) -> std::result::Result<Identity, AuthFailure> {
-        let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
-        if !parsed.kind.is_bearer() || parsed.kind == TokenKind::PersonalAccess {
-            return Err(AuthFailure::Invalid);
-        }
-        let Some(record) = self.store().session_by_secret(&parsed.digest).await? else {
-            return Err(AuthFailure::Invalid);
-        };
-        let expected = match record.session.kind {
+        let token_kind = match kind {
             SessionKind::Password => TokenKind::Session,
             SessionKind::ApiKey => TokenKind::ApiKeySession,
-            SessionKind::AccessToken => TokenKind::AccessToken,
+            SessionKind::AccessToken | SessionKind::PersonalAccess => TokenKind::AccessToken,
         };
-        if parsed.kind != expected || record.user.disabled {
-            return Err(AuthFailure::Invalid);
-        }
+        let token = Token::generate(token_kind);
+        self.store().create_session(&session, &token.digest()).await?;
+        let permissions = self.store().permissions_of(user.id).await?;
+        Ok((Identity { user, permissions, session }, token))
+    }
+
+    /// Authenticates a presented bearer token (or the token inside a session cookie).
+    /// Malformed tokens, and kinds that are not bearer tokens (API secrets, client
+    /// secrets), are refused before any database access.
+    pub async fn verify_token(&self, presented: &str) -> std::result::Result<Identity, AuthFailure> {
+        self.resolve(presented, true).await
+    }
+
+    async fn resolve(&self, presented: &str, record: bool) -> std::result::Result<Identity, AuthFailure> {
+        let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
         let now = Timestamp::now();
-        let mut session = record.session;
-        if session.is_expired(now) {
-            return Err(AuthFailure::Expired);
+        match parsed.kind {
+            TokenKind::PersonalAccess => {
+                let Some((pat, user)) = self.store().pat_by_secret(&parsed.digest).await? else {
+                    return Err(AuthFailure::Invalid);
+                };
+                if user.disabled {
+                    return Err(AuthFailure::Invalid);
+                }
+                if now >= pat.expires_at {
+                    return Err(AuthFailure::Expired);
+                }
+                let stale = pat.last_used_at.is_none_or(|t| now.unix() - t.unix() >= 60);
+                if record && stale && self.inner.activity.try_send(Activity::Pat(pat.id.clone(), now)).is_err() {
+                    tracing::warn!("activity queue full; a token's last use was not recorded");
+                }
+                let permissions = self.store().permissions_of(user.id).await?;
+                Ok(Identity { session: pat_as_session(&pat), user, permissions })
+            }
+            TokenKind::Session | TokenKind::ApiKeySession | TokenKind::AccessToken => {
+                let Some(found) = self.store().session_by_secret(&parsed.digest).await? else {
+                    return Err(AuthFailure::Invalid);
+                };
+                let expected = match found.session.kind {
+                    SessionKind::Password => TokenKind::Session,
+                    SessionKind::ApiKey => TokenKind::ApiKeySession,
+                    SessionKind::AccessToken | SessionKind::PersonalAccess => TokenKind::AccessToken,
+                };
+                if parsed.kind != expected || found.user.disabled {
+                    return Err(AuthFailure::Invalid);
+                }
+                let mut session = found.session;
+                if session.is_expired(now) {
+                    return Err(AuthFailure::Expired);
+                }
+                if record {
+                    self.record_activity(&mut session, now);
+                }
+                let permissions = self.store().permissions_of(found.user.id).await?;
+                Ok(Identity { user: found.user, permissions, session })
+            }
+            TokenKind::ApiSecret | TokenKind::ClientSecret => Err(AuthFailure::Invalid),
         }
-        self.record_activity(&mut session, now);
-        let permissions = self.store().permissions_of(record.user.id).await?;
-        Ok(Identity {
-            user: record.user,
-            permissions,
-            session,
-        })
     }
 
     /// Slides the idle expiry; writes it (later, batched) only when it is stale enough.
     fn record_activity(&self, session: &mut Session, now: Timestamp) {
-        let Some(_) = session.idle_expires_at else {
+        if session.idle_expires_at.is_none() {
             return;
-        };
-        let stale = now.unix() - session.last_seen_at.unix()
-            >= self.inner.settings.touch_interval().as_secs() as i64;
-        session.idle_expires_at =
-            Some(session.idle_expiry_after(now, self.inner.settings.idle_timeout));
+        }
+        let stale = now.unix() - session.last_seen_at.unix() >= self.inner.settings.touch_interval().as_secs() as i64;
+        session.idle_expires_at = Some(session.idle_expiry_after(now, self.inner.settings.idle_timeout));
         if stale {
             session.last_seen_at = now;
-            let touch = Touch {
-                session_id: session.id.clone(),
-                last_seen_at: now,
-                idle_expires_at: session.idle_expires_at,
-            };
-            if self.inner.touches.try_send(touch).is_err() {
+            let touch = Touch { session_id: session.id.clone(), last_seen_at: now, idle_expires_at: session.idle_expires_at };
+            if self.inner.activity.try_send(Activity::Session(touch)).is_err() {
                 tracing::warn!("activity queue full; an idle-timeout update was dropped");
             }
         }
     }
 
-    /// Ends the session behind `identity` (both its cookie and its token).
+    /// Ends the credential behind `identity`: its session (cookie and token alike), or the
+    /// personal access token itself.
     pub async fn end_session(&self, identity: &Identity) -> Result<bool> {
-        Ok(self
-            .store()
-            .revoke_session(identity.user.id, &identity.session.id, Timestamp::now())
-            .await?)
+        let now = Timestamp::now();
+        let s = &identity.session;
+        Ok(match s.kind {
+            SessionKind::PersonalAccess => self.store().revoke_pat(identity.user.id, &s.id, now).await?,
+            _ => self.store().revoke_session(identity.user.id, &s.id, now).await?,
+        })
     }
 
     pub async fn list_sessions(&self, identity: &Identity) -> Result<Vec<Session>> {
-        Ok(self
-            .store()
-            .list_sessions(identity.user.id, Timestamp::now())
-            .await?)
+        Ok(self.store().list_sessions(identity.user.id, Timestamp::now()).await?)
     }
 
     /// Ends one of the caller's sessions; `false` if there is no such session of theirs.
     pub async fn revoke_session(&self, identity: &Identity, id: &str) -> Result<bool> {
-        Ok(self
-            .store()
-            .revoke_session(identity.user.id, id, Timestamp::now())
-            .await?)
+        Ok(self.store().revoke_session(identity.user.id, id, Timestamp::now()).await?)
     }
 
     /// Ends all of the caller's sessions but the current one; returns how many.
     pub async fn revoke_other_sessions(&self, identity: &Identity) -> Result<u64> {
-        Ok(self
-            .store()
-            .revoke_sessions(
-                identity.user.id,
-                Some(&identity.session.id),
-                Timestamp::now(),
-            )
-            .await?)
+        Ok(self.store().revoke_sessions(identity.user.id, Some(&identity.session.id), Timestamp::now()).await?)
+    }
+
+    /// Validates requested scopes: each must be a permission the owner holds now.
+    /// `None` (no scopes asked) means the owner's full permissions.
+    pub fn check_scopes(&self, owner: &PermissionSet, requested: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
+        let Some(requested) = requested else { return Ok(None) };
+        let mut out = Vec::with_capacity(requested.len());
+        for raw in requested {
+            let p = Permission::parse(&raw)?;
+            if !owner.covers(&p) {
+                return Err(Error::ScopeNotHeld(raw));
+            }
+            if !out.contains(&raw) {
+                out.push(raw);
+            }
+        }
+        Ok(Some(out))
+    }
+
+    fn check_name(name: &str) -> Result<()> {
+        if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::Invalid { field: "name", reason: "use 1 to 100 printable characters" });
+        }
+        Ok(())
+    }
+
+    /// Mints a personal access token for the caller. The value is returned once.
+    pub async fn create_pat(
+        &self,
+        owner: &Identity,
+        name: &str,
+        scopes: Option<Vec<String>>,
+        lifetime: Option<Duration>,
+    ) -> Result<(PersonalToken, Token)> {
+        Self::check_name(name)?;
+        let scopes = self.check_scopes(&owner.permissions, scopes)?;
+        let t = self.inner.tokens;
+        let lifetime = lifetime.unwrap_or(t.pat_default_lifetime);
+        if lifetime.is_zero() || lifetime > t.pat_max_lifetime {
+            return Err(Error::Invalid { field: "expires_in", reason: "must be positive and at most tokens.pat_max_lifetime" });
+        }
+        let now = Timestamp::now();
+        let pat = PersonalToken {
+            id: new_public_id("pat_"),
+            user_id: owner.user.id,
+            name: name.trim().to_owned(),
+            scopes,
+            created_at: now,
+            expires_at: now.plus(lifetime),
+            last_used_at: None,
+        };
+        let token = Token::generate(TokenKind::PersonalAccess);
+        self.store().create_pat(&pat, &token.digest()).await?;
+        tracing::info!(user = %owner.user.login, token = %pat.id, "personal access token created");
+        Ok((pat, token))
+    }
+
+    pub async fn list_pats(&self, owner: &User) -> Result<Vec<PersonalToken>> {
+        Ok(self.store().list_pats(owner.id).await?)
+    }
+
+    pub async fn revoke_pat(&self, owner: &User, id: &str) -> Result<bool> {
+        let done = self.store().revoke_pat(owner.id, id, Timestamp::now()).await?;
+        if done {
+            tracing::info!(user = %owner.login, token = %id, "personal access token revoked");
+        }
+        Ok(done)
+    }
+
+    /// Revokes a token and issues a new one with the same name, scopes and lifetime.
+    pub async fn regenerate_pat(&self, owner: &User, id: &str) -> Result<Option<(PersonalToken, Token)>> {
+        let Some(old) = self.store().list_pats(owner.id).await?.into_iter().find(|p| p.id == id) else {
+            return Ok(None);
+        };
+        let lifetime = Duration::from_secs(u64::try_from(old.expires_at.unix() - old.created_at.unix()).unwrap_or(0))
+            .min(self.inner.tokens.pat_max_lifetime)
+            .max(Duration::from_secs(1));
+        let now = Timestamp::now();
+        let new = PersonalToken {
+            id: new_public_id("pat_"),
+            created_at: now,
+            expires_at: now.plus(lifetime),
+            last_used_at: None,
+            ..old
+        };
+        let token = Token::generate(TokenKind::PersonalAccess);
+        if !self.store().replace_pat(owner.id, id, &new, &token.digest(), now).await? {
+            return Ok(None);
+        }
+        tracing::info!(user = %owner.login, old = %id, new = %new.id, "personal access token regenerated");
+        Ok(Some((new, token)))
+    }
+
+    /// Creates an API key/secret pair; the secret is returned once.
+    pub async fn create_api_key(&self, owner: &Identity, name: &str, scopes: Option<Vec<String>>) -> Result<(ApiKey, Token)> {
+        Self::check_name(name)?;
+        let scopes = self.check_scopes(&owner.permissions, scopes)?;
+        let key = ApiKey {
+            id: new_public_id("key_"),
+            user_id: owner.user.id,
+            name: name.trim().to_owned(),
+            scopes,
+            created_at: Timestamp::now(),
+            last_used_at: None,
+        };
+        let secret = Token::generate(TokenKind::ApiSecret);
+        self.store().create_api_key(&key, &secret.digest()).await?;
+        tracing::info!(user = %owner.user.login, key = %key.id, "API key created");
+        Ok((key, secret))
+    }
+
+    pub async fn list_api_keys(&self, owner: &User) -> Result<Vec<ApiKey>> {
+        Ok(self.store().list_api_keys(owner.id).await?)
+    }
+
+    /// Deletes a key and ends every session opened with it.
+    pub async fn delete_api_key(&self, owner: &User, id: &str) -> Result<bool> {
+        let done = self.store().delete_api_key(owner.id, id, Timestamp::now()).await?;
+        if done {
+            tracing::info!(user = %owner.login, key = %id, "API key deleted");
+        }
+        Ok(done)
+    }
+
+    /// Exchanges an API key and secret for an API-key session token
+    /// (`tokens.api_key_session_lifetime`). `None` for any mismatch, alike.
+    pub async fn login_with_api_key(&self, key_id: &str, secret: &str, client: ClientInfo) -> Result<Option<(Identity, Token)>> {
+        let parsed = token::parse(secret).ok().filter(|p| p.kind == TokenKind::ApiSecret);
+        let record = if key_id.len() <= 64 { self.store().api_key(key_id).await? } else { None };
+        let (Some(parsed), Some(record)) = (parsed, record) else { return Ok(None) };
+        if !constant_time_eq(&record.secret_digest, &parsed.digest) || record.user.disabled {
+            return Ok(None);
+        }
+        let lifetime = self.inner.tokens.api_key_session_lifetime;
+        let (identity, token) = self
+            .open_session(record.user, SessionKind::ApiKey, Some(record.key.id.clone()), record.key.scopes.clone(), lifetime, None, client)
+            .await?;
+        Ok(Some((identity, token)))
+    }
+
+    /// The user's client secret, generated when it has none or the old one expired.
+    pub async fn client_secret(&self, user: &User) -> Result<ClientSecret> {
+        if let Some(stored) = self.store().client_secret(user.id).await?
+            && Timestamp::now() < stored.expires_at
+        {
+            let plain = self
+                .inner
+                .client_secrets
+                .open(&stored.ciphertext, &user.id.0.to_be_bytes())
+                .ok_or_else(|| Error::Internal("a client secret does not decrypt with the current server key".into()))?;
+            let secret = String::from_utf8(plain).map_err(|_| Error::Internal("client secret is not UTF-8".into()))?;
+            return Ok(ClientSecret { secret, created_at: stored.created_at, expires_at: stored.expires_at });
+        }
+        self.rotate_client_secret(user).await
+    }
+
+    /// Replaces the user's client secret. Access tokens already issued keep their lifetime.
+    pub async fn rotate_client_secret(&self, user: &User) -> Result<ClientSecret> {
+        let token = Token::generate(TokenKind::ClientSecret);
+        let now = Timestamp::now();
+        let stored = StoredClientSecret {
+            user_id: user.id,
+            ciphertext: self.inner.client_secrets.seal(token.expose().as_bytes(), &user.id.0.to_be_bytes()),
+            created_at: now,
+            expires_at: now.plus(self.inner.tokens.client_secret_lifetime),
+        };
+        self.store().set_client_secret(&stored, &token.digest()).await?;
+        tracing::info!(user = %user.login, "client secret rotated");
+        Ok(ClientSecret { secret: token.expose().to_owned(), created_at: now, expires_at: stored.expires_at })
+    }
+
+    /// Authenticates `Authorization: Secret <s>`: the account whose current client secret
+    /// this is.
+    pub async fn verify_client_secret(&self, presented: &str) -> std::result::Result<(User, PermissionSet), AuthFailure> {
+        let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
+        if parsed.kind != TokenKind::ClientSecret {
+            return Err(AuthFailure::Invalid);
+        }
+        let Some((user, expires_at)) = self.store().client_secret_owner(&parsed.digest).await? else {
+            return Err(AuthFailure::Invalid);
+        };
+        if user.disabled {
+            return Err(AuthFailure::Invalid);
+        }
+        if Timestamp::now() >= expires_at {
+            return Err(AuthFailure::Expired);
+        }
+        let permissions = self.store().permissions_of(user.id).await?;
+        Ok((user, permissions))
+    }
+
+    /// OAuth2 client authentication (RFC 6749 §2.3.1): client id = login, client secret.
+    pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> std::result::Result<(User, PermissionSet), AuthFailure> {
+        let (user, permissions) = self.verify_client_secret(secret).await?;
+        if Login::key_of(client_id) != Login::key_of(&user.login) {
+            return Err(AuthFailure::Invalid);
+        }
+        Ok((user, permissions))
+    }
+
+    /// Issues an OAuth2 client-credentials access token.
+    pub async fn issue_access_token(
+        &self,
+        user: User,
+        permissions: &PermissionSet,
+        scopes: Option<Vec<String>>,
+        lifetime: Option<Duration>,
+        client: ClientInfo,
+    ) -> Result<(Identity, Token)> {
+        let scopes = self.check_scopes(permissions, scopes)?;
+        let lifetime = lifetime.unwrap_or(self.inner.tokens.access_token_default_lifetime);
+        if !(ACCESS_TOKEN_MIN..=ACCESS_TOKEN_MAX).contains(&lifetime) {
+            return Err(Error::Invalid { field: "expires_in", reason: "must be between 60 seconds and one year" });
+        }
+        let login = user.login.clone();
+        let issued = self.open_session(user, SessionKind::AccessToken, None, scopes, lifetime, None, client).await?;
+        tracing::info!(user = %login, session = %issued.0.session.id, "access token issued");
+        Ok(issued)
+    }
+
+    /// The identity behind a token for introspection, without recording activity.
+    pub async fn introspect(&self, presented: &str) -> std::result::Result<Identity, AuthFailure> {
+        self.resolve(presented, false).await
     }
 }
 
-/// Drains activity updates and writes them in one transaction per second, keeping only
-/// the latest per session.
-async fn write_touches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Touch>) {
-    let mut pending: HashMap<String, Touch> = HashMap::new();
-    loop {
-        let Some(first) = rx.recv().await else { return };
-        pending.insert(first.session_id.clone(), first);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        while let Ok(t) = rx.try_recv() {
-            match pending.get(&t.session_id) {
-                Some(old) if old.last_seen_at >= t.last_seen_at => {}
-                _ => {
-                    pending.insert(t.session_id.clone(), t);
-                }
+fn pat_as_session(pat: &PersonalToken) -> Session {
+    Session {
+        id: pat.id.clone(),
+        kind: SessionKind::PersonalAccess,
+        user_id: pat.user_id,
+        api_key_id: None,
+        scopes: pat.scopes.clone(),
+        created_at: pat.created_at,
+        last_seen_at: pat.last_used_at.unwrap_or(pat.created_at),
+        idle_expires_at: None,
+        expires_at: pat.expires_at,
+        ip: None,
+        user_agent: None,
+    }
+}
+
+/// Drains activity updates and writes them once a second, keeping only the latest per
+/// session or token.
+async fn write_activity(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Activity>) {
+    let mut sessions: HashMap<String, Touch> = HashMap::new();
+    let mut pats: HashMap<String, Timestamp> = HashMap::new();
+    let add = |a: Activity, sessions: &mut HashMap<String, Touch>, pats: &mut HashMap<String, Timestamp>| match a {
+        Activity::Session(t) => {
+            if sessions.get(&t.session_id).is_none_or(|old| old.last_seen_at < t.last_seen_at) {
+                sessions.insert(t.session_id.clone(), t);
             }
         }
-        let batch: Vec<Touch> = pending.drain().map(|(_, t)| t).collect();
+        Activity::Pat(id, at) => {
+            let e = pats.entry(id).or_insert(at);
+            *e = (*e).max(at);
+        }
+    };
+    loop {
+        let Some(first) = rx.recv().await else { return };
+        add(first, &mut sessions, &mut pats);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        while let Ok(a) = rx.try_recv() {
+            add(a, &mut sessions, &mut pats);
+        }
+        let batch: Vec<Touch> = sessions.drain().map(|(_, t)| t).collect();
         if let Err(e) = store.touch_sessions(&batch).await {
             tracing::warn!(error = %e, sessions = batch.len(), "could not record session activity");
+        }
+        let uses: Vec<(String, Timestamp)> = pats.drain().collect();
+        if let Err(e) = store.touch_pats(&uses).await {
+            tracing::warn!(error = %e, tokens = uses.len(), "could not record token use");
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum Error {
     },
     #[error("no such user `{0}`")]
     UnknownUser(String),
+    /// A scope asked for a credential that its owner does not hold.
+    #[error("scope `{0}` is not among the owner's permissions")]
+    ScopeNotHeld(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A bug or a broken invariant (e.g. an unparseable stored hash): logged, never shown.

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod credential;
 pub mod error;
 pub mod keys;
 pub mod password;
@@ -17,7 +18,7 @@ pub mod token;
 pub mod user;
 
 pub use accounts::Accounts;
-pub use auth::{AuthFailure, Authenticator, Identity, SessionSettings};
+pub use auth::{AuthFailure, Authenticator, ClientSecret, Identity, SessionSettings, TokenSettings};
 pub use error::{Error, StoreError};
 pub use keys::SecretKey;
 pub use password::{Password, PasswordHasher, PasswordParams, PasswordPolicy};

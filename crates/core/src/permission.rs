@@ -47,6 +47,20 @@ impl Permission {
         &self.0
     }
 
+    /// Whether holding `self` grants everything `other` grants (so `other` may be handed
+    /// out as a scope by someone holding `self`).
+    pub fn covers(&self, other: &Permission) -> bool {
+        let (mine, theirs) = (self.0.as_str(), other.0.as_str());
+        if mine == "*" || mine == theirs {
+            return true;
+        }
+        match (mine.strip_suffix('*'), theirs.strip_suffix('*')) {
+            (Some(prefix), Some(other_prefix)) => other_prefix.len() > prefix.len() && other_prefix.starts_with(prefix),
+            (Some(_), None) => self.grants(theirs),
+            (None, _) => false,
+        }
+    }
+
     /// Whether holding `self` grants `required`.
     pub fn grants(&self, required: &str) -> bool {
         let granted = self.0.as_str();
@@ -85,6 +99,11 @@ impl PermissionSet {
     /// Every permission in `required` is granted.
     pub fn allows_all<'a>(&self, required: impl IntoIterator<Item = &'a str>) -> bool {
         required.into_iter().all(|r| self.allows(r))
+    }
+
+    /// Whether every permission `p` grants is granted by this set.
+    pub fn covers(&self, p: &Permission) -> bool {
+        self.0.iter().any(|mine| mine.covers(p))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Permission> {
@@ -178,6 +197,16 @@ mod tests {
         assert!(set.allows_all(["orders:read", "users:write"]));
         assert!(!set.allows_all(["orders:read", "orders:write"]));
         assert!(set.allows_all([]));
+    }
+
+    #[test]
+    fn covering_for_scopes() {
+        assert!(p("*").covers(&p("orders:*")));
+        assert!(p("orders:*").covers(&p("orders:read")));
+        assert!(p("orders:*").covers(&p("orders:items:*")));
+        assert!(!p("orders:read").covers(&p("orders:*")));
+        assert!(!p("orders:*").covers(&p("*")));
+        assert!(!p("orders:read").covers(&p("orders:write")));
     }
 
     #[test]

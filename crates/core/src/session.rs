@@ -15,6 +15,9 @@ pub enum SessionKind {
     ApiKey,
     /// An OAuth2 client-credentials access token.
     AccessToken,
+    /// A personal access token presented as a bearer token. Never stored in `sessions`
+    /// (tokens live in `personal_tokens`); it lets every credential be described alike.
+    PersonalAccess,
 }
 
 impl SessionKind {
@@ -23,6 +26,7 @@ impl SessionKind {
             Self::Password => "password",
             Self::ApiKey => "api_key",
             Self::AccessToken => "access_token",
+            Self::PersonalAccess => "pat",
         }
     }
 
@@ -31,6 +35,7 @@ impl SessionKind {
             "password" => Some(Self::Password),
             "api_key" => Some(Self::ApiKey),
             "access_token" => Some(Self::AccessToken),
+            "pat" => Some(Self::PersonalAccess),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::credential::{ApiKey, PersonalToken, StoredClientSecret};
 use crate::error::StoreError;
 use crate::permission::{PermissionSet, Role};
 use crate::session::Session;
@@ -24,6 +25,14 @@ pub struct Touch {
     pub session_id: String,
     pub last_seen_at: Timestamp,
     pub idle_expires_at: Option<Timestamp>,
+}
+
+/// A live API key with the digest of its secret and its user.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub key: ApiKey,
+    pub secret_digest: Vec<u8>,
+    pub user: User,
 }
 
 /// A user together with its password hash, for the login path only.
@@ -124,4 +133,48 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes sessions that expired or were revoked before `before`; returns how many.
     async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64>;
+
+    /// Stores a personal access token under the digest of its value.
+    async fn create_pat(&self, pat: &PersonalToken, secret_digest: &[u8; 32]) -> StoreResult<()>;
+
+    /// The unrevoked token with this digest (expired ones too) and its user.
+    async fn pat_by_secret(&self, secret_digest: &[u8; 32]) -> StoreResult<Option<(PersonalToken, User)>>;
+
+    /// The user's unrevoked tokens, newest first (expired ones included).
+    async fn list_pats(&self, user: UserId) -> StoreResult<Vec<PersonalToken>>;
+
+    /// `false` when the user has no such unrevoked token.
+    async fn revoke_pat(&self, user: UserId, id: &str, now: Timestamp) -> StoreResult<bool>;
+
+    /// Revokes token `old_id` and stores `new` in one transaction; `false` (and nothing
+    /// written) when the user has no such unrevoked token.
+    async fn replace_pat(
+        &self,
+        user: UserId,
+        old_id: &str,
+        new: &PersonalToken,
+        secret_digest: &[u8; 32],
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Records coalesced `last_used_at` updates (token id, time).
+    async fn touch_pats(&self, uses: &[(String, Timestamp)]) -> StoreResult<()>;
+
+    async fn create_api_key(&self, key: &ApiKey, secret_digest: &[u8; 32]) -> StoreResult<()>;
+
+    /// The unrevoked key with this public id.
+    async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+
+    async fn list_api_keys(&self, user: UserId) -> StoreResult<Vec<ApiKey>>;
+
+    /// Revokes the key and, in the same transaction, every session opened with it.
+    async fn delete_api_key(&self, user: UserId, id: &str, now: Timestamp) -> StoreResult<bool>;
+
+    async fn client_secret(&self, user: UserId) -> StoreResult<Option<StoredClientSecret>>;
+
+    /// Replaces the user's client secret.
+    async fn set_client_secret(&self, secret: &StoredClientSecret, secret_digest: &[u8; 32]) -> StoreResult<()>;
+
+    /// The user whose current client secret has this digest, with the secret's expiry.
+    async fn client_secret_owner(&self, secret_digest: &[u8; 32]) -> StoreResult<Option<(User, Timestamp)>>;
 }

@@ -494,6 +494,17 @@ impl Config {
         }
     }
 
+    pub fn token_settings(&self) -> tessera_core::TokenSettings {
+        let t = &self.tokens;
+        tessera_core::TokenSettings {
+            api_key_session_lifetime: t.api_key_session_lifetime.0,
+            pat_default_lifetime: t.pat_default_lifetime.0,
+            pat_max_lifetime: t.pat_max_lifetime.0,
+            client_secret_lifetime: t.client_secret_lifetime.0,
+            access_token_default_lifetime: t.access_token_default_lifetime.0,
+        }
+    }
+
     /// What the HTTP layer needs. Only call on a validated configuration.
     pub fn http_settings(&self) -> tessera_http::HttpSettings {
         use tessera_http::settings as h;

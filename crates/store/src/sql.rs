@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use tessera_core::credential::{ApiKey, PersonalToken};
 use tessera_core::session::{Session, SessionKind, split_scopes};
 use tessera_core::{Permission, PermissionSet, StoreError, Timestamp, User, UserId};
 
@@ -91,6 +92,57 @@ where
         ip: row.try_get("s_ip")?,
         user_agent: row.try_get("s_user_agent")?,
     })
+}
+
+pub(crate) const PAT_COLUMNS: &str = "p.id AS p_id, p.user_id AS p_user_id, p.name AS p_name, \
+     p.scopes AS p_scopes, p.created_at AS p_created_at, p.expires_at AS p_expires_at, \
+     p.last_used_at AS p_last_used_at";
+
+pub(crate) fn pat_from_row<R>(row: &R) -> Result<PersonalToken, sqlx::Error>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(PersonalToken {
+        id: row.try_get("p_id")?,
+        user_id: UserId(row.try_get("p_user_id")?),
+        name: row.try_get("p_name")?,
+        scopes: split_scopes(row.try_get("p_scopes")?),
+        created_at: Timestamp::from_unix(row.try_get("p_created_at")?),
+        expires_at: Timestamp::from_unix(row.try_get("p_expires_at")?),
+        last_used_at: row.try_get::<Option<i64>, _>("p_last_used_at")?.map(Timestamp::from_unix),
+    })
+}
+
+pub(crate) const KEY_COLUMNS: &str = "k.id AS k_id, k.user_id AS k_user_id, k.name AS k_name, \
+     k.scopes AS k_scopes, k.created_at AS k_created_at, k.last_used_at AS k_last_used_at";
+
+pub(crate) fn api_key_from_row<R>(row: &R) -> Result<ApiKey, sqlx::Error>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ApiKey {
+        id: row.try_get("k_id")?,
+        user_id: UserId(row.try_get("k_user_id")?),
+        name: row.try_get("k_name")?,
+        scopes: split_scopes(row.try_get("k_scopes")?),
+        created_at: Timestamp::from_unix(row.try_get("k_created_at")?),
+        last_used_at: row.try_get::<Option<i64>, _>("k_last_used_at")?.map(Timestamp::from_unix),
+    })
+}
+
+/// `u.id, u.login, ...`: the user columns qualified for a join.
+pub(crate) fn user_columns_qualified() -> String {
+    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) fn group<K: std::hash::Hash + Eq, V>(pairs: Vec<(K, V)>) -> HashMap<K, Vec<V>> {
@@ -500,11 +552,7 @@ macro_rules! impl_store {
                     "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id \
                      WHERE s.secret_hash = $1 AND s.revoked_at IS NULL",
                     $crate::sql::SESSION_COLUMNS,
-                    $crate::sql::USER_COLUMNS
-                        .split(", ")
-                        .map(|c| format!("u.{c}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    $crate::sql::user_columns_qualified()
                 )))
                 .bind(&secret_digest[..])
                 .fetch_optional(self.reader())
@@ -628,6 +676,321 @@ macro_rules! impl_store {
                 tx.commit().await.map_err(unavailable)?;
                 Ok(n)
             }
+
+            async fn create_pat(
+                &self,
+                pat: &tessera_core::credential::PersonalToken,
+                secret_digest: &[u8; 32],
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                insert_pat(&mut tx, pat, secret_digest).await?;
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn pat_by_secret(
+                &self,
+                secret_digest: &[u8; 32],
+            ) -> tessera_core::store::StoreResult<
+                Option<(tessera_core::credential::PersonalToken, tessera_core::User)>,
+            > {
+                use $crate::sql::unavailable;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {}, {} FROM personal_tokens p JOIN users u ON u.id = p.user_id \
+                     WHERE p.secret_hash = $1 AND p.revoked_at IS NULL",
+                    $crate::sql::PAT_COLUMNS,
+                    $crate::sql::user_columns_qualified()
+                )))
+                .bind(&secret_digest[..])
+                .fetch_optional(self.reader())
+                .await
+                .map_err(unavailable)?;
+                let Some(row) = row else { return Ok(None) };
+                let pat = $crate::sql::pat_from_row(&row).map_err(unavailable)?;
+                let roles = self.roles_of(pat.user_id.0).await?;
+                let user = $crate::sql::user_from_row(&row, roles).map_err(unavailable)?;
+                Ok(Some((pat, user)))
+            }
+
+            async fn list_pats(
+                &self,
+                user: tessera_core::UserId,
+            ) -> tessera_core::store::StoreResult<Vec<tessera_core::credential::PersonalToken>> {
+                use $crate::sql::unavailable;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM personal_tokens p WHERE p.user_id = $1 AND p.revoked_at IS NULL \
+                     ORDER BY p.created_at DESC, p.id",
+                    $crate::sql::PAT_COLUMNS
+                )))
+                .bind(user.0)
+                .fetch_all(self.reader())
+                .await
+                .map_err(unavailable)?;
+                rows.iter().map($crate::sql::pat_from_row).collect::<Result<_, _>>().map_err(unavailable)
+            }
+
+            async fn revoke_pat(
+                &self,
+                user: tessera_core::UserId,
+                id: &str,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<bool> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let n = sqlx::query(
+                    "UPDATE personal_tokens SET revoked_at = $1 \
+                     WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
+                )
+                .bind(now.unix())
+                .bind(user.0)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+                tx.commit().await.map_err(unavailable)?;
+                Ok(n == 1)
+            }
+
+            async fn replace_pat(
+                &self,
+                user: tessera_core::UserId,
+                old_id: &str,
+                new: &tessera_core::credential::PersonalToken,
+                secret_digest: &[u8; 32],
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<bool> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let n = sqlx::query(
+                    "UPDATE personal_tokens SET revoked_at = $1 \
+                     WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
+                )
+                .bind(now.unix())
+                .bind(user.0)
+                .bind(old_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+                if n != 1 {
+                    return Ok(false);
+                }
+                insert_pat(&mut tx, new, secret_digest).await?;
+                tx.commit().await.map_err(unavailable)?;
+                Ok(true)
+            }
+
+            async fn touch_pats(
+                &self,
+                uses: &[(String, tessera_core::Timestamp)],
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                if uses.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write().await.map_err(unavailable)?;
+                for (id, at) in uses {
+                    sqlx::query(
+                        "UPDATE personal_tokens SET last_used_at = $1 \
+                         WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+                    )
+                    .bind(at.unix())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                }
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn create_api_key(
+                &self,
+                key: &tessera_core::credential::ApiKey,
+                secret_digest: &[u8; 32],
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                sqlx::query(
+                    "INSERT INTO api_keys (id, user_id, name, secret_hash, scopes, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&key.id)
+                .bind(key.user_id.0)
+                .bind(&key.name)
+                .bind(&secret_digest[..])
+                .bind(tessera_core::session::join_scopes(&key.scopes))
+                .bind(key.created_at.unix())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn api_key(
+                &self,
+                id: &str,
+            ) -> tessera_core::store::StoreResult<Option<tessera_core::store::ApiKeyRecord>> {
+                use $crate::sql::unavailable;
+                use sqlx::Row as _;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {}, k.secret_hash AS k_secret_hash, {} FROM api_keys k \
+                     JOIN users u ON u.id = k.user_id WHERE k.id = $1 AND k.revoked_at IS NULL",
+                    $crate::sql::KEY_COLUMNS,
+                    $crate::sql::user_columns_qualified()
+                )))
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(unavailable)?;
+                let Some(row) = row else { return Ok(None) };
+                let key = $crate::sql::api_key_from_row(&row).map_err(unavailable)?;
+                let secret_digest: Vec<u8> = row.try_get("k_secret_hash").map_err(unavailable)?;
+                let roles = self.roles_of(key.user_id.0).await?;
+                let user = $crate::sql::user_from_row(&row, roles).map_err(unavailable)?;
+                Ok(Some(tessera_core::store::ApiKeyRecord { key, secret_digest, user }))
+            }
+
+            async fn list_api_keys(
+                &self,
+                user: tessera_core::UserId,
+            ) -> tessera_core::store::StoreResult<Vec<tessera_core::credential::ApiKey>> {
+                use $crate::sql::unavailable;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM api_keys k WHERE k.user_id = $1 AND k.revoked_at IS NULL \
+                     ORDER BY k.created_at DESC, k.id",
+                    $crate::sql::KEY_COLUMNS
+                )))
+                .bind(user.0)
+                .fetch_all(self.reader())
+                .await
+                .map_err(unavailable)?;
+                rows.iter().map($crate::sql::api_key_from_row).collect::<Result<_, _>>().map_err(unavailable)
+            }
+
+            async fn delete_api_key(
+                &self,
+                user: tessera_core::UserId,
+                id: &str,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<bool> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let n = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
+                )
+                .bind(now.unix())
+                .bind(user.0)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+                if n != 1 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 \
+                     WHERE user_id = $2 AND api_key_id = $3 AND revoked_at IS NULL",
+                )
+                .bind(now.unix())
+                .bind(user.0)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)?;
+                Ok(true)
+            }
+
+            async fn client_secret(
+                &self,
+                user: tessera_core::UserId,
+            ) -> tessera_core::store::StoreResult<Option<tessera_core::credential::StoredClientSecret>> {
+                use $crate::sql::unavailable;
+                let row: Option<(Vec<u8>, i64, i64)> = sqlx::query_as(
+                    "SELECT ciphertext, created_at, expires_at FROM client_secrets WHERE user_id = $1",
+                )
+                .bind(user.0)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(unavailable)?;
+                Ok(row.map(|(ciphertext, created, expires)| tessera_core::credential::StoredClientSecret {
+                    user_id: user,
+                    ciphertext,
+                    created_at: tessera_core::Timestamp::from_unix(created),
+                    expires_at: tessera_core::Timestamp::from_unix(expires),
+                }))
+            }
+
+            async fn set_client_secret(
+                &self,
+                secret: &tessera_core::credential::StoredClientSecret,
+                secret_digest: &[u8; 32],
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                sqlx::query(
+                    "INSERT INTO client_secrets (user_id, secret_hash, ciphertext, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE SET \
+                     secret_hash = excluded.secret_hash, ciphertext = excluded.ciphertext, \
+                     created_at = excluded.created_at, expires_at = excluded.expires_at",
+                )
+                .bind(secret.user_id.0)
+                .bind(&secret_digest[..])
+                .bind(&secret.ciphertext)
+                .bind(secret.created_at.unix())
+                .bind(secret.expires_at.unix())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn client_secret_owner(
+                &self,
+                secret_digest: &[u8; 32],
+            ) -> tessera_core::store::StoreResult<Option<(tessera_core::User, tessera_core::Timestamp)>> {
+                use $crate::sql::unavailable;
+                use sqlx::Row as _;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT c.expires_at AS c_expires_at, {} FROM client_secrets c \
+                     JOIN users u ON u.id = c.user_id WHERE c.secret_hash = $1",
+                    $crate::sql::user_columns_qualified()
+                )))
+                .bind(&secret_digest[..])
+                .fetch_optional(self.reader())
+                .await
+                .map_err(unavailable)?;
+                let Some(row) = row else { return Ok(None) };
+                let id: i64 = row.try_get("id").map_err(unavailable)?;
+                let expires: i64 = row.try_get("c_expires_at").map_err(unavailable)?;
+                let roles = self.roles_of(id).await?;
+                let user = $crate::sql::user_from_row(&row, roles).map_err(unavailable)?;
+                Ok(Some((user, tessera_core::Timestamp::from_unix(expires))))
+            }
+        }
+
+        async fn insert_pat(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            pat: &tessera_core::credential::PersonalToken,
+            secret_digest: &[u8; 32],
+        ) -> tessera_core::store::StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO personal_tokens (id, user_id, name, secret_hash, scopes, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&pat.id)
+            .bind(pat.user_id.0)
+            .bind(&pat.name)
+            .bind(&secret_digest[..])
+            .bind(tessera_core::session::join_scopes(&pat.scopes))
+            .bind(pat.created_at.unix())
+            .bind(pat.expires_at.unix())
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+            .map_err($crate::sql::unavailable)
         }
 
         impl $store {

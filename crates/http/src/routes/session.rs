@@ -5,7 +5,6 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
-use tessera_core::session::SessionKind;
 use tessera_core::{Identity, Permission, Timestamp};
 
 use crate::auth::{Authenticated, AuthenticatedUnchecked, Carrier, contexts};
@@ -13,20 +12,12 @@ use crate::cookies::ClearSessionCookie;
 use crate::csrf::{self, Binding, IssueToken};
 use crate::{AppState, Problem};
 
-fn kind_name(kind: SessionKind) -> &'static str {
-    match kind {
-        SessionKind::Password => "password",
-        SessionKind::ApiKey => "api_key",
-        SessionKind::AccessToken => "access_token",
-    }
-}
-
 /// The session info document (DESIGN.md, "Session info").
 pub fn info_body(id: &Identity) -> Value {
     let s = &id.session;
     json!({
         "sessionid": s.id,
-        "kind": kind_name(s.kind),
+        "kind": s.kind.as_str(),
         "login": id.user.login,
         "firstname": id.user.first_name,
         "lastname": id.user.last_name,
@@ -140,7 +131,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
         .map(|s| {
             json!({
                 "id": s.id,
-                "kind": kind_name(s.kind),
+                "kind": s.kind.as_str(),
                 "created_at": s.created_at,
                 "last_seen_at": s.last_seen_at,
                 "expires_at": s.expires_at,

@@ -1,5 +1,6 @@
 use std::collections::HashSet;
 
+use tessera_core::credential::{ApiKey, PersonalToken, StoredClientSecret};
 use tessera_core::session::{Session, SessionKind};
 use tessera_core::store::Touch;
 use tessera_core::{
@@ -467,4 +468,97 @@ pub async fn purge_deletes_only_old_sessions(f: Fixture) {
     assert_eq!(n, 1);
     assert!(s.session_by_secret(&digest("old")).await.unwrap().is_none());
     assert!(s.session_by_secret(&digest("new")).await.unwrap().is_some());
+}
+
+fn pat(id: &str, user: UserId, created: i64) -> PersonalToken {
+    PersonalToken {
+        id: id.into(),
+        user_id: user,
+        name: format!("token {id}"),
+        scopes: Some(vec!["orders:read".into()]),
+        created_at: Timestamp::from_unix(created),
+        expires_at: Timestamp::from_unix(created + 86_400),
+        last_used_at: None,
+    }
+}
+
+pub async fn personal_tokens_lifecycle(f: Fixture) {
+    let s = &f.store;
+    let joe = s.create_user(&new_user("joe", &[]), "h", now()).await.unwrap();
+    let ann = s.create_user(&new_user("ann", &[]), "h", now()).await.unwrap();
+    let t0 = 1_800_000_000;
+    s.create_pat(&pat("p1", joe.id, t0), &digest("v1")).await.unwrap();
+    s.create_pat(&pat("p2", joe.id, t0 + 5), &digest("v2")).await.unwrap();
+    let (found, user) = s.pat_by_secret(&digest("v1")).await.unwrap().unwrap();
+    assert_eq!(found, pat("p1", joe.id, t0));
+    assert_eq!(user.login, "joe");
+    let ids: Vec<String> = s.list_pats(joe.id).await.unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, ["p2", "p1"]);
+    assert!(s.list_pats(ann.id).await.unwrap().is_empty());
+
+    s.touch_pats(&[("p1".into(), Timestamp::from_unix(t0 + 100))]).await.unwrap();
+    s.touch_pats(&[("p1".into(), Timestamp::from_unix(t0 + 50))]).await.unwrap();
+    let (p1, _) = s.pat_by_secret(&digest("v1")).await.unwrap().unwrap();
+    assert_eq!(p1.last_used_at, Some(Timestamp::from_unix(t0 + 100)));
+
+    assert!(!s.revoke_pat(ann.id, "p1", now()).await.unwrap(), "not ann's token");
+    assert!(s.revoke_pat(joe.id, "p1", now()).await.unwrap());
+    assert!(s.pat_by_secret(&digest("v1")).await.unwrap().is_none());
+    assert!(!s.replace_pat(joe.id, "p1", &pat("p3", joe.id, t0), &digest("v3"), now()).await.unwrap());
+    assert!(s.pat_by_secret(&digest("v3")).await.unwrap().is_none(), "nothing written");
+    assert!(s.replace_pat(joe.id, "p2", &pat("p4", joe.id, t0 + 9), &digest("v4"), now()).await.unwrap());
+    assert!(s.pat_by_secret(&digest("v2")).await.unwrap().is_none());
+    assert_eq!(s.pat_by_secret(&digest("v4")).await.unwrap().unwrap().0.id, "p4");
+}
+
+pub async fn api_keys_and_their_sessions(f: Fixture) {
+    let s = &f.store;
+    let joe = s.create_user(&new_user("joe", &[]), "h", now()).await.unwrap();
+    let ann = s.create_user(&new_user("ann", &[]), "h", now()).await.unwrap();
+    let key = ApiKey {
+        id: "key_1".into(),
+        user_id: joe.id,
+        name: "ci".into(),
+        scopes: None,
+        created_at: Timestamp::from_unix(1_800_000_000),
+        last_used_at: None,
+    };
+    s.create_api_key(&key, &digest("secret")).await.unwrap();
+    let rec = s.api_key("key_1").await.unwrap().unwrap();
+    assert_eq!(rec.key, key);
+    assert_eq!(rec.secret_digest, digest("secret"));
+    assert_eq!(rec.user.login, "joe");
+    assert_eq!(s.list_api_keys(joe.id).await.unwrap(), [key.clone()]);
+    assert!(s.api_key("key_2").await.unwrap().is_none());
+
+    let mut sess = session("ks", joe.id, 1_800_000_000);
+    sess.kind = SessionKind::ApiKey;
+    sess.api_key_id = Some("key_1".into());
+    s.create_session(&sess, &digest("ks")).await.unwrap();
+    assert!(!s.delete_api_key(ann.id, "key_1", now()).await.unwrap());
+    assert!(s.session_by_secret(&digest("ks")).await.unwrap().is_some());
+    assert!(s.delete_api_key(joe.id, "key_1", now()).await.unwrap());
+    assert!(s.api_key("key_1").await.unwrap().is_none());
+    assert!(s.session_by_secret(&digest("ks")).await.unwrap().is_none(), "its sessions end with it");
+}
+
+pub async fn client_secrets_are_replaced(f: Fixture) {
+    let s = &f.store;
+    let joe = s.create_user(&new_user("joe", &[]), "h", now()).await.unwrap();
+    assert!(s.client_secret(joe.id).await.unwrap().is_none());
+    let first = StoredClientSecret {
+        user_id: joe.id,
+        ciphertext: vec![1, 2, 3],
+        created_at: Timestamp::from_unix(10),
+        expires_at: Timestamp::from_unix(20),
+    };
+    s.set_client_secret(&first, &digest("c1")).await.unwrap();
+    assert_eq!(s.client_secret(joe.id).await.unwrap().unwrap(), first);
+    let (owner, exp) = s.client_secret_owner(&digest("c1")).await.unwrap().unwrap();
+    assert_eq!((owner.login.as_str(), exp.unix()), ("joe", 20));
+    let second = StoredClientSecret { ciphertext: vec![9], created_at: Timestamp::from_unix(30), expires_at: Timestamp::from_unix(40), ..first };
+    s.set_client_secret(&second, &digest("c2")).await.unwrap();
+    assert_eq!(s.client_secret(joe.id).await.unwrap().unwrap(), second);
+    assert!(s.client_secret_owner(&digest("c1")).await.unwrap().is_none(), "the old secret is gone");
+    assert!(s.client_secret_owner(&digest("c2")).await.unwrap().is_some());
 }

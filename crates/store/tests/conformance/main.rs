@@ -92,4 +92,7 @@ conformance!(
     touches_only_move_forward,
     password_change_and_disable_end_sessions,
     purge_deletes_only_old_sessions,
+    personal_tokens_lifecycle,
+    api_keys_and_their_sessions,
+    client_secrets_are_replaced,
 );
