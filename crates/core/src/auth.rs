@@ -30,7 +30,10 @@ pub struct SessionSettings {
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self { idle_timeout: Duration::from_secs(30 * 60), absolute_timeout: Duration::from_secs(12 * 3600) }
+        Self {
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(12 * 3600),
+        }
     }
 }
 
@@ -85,7 +88,10 @@ impl Identity {
     pub fn allows(&self, required: &str) -> bool {
         self.permissions.allows(required)
             && self.session.scopes.as_ref().is_none_or(|scopes| {
-                scopes.iter().filter_map(|s| Permission::parse(s).ok()).any(|s| s.grants(required))
+                scopes
+                    .iter()
+                    .filter_map(|s| Permission::parse(s).ok())
+                    .any(|s| s.grants(required))
             })
     }
 
@@ -93,7 +99,12 @@ impl Identity {
     pub fn effective_scope(&self) -> String {
         match &self.session.scopes {
             Some(s) => s.join(" "),
-            None => self.permissions.iter().map(Permission::as_str).collect::<Vec<_>>().join(" "),
+            None => self
+                .permissions
+                .iter()
+                .map(Permission::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }
@@ -127,7 +138,9 @@ pub struct ClientSecret {
 
 impl std::fmt::Debug for ClientSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientSecret").field("expires_at", &self.expires_at).finish_non_exhaustive()
+        f.debug_struct("ClientSecret")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -152,7 +165,12 @@ struct Inner {
 impl Authenticator {
     /// Must be called inside a Tokio runtime: it starts the task that writes coalesced
     /// activity updates once a second.
-    pub fn new(accounts: Accounts, settings: SessionSettings, tokens: TokenSettings, key: &SecretKey) -> Self {
+    pub fn new(
+        accounts: Accounts,
+        settings: SessionSettings,
+        tokens: TokenSettings,
+        key: &SecretKey,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(8192);
         tokio::spawn(write_activity(Arc::clone(accounts.store()), rx));
         Self {
@@ -184,13 +202,27 @@ impl Authenticator {
 
     /// Checks a login and password and opens a password session. `Ok(None)` for an
     /// unknown login, a wrong password and a disabled account alike.
-    pub async fn login(&self, login: &str, password: &Password, client: ClientInfo) -> Result<Option<(Identity, Token)>> {
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &Password,
+        client: ClientInfo,
+    ) -> Result<Option<(Identity, Token)>> {
         let Some(user) = self.inner.accounts.authenticate(login, password).await? else {
             return Ok(None);
         };
         let s = self.inner.settings;
-        let (identity, token) =
-            self.open_session(user, SessionKind::Password, None, None, s.absolute_timeout, Some(s.idle_timeout), client).await?;
+        let (identity, token) = self
+            .open_session(
+                user,
+                SessionKind::Password,
+                None,
+                None,
+                s.absolute_timeout,
+                Some(s.idle_timeout),
+                client,
+            )
+            .await?;
         Ok(Some((identity, token)))
     }
 
@@ -226,19 +258,35 @@ impl Authenticator {
             SessionKind::AccessToken | SessionKind::PersonalAccess => TokenKind::AccessToken,
         };
         let token = Token::generate(token_kind);
-        self.store().create_session(&session, &token.digest()).await?;
+        self.store()
+            .create_session(&session, &token.digest())
+            .await?;
         let permissions = self.store().permissions_of(user.id).await?;
-        Ok((Identity { user, permissions, session }, token))
+        Ok((
+            Identity {
+                user,
+                permissions,
+                session,
+            },
+            token,
+        ))
     }
 
     /// Authenticates a presented bearer token (or the token inside a session cookie).
     /// Malformed tokens, and kinds that are not bearer tokens (API secrets, client
     /// secrets), are refused before any database access.
-    pub async fn verify_token(&self, presented: &str) -> std::result::Result<Identity, AuthFailure> {
+    pub async fn verify_token(
+        &self,
+        presented: &str,
+    ) -> std::result::Result<Identity, AuthFailure> {
         self.resolve(presented, true).await
     }
 
-    async fn resolve(&self, presented: &str, record: bool) -> std::result::Result<Identity, AuthFailure> {
+    async fn resolve(
+        &self,
+        presented: &str,
+        record: bool,
+    ) -> std::result::Result<Identity, AuthFailure> {
         let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
         let now = Timestamp::now();
         match parsed.kind {
@@ -253,11 +301,22 @@ impl Authenticator {
                     return Err(AuthFailure::Expired);
                 }
                 let stale = pat.last_used_at.is_none_or(|t| now.unix() - t.unix() >= 60);
-                if record && stale && self.inner.activity.try_send(Activity::Pat(pat.id.clone(), now)).is_err() {
+                if record
+                    && stale
+                    && self
+                        .inner
+                        .activity
+                        .try_send(Activity::Pat(pat.id.clone(), now))
+                        .is_err()
+                {
                     tracing::warn!("activity queue full; a token's last use was not recorded");
                 }
                 let permissions = self.store().permissions_of(user.id).await?;
-                Ok(Identity { session: pat_as_session(&pat), user, permissions })
+                Ok(Identity {
+                    session: pat_as_session(&pat),
+                    user,
+                    permissions,
+                })
             }
             TokenKind::Session | TokenKind::ApiKeySession | TokenKind::AccessToken => {
                 let Some(found) = self.store().session_by_secret(&parsed.digest).await? else {
@@ -266,7 +325,9 @@ impl Authenticator {
                 let expected = match found.session.kind {
                     SessionKind::Password => TokenKind::Session,
                     SessionKind::ApiKey => TokenKind::ApiKeySession,
-                    SessionKind::AccessToken | SessionKind::PersonalAccess => TokenKind::AccessToken,
+                    SessionKind::AccessToken | SessionKind::PersonalAccess => {
+                        TokenKind::AccessToken
+                    }
                 };
                 if parsed.kind != expected || found.user.disabled {
                     return Err(AuthFailure::Invalid);
@@ -279,7 +340,11 @@ impl Authenticator {
                     self.record_activity(&mut session, now);
                 }
                 let permissions = self.store().permissions_of(found.user.id).await?;
-                Ok(Identity { user: found.user, permissions, session })
+                Ok(Identity {
+                    user: found.user,
+                    permissions,
+                    session,
+                })
             }
             TokenKind::ApiSecret | TokenKind::ClientSecret => Err(AuthFailure::Invalid),
         }
@@ -290,12 +355,23 @@ impl Authenticator {
         if session.idle_expires_at.is_none() {
             return;
         }
-        let stale = now.unix() - session.last_seen_at.unix() >= self.inner.settings.touch_interval().as_secs() as i64;
-        session.idle_expires_at = Some(session.idle_expiry_after(now, self.inner.settings.idle_timeout));
+        let stale = now.unix() - session.last_seen_at.unix()
+            >= self.inner.settings.touch_interval().as_secs() as i64;
+        session.idle_expires_at =
+            Some(session.idle_expiry_after(now, self.inner.settings.idle_timeout));
         if stale {
             session.last_seen_at = now;
-            let touch = Touch { session_id: session.id.clone(), last_seen_at: now, idle_expires_at: session.idle_expires_at };
-            if self.inner.activity.try_send(Activity::Session(touch)).is_err() {
+            let touch = Touch {
+                session_id: session.id.clone(),
+                last_seen_at: now,
+                idle_expires_at: session.idle_expires_at,
+            };
+            if self
+                .inner
+                .activity
+                .try_send(Activity::Session(touch))
+                .is_err()
+            {
                 tracing::warn!("activity queue full; an idle-timeout update was dropped");
             }
         }
@@ -307,29 +383,56 @@ impl Authenticator {
         let now = Timestamp::now();
         let s = &identity.session;
         Ok(match s.kind {
-            SessionKind::PersonalAccess => self.store().revoke_pat(identity.user.id, &s.id, now).await?,
-            _ => self.store().revoke_session(identity.user.id, &s.id, now).await?,
+            SessionKind::PersonalAccess => {
+                self.store()
+                    .revoke_pat(identity.user.id, &s.id, now)
+                    .await?
+            }
+            _ => {
+                self.store()
+                    .revoke_session(identity.user.id, &s.id, now)
+                    .await?
+            }
         })
     }
 
     pub async fn list_sessions(&self, identity: &Identity) -> Result<Vec<Session>> {
-        Ok(self.store().list_sessions(identity.user.id, Timestamp::now()).await?)
+        Ok(self
+            .store()
+            .list_sessions(identity.user.id, Timestamp::now())
+            .await?)
     }
 
     /// Ends one of the caller's sessions; `false` if there is no such session of theirs.
     pub async fn revoke_session(&self, identity: &Identity, id: &str) -> Result<bool> {
-        Ok(self.store().revoke_session(identity.user.id, id, Timestamp::now()).await?)
+        Ok(self
+            .store()
+            .revoke_session(identity.user.id, id, Timestamp::now())
+            .await?)
     }
 
     /// Ends all of the caller's sessions but the current one; returns how many.
     pub async fn revoke_other_sessions(&self, identity: &Identity) -> Result<u64> {
-        Ok(self.store().revoke_sessions(identity.user.id, Some(&identity.session.id), Timestamp::now()).await?)
+        Ok(self
+            .store()
+            .revoke_sessions(
+                identity.user.id,
+                Some(&identity.session.id),
+                Timestamp::now(),
+            )
+            .await?)
     }
 
     /// Validates requested scopes: each must be a permission the owner holds now.
     /// `None` (no scopes asked) means the owner's full permissions.
-    pub fn check_scopes(&self, owner: &PermissionSet, requested: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
-        let Some(requested) = requested else { return Ok(None) };
+    pub fn check_scopes(
+        &self,
+        owner: &PermissionSet,
+        requested: Option<Vec<String>>,
+    ) -> Result<Option<Vec<String>>> {
+        let Some(requested) = requested else {
+            return Ok(None);
+        };
         let mut out = Vec::with_capacity(requested.len());
         for raw in requested {
             let p = Permission::parse(&raw)?;
@@ -344,8 +447,14 @@ impl Authenticator {
     }
 
     fn check_name(name: &str) -> Result<()> {
-        if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(Error::Invalid { field: "name", reason: "use 1 to 100 printable characters" });
+        if name.trim().is_empty()
+            || name.chars().count() > 100
+            || name.chars().any(char::is_control)
+        {
+            return Err(Error::Invalid {
+                field: "name",
+                reason: "use 1 to 100 printable characters",
+            });
         }
         Ok(())
     }
@@ -353,22 +462,26 @@ impl Authenticator {
     /// Mints a personal access token for the caller. The value is returned once.
     pub async fn create_pat(
         &self,
-        owner: &Identity,
+        owner: &User,
+        permissions: &PermissionSet,
         name: &str,
         scopes: Option<Vec<String>>,
         lifetime: Option<Duration>,
     ) -> Result<(PersonalToken, Token)> {
         Self::check_name(name)?;
-        let scopes = self.check_scopes(&owner.permissions, scopes)?;
+        let scopes = self.check_scopes(permissions, scopes)?;
         let t = self.inner.tokens;
         let lifetime = lifetime.unwrap_or(t.pat_default_lifetime);
         if lifetime.is_zero() || lifetime > t.pat_max_lifetime {
-            return Err(Error::Invalid { field: "expires_in", reason: "must be positive and at most tokens.pat_max_lifetime" });
+            return Err(Error::Invalid {
+                field: "expires_in",
+                reason: "must be positive and at most tokens.pat_max_lifetime",
+            });
         }
         let now = Timestamp::now();
         let pat = PersonalToken {
             id: new_public_id("pat_"),
-            user_id: owner.user.id,
+            user_id: owner.id,
             name: name.trim().to_owned(),
             scopes,
             created_at: now,
@@ -377,7 +490,7 @@ impl Authenticator {
         };
         let token = Token::generate(TokenKind::PersonalAccess);
         self.store().create_pat(&pat, &token.digest()).await?;
-        tracing::info!(user = %owner.user.login, token = %pat.id, "personal access token created");
+        tracing::info!(user = %owner.login, token = %pat.id, "personal access token created");
         Ok((pat, token))
     }
 
@@ -386,7 +499,10 @@ impl Authenticator {
     }
 
     pub async fn revoke_pat(&self, owner: &User, id: &str) -> Result<bool> {
-        let done = self.store().revoke_pat(owner.id, id, Timestamp::now()).await?;
+        let done = self
+            .store()
+            .revoke_pat(owner.id, id, Timestamp::now())
+            .await?;
         if done {
             tracing::info!(user = %owner.login, token = %id, "personal access token revoked");
         }
@@ -394,13 +510,25 @@ impl Authenticator {
     }
 
     /// Revokes a token and issues a new one with the same name, scopes and lifetime.
-    pub async fn regenerate_pat(&self, owner: &User, id: &str) -> Result<Option<(PersonalToken, Token)>> {
-        let Some(old) = self.store().list_pats(owner.id).await?.into_iter().find(|p| p.id == id) else {
+    pub async fn regenerate_pat(
+        &self,
+        owner: &User,
+        id: &str,
+    ) -> Result<Option<(PersonalToken, Token)>> {
+        let Some(old) = self
+            .store()
+            .list_pats(owner.id)
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+        else {
             return Ok(None);
         };
-        let lifetime = Duration::from_secs(u64::try_from(old.expires_at.unix() - old.created_at.unix()).unwrap_or(0))
-            .min(self.inner.tokens.pat_max_lifetime)
-            .max(Duration::from_secs(1));
+        let lifetime = Duration::from_secs(
+            u64::try_from(old.expires_at.unix() - old.created_at.unix()).unwrap_or(0),
+        )
+        .min(self.inner.tokens.pat_max_lifetime)
+        .max(Duration::from_secs(1));
         let now = Timestamp::now();
         let new = PersonalToken {
             id: new_public_id("pat_"),
@@ -410,7 +538,11 @@ impl Authenticator {
             ..old
         };
         let token = Token::generate(TokenKind::PersonalAccess);
-        if !self.store().replace_pat(owner.id, id, &new, &token.digest(), now).await? {
+        if !self
+            .store()
+            .replace_pat(owner.id, id, &new, &token.digest(), now)
+            .await?
+        {
             return Ok(None);
         }
         tracing::info!(user = %owner.login, old = %id, new = %new.id, "personal access token regenerated");
@@ -418,12 +550,18 @@ impl Authenticator {
     }
 
     /// Creates an API key/secret pair; the secret is returned once.
-    pub async fn create_api_key(&self, owner: &Identity, name: &str, scopes: Option<Vec<String>>) -> Result<(ApiKey, Token)> {
+    pub async fn create_api_key(
+        &self,
+        owner: &User,
+        permissions: &PermissionSet,
+        name: &str,
+        scopes: Option<Vec<String>>,
+    ) -> Result<(ApiKey, Token)> {
         Self::check_name(name)?;
-        let scopes = self.check_scopes(&owner.permissions, scopes)?;
+        let scopes = self.check_scopes(permissions, scopes)?;
         let key = ApiKey {
             id: new_public_id("key_"),
-            user_id: owner.user.id,
+            user_id: owner.id,
             name: name.trim().to_owned(),
             scopes,
             created_at: Timestamp::now(),
@@ -431,7 +569,7 @@ impl Authenticator {
         };
         let secret = Token::generate(TokenKind::ApiSecret);
         self.store().create_api_key(&key, &secret.digest()).await?;
-        tracing::info!(user = %owner.user.login, key = %key.id, "API key created");
+        tracing::info!(user = %owner.login, key = %key.id, "API key created");
         Ok((key, secret))
     }
 
@@ -441,7 +579,10 @@ impl Authenticator {
 
     /// Deletes a key and ends every session opened with it.
     pub async fn delete_api_key(&self, owner: &User, id: &str) -> Result<bool> {
-        let done = self.store().delete_api_key(owner.id, id, Timestamp::now()).await?;
+        let done = self
+            .store()
+            .delete_api_key(owner.id, id, Timestamp::now())
+            .await?;
         if done {
             tracing::info!(user = %owner.login, key = %id, "API key deleted");
         }
@@ -450,16 +591,37 @@ impl Authenticator {
 
     /// Exchanges an API key and secret for an API-key session token
     /// (`tokens.api_key_session_lifetime`). `None` for any mismatch, alike.
-    pub async fn login_with_api_key(&self, key_id: &str, secret: &str, client: ClientInfo) -> Result<Option<(Identity, Token)>> {
-        let parsed = token::parse(secret).ok().filter(|p| p.kind == TokenKind::ApiSecret);
-        let record = if key_id.len() <= 64 { self.store().api_key(key_id).await? } else { None };
-        let (Some(parsed), Some(record)) = (parsed, record) else { return Ok(None) };
+    pub async fn login_with_api_key(
+        &self,
+        key_id: &str,
+        secret: &str,
+        client: ClientInfo,
+    ) -> Result<Option<(Identity, Token)>> {
+        let parsed = token::parse(secret)
+            .ok()
+            .filter(|p| p.kind == TokenKind::ApiSecret);
+        let record = if key_id.len() <= 64 {
+            self.store().api_key(key_id).await?
+        } else {
+            None
+        };
+        let (Some(parsed), Some(record)) = (parsed, record) else {
+            return Ok(None);
+        };
         if !constant_time_eq(&record.secret_digest, &parsed.digest) || record.user.disabled {
             return Ok(None);
         }
         let lifetime = self.inner.tokens.api_key_session_lifetime;
         let (identity, token) = self
-            .open_session(record.user, SessionKind::ApiKey, Some(record.key.id.clone()), record.key.scopes.clone(), lifetime, None, client)
+            .open_session(
+                record.user,
+                SessionKind::ApiKey,
+                Some(record.key.id.clone()),
+                record.key.scopes.clone(),
+                lifetime,
+                None,
+                client,
+            )
             .await?;
         Ok(Some((identity, token)))
     }
@@ -473,9 +635,18 @@ impl Authenticator {
                 .inner
                 .client_secrets
                 .open(&stored.ciphertext, &user.id.0.to_be_bytes())
-                .ok_or_else(|| Error::Internal("a client secret does not decrypt with the current server key".into()))?;
-            let secret = String::from_utf8(plain).map_err(|_| Error::Internal("client secret is not UTF-8".into()))?;
-            return Ok(ClientSecret { secret, created_at: stored.created_at, expires_at: stored.expires_at });
+                .ok_or_else(|| {
+                    Error::Internal(
+                        "a client secret does not decrypt with the current server key".into(),
+                    )
+                })?;
+            let secret = String::from_utf8(plain)
+                .map_err(|_| Error::Internal("client secret is not UTF-8".into()))?;
+            return Ok(ClientSecret {
+                secret,
+                created_at: stored.created_at,
+                expires_at: stored.expires_at,
+            });
         }
         self.rotate_client_secret(user).await
     }
@@ -486,23 +657,36 @@ impl Authenticator {
         let now = Timestamp::now();
         let stored = StoredClientSecret {
             user_id: user.id,
-            ciphertext: self.inner.client_secrets.seal(token.expose().as_bytes(), &user.id.0.to_be_bytes()),
+            ciphertext: self
+                .inner
+                .client_secrets
+                .seal(token.expose().as_bytes(), &user.id.0.to_be_bytes()),
             created_at: now,
             expires_at: now.plus(self.inner.tokens.client_secret_lifetime),
         };
-        self.store().set_client_secret(&stored, &token.digest()).await?;
+        self.store()
+            .set_client_secret(&stored, &token.digest())
+            .await?;
         tracing::info!(user = %user.login, "client secret rotated");
-        Ok(ClientSecret { secret: token.expose().to_owned(), created_at: now, expires_at: stored.expires_at })
+        Ok(ClientSecret {
+            secret: token.expose().to_owned(),
+            created_at: now,
+            expires_at: stored.expires_at,
+        })
     }
 
     /// Authenticates `Authorization: Secret <s>`: the account whose current client secret
     /// this is.
-    pub async fn verify_client_secret(&self, presented: &str) -> std::result::Result<(User, PermissionSet), AuthFailure> {
+    pub async fn verify_client_secret(
+        &self,
+        presented: &str,
+    ) -> std::result::Result<(User, PermissionSet), AuthFailure> {
         let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
         if parsed.kind != TokenKind::ClientSecret {
             return Err(AuthFailure::Invalid);
         }
-        let Some((user, expires_at)) = self.store().client_secret_owner(&parsed.digest).await? else {
+        let Some((user, expires_at)) = self.store().client_secret_owner(&parsed.digest).await?
+        else {
             return Err(AuthFailure::Invalid);
         };
         if user.disabled {
@@ -516,7 +700,11 @@ impl Authenticator {
     }
 
     /// OAuth2 client authentication (RFC 6749 §2.3.1): client id = login, client secret.
-    pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> std::result::Result<(User, PermissionSet), AuthFailure> {
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> std::result::Result<(User, PermissionSet), AuthFailure> {
         let (user, permissions) = self.verify_client_secret(secret).await?;
         if Login::key_of(client_id) != Login::key_of(&user.login) {
             return Err(AuthFailure::Invalid);
@@ -536,10 +724,23 @@ impl Authenticator {
         let scopes = self.check_scopes(permissions, scopes)?;
         let lifetime = lifetime.unwrap_or(self.inner.tokens.access_token_default_lifetime);
         if !(ACCESS_TOKEN_MIN..=ACCESS_TOKEN_MAX).contains(&lifetime) {
-            return Err(Error::Invalid { field: "expires_in", reason: "must be between 60 seconds and one year" });
+            return Err(Error::Invalid {
+                field: "expires_in",
+                reason: "must be between 60 seconds and one year",
+            });
         }
         let login = user.login.clone();
-        let issued = self.open_session(user, SessionKind::AccessToken, None, scopes, lifetime, None, client).await?;
+        let issued = self
+            .open_session(
+                user,
+                SessionKind::AccessToken,
+                None,
+                scopes,
+                lifetime,
+                None,
+                client,
+            )
+            .await?;
         tracing::info!(user = %login, session = %issued.0.session.id, "access token issued");
         Ok(issued)
     }
@@ -571,9 +772,14 @@ fn pat_as_session(pat: &PersonalToken) -> Session {
 async fn write_activity(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Activity>) {
     let mut sessions: HashMap<String, Touch> = HashMap::new();
     let mut pats: HashMap<String, Timestamp> = HashMap::new();
-    let add = |a: Activity, sessions: &mut HashMap<String, Touch>, pats: &mut HashMap<String, Timestamp>| match a {
+    let add = |a: Activity,
+               sessions: &mut HashMap<String, Touch>,
+               pats: &mut HashMap<String, Timestamp>| match a {
         Activity::Session(t) => {
-            if sessions.get(&t.session_id).is_none_or(|old| old.last_seen_at < t.last_seen_at) {
+            if sessions
+                .get(&t.session_id)
+                .is_none_or(|old| old.last_seen_at < t.last_seen_at)
+            {
                 sessions.insert(t.session_id.clone(), t);
             }
         }

@@ -18,7 +18,9 @@ pub mod token;
 pub mod user;
 
 pub use accounts::Accounts;
-pub use auth::{AuthFailure, Authenticator, ClientSecret, Identity, SessionSettings, TokenSettings};
+pub use auth::{
+    AuthFailure, Authenticator, ClientSecret, Identity, SessionSettings, TokenSettings,
+};
 pub use error::{Error, StoreError};
 pub use keys::SecretKey;
 pub use password::{Password, PasswordHasher, PasswordParams, PasswordPolicy};

@@ -55,7 +55,9 @@ impl Permission {
             return true;
         }
         match (mine.strip_suffix('*'), theirs.strip_suffix('*')) {
-            (Some(prefix), Some(other_prefix)) => other_prefix.len() > prefix.len() && other_prefix.starts_with(prefix),
+            (Some(prefix), Some(other_prefix)) => {
+                other_prefix.len() > prefix.len() && other_prefix.starts_with(prefix)
+            }
             (Some(_), None) => self.grants(theirs),
             (None, _) => false,
         }

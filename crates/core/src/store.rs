@@ -27,6 +27,14 @@ pub struct Touch {
     pub idle_expires_at: Option<Timestamp>,
 }
 
+/// The tables whose rows belong to a user and have a public id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owned {
+    Session,
+    PersonalToken,
+    ApiKey,
+}
+
 /// A live API key with the digest of its secret and its user.
 #[derive(Debug, Clone)]
 pub struct ApiKeyRecord {
@@ -138,7 +146,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_pat(&self, pat: &PersonalToken, secret_digest: &[u8; 32]) -> StoreResult<()>;
 
     /// The unrevoked token with this digest (expired ones too) and its user.
-    async fn pat_by_secret(&self, secret_digest: &[u8; 32]) -> StoreResult<Option<(PersonalToken, User)>>;
+    async fn pat_by_secret(
+        &self,
+        secret_digest: &[u8; 32],
+    ) -> StoreResult<Option<(PersonalToken, User)>>;
 
     /// The user's unrevoked tokens, newest first (expired ones included).
     async fn list_pats(&self, user: UserId) -> StoreResult<Vec<PersonalToken>>;
@@ -173,8 +184,18 @@ pub trait Store: Send + Sync + 'static {
     async fn client_secret(&self, user: UserId) -> StoreResult<Option<StoredClientSecret>>;
 
     /// Replaces the user's client secret.
-    async fn set_client_secret(&self, secret: &StoredClientSecret, secret_digest: &[u8; 32]) -> StoreResult<()>;
+    async fn set_client_secret(
+        &self,
+        secret: &StoredClientSecret,
+        secret_digest: &[u8; 32],
+    ) -> StoreResult<()>;
 
     /// The user whose current client secret has this digest, with the secret's expiry.
-    async fn client_secret_owner(&self, secret_digest: &[u8; 32]) -> StoreResult<Option<(User, Timestamp)>>;
+    async fn client_secret_owner(
+        &self,
+        secret_digest: &[u8; 32],
+    ) -> StoreResult<Option<(User, Timestamp)>>;
+
+    /// Who owns the session, token or key with this public id (revoked ones included).
+    async fn owner_of(&self, what: Owned, id: &str) -> StoreResult<Option<UserId>>;
 }

@@ -96,3 +96,26 @@ impl FromRequestParts<AppState> for Authenticated {
         Ok(auth)
     }
 }
+
+/// An [`Authenticated`] request whose credential came from a password login (cookie or
+/// session token): the only kind that may manage credentials. Others get 403.
+pub struct PasswordSession(pub Authenticated);
+
+impl FromRequestParts<AppState> for PasswordSession {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        if auth.identity.session.kind != tessera_core::session::SessionKind::Password {
+            return Err(Problem::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "password_session_required",
+                "Forbidden",
+            )
+            .with_detail(
+                "managing credentials needs a password login (session cookie or session token)",
+            ));
+        }
+        Ok(Self(auth))
+    }
+}

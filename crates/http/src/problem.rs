@@ -220,6 +220,12 @@ impl From<tessera_core::Error> for Problem {
                 Self::new(StatusCode::CONFLICT, "conflict", "Conflict")
                     .with_detail(format!("{what} already exists"))
             }
+            Error::ScopeNotHeld(scope) => {
+                let mut p = Self::new(StatusCode::BAD_REQUEST, "invalid_scope", "Bad Request")
+                    .with_detail(format!("scope `{scope}` is not among your permissions"));
+                p.required = Some(scope);
+                p
+            }
             Error::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 Self::internal()

@@ -51,6 +51,95 @@ pub enum Command {
         #[command(subcommand)]
         command: RoleCommand,
     },
+    /// Manage personal access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage API key/secret pairs.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Show or rotate an account's client secret.
+    ClientSecret {
+        #[command(subcommand)]
+        command: ClientSecretCommand,
+    },
+    /// List or end sessions.
+    Session {
+        #[command(subcommand)]
+        command: SessionCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a personal access token for LOGIN; prints the token once, on stdout.
+    Create {
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// Limit the token to this permission (repeatable; each must be held by LOGIN).
+        #[arg(long = "scope", value_name = "P")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. `30d` (default tokens.pat_default_lifetime).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// List LOGIN's tokens (never their values).
+    List {
+        login: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create an API key for LOGIN; prints the key id and the secret once.
+    Create {
+        login: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "scope", value_name = "P")]
+        scopes: Vec<String>,
+    },
+    /// List LOGIN's API keys (never their secrets).
+    List {
+        login: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a key by id; ends the sessions opened with it.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientSecretCommand {
+    /// Print LOGIN's client secret (generated if it has none or it expired).
+    Show { login: String },
+    /// Replace LOGIN's client secret and print the new one.
+    Rotate { login: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List live sessions, of LOGIN or of everyone.
+    List {
+        login: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a session by id, or every session of a user with --user.
+    Revoke {
+        #[arg(required_unless_present = "user", conflicts_with = "user")]
+        id: Option<String>,
+        #[arg(long, value_name = "LOGIN")]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 mod admin;
 mod cli;
 mod config;
+mod credentials;
 mod keyfile;
 mod logging;
 mod serve;
@@ -48,5 +49,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { command } => admin::user(&config, command).await,
         Command::Role { command } => admin::role(&config, command).await,
+        Command::Token { command } => credentials::token(&config, command).await,
+        Command::Apikey { command } => credentials::apikey(&config, command).await,
+        Command::ClientSecret { command } => credentials::client_secret(&config, command).await,
+        Command::Session { command } => credentials::session(&config, command).await,
     }
 }

@@ -27,7 +27,12 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let store = accounts.store().clone();
     tokio::spawn(purge_expired_sessions(store.clone()));
 
-    let auth = Authenticator::new(accounts, config.session_settings(), config.token_settings(), &key);
+    let auth = Authenticator::new(
+        accounts,
+        config.session_settings(),
+        config.token_settings(),
+        &key,
+    );
     let state = tessera_http::AppState::new(auth, config.http_settings(), &key);
     let app = tessera_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
 

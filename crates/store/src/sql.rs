@@ -114,7 +114,9 @@ where
         scopes: split_scopes(row.try_get("p_scopes")?),
         created_at: Timestamp::from_unix(row.try_get("p_created_at")?),
         expires_at: Timestamp::from_unix(row.try_get("p_expires_at")?),
-        last_used_at: row.try_get::<Option<i64>, _>("p_last_used_at")?.map(Timestamp::from_unix),
+        last_used_at: row
+            .try_get::<Option<i64>, _>("p_last_used_at")?
+            .map(Timestamp::from_unix),
     })
 }
 
@@ -136,13 +138,19 @@ where
         name: row.try_get("k_name")?,
         scopes: split_scopes(row.try_get("k_scopes")?),
         created_at: Timestamp::from_unix(row.try_get("k_created_at")?),
-        last_used_at: row.try_get::<Option<i64>, _>("k_last_used_at")?.map(Timestamp::from_unix),
+        last_used_at: row
+            .try_get::<Option<i64>, _>("k_last_used_at")?
+            .map(Timestamp::from_unix),
     })
 }
 
 /// `u.id, u.login, ...`: the user columns qualified for a join.
 pub(crate) fn user_columns_qualified() -> String {
-    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn group<K: std::hash::Hash + Eq, V>(pairs: Vec<(K, V)>) -> HashMap<K, Vec<V>> {
@@ -968,6 +976,23 @@ macro_rules! impl_store {
                 let roles = self.roles_of(id).await?;
                 let user = $crate::sql::user_from_row(&row, roles).map_err(unavailable)?;
                 Ok(Some((user, tessera_core::Timestamp::from_unix(expires))))
+            }
+            async fn owner_of(
+                &self,
+                what: tessera_core::store::Owned,
+                id: &str,
+            ) -> tessera_core::store::StoreResult<Option<tessera_core::UserId>> {
+                let sql = match what {
+                    tessera_core::store::Owned::Session => "SELECT user_id FROM sessions WHERE id = $1",
+                    tessera_core::store::Owned::PersonalToken => "SELECT user_id FROM personal_tokens WHERE id = $1",
+                    tessera_core::store::Owned::ApiKey => "SELECT user_id FROM api_keys WHERE id = $1",
+                };
+                let owner: Option<i64> = sqlx::query_scalar(sql)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err($crate::sql::unavailable)?;
+                Ok(owner.map(tessera_core::UserId))
             }
         }
 

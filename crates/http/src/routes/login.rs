@@ -162,6 +162,7 @@ fn choose_output(
     headers: &HeaderMap,
     ctx: &RequestContext,
     state: &AppState,
+    default: Output,
 ) -> Result<Output, Problem> {
     let p = |k| field(params, k);
     if let Some(uri) = p("redirect_uri") {
@@ -186,7 +187,7 @@ fn choose_output(
     if let Some(next) = p("next") {
         return Ok(Output::Next(safe_next(next)));
     }
-    Ok(Output::Plain)
+    Ok(default)
 }
 
 fn query_credentials(query: &Fields) -> Option<(String, String)> {
@@ -316,6 +317,89 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
     login(&state, &parts, &ctx, &csrf_ctx, creds, &params).await
 }
 
+/// `POST {base}/login/key`: exchange an API key and secret for an API-key session token.
+/// Same answers as a password login (default JSON); never sets a session cookie.
+pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response, Problem> {
+    let (parts, body) = req.into_parts();
+    let (ctx, csrf_ctx) = contexts(&parts)?;
+    let query = query_pairs(parts.uri.query())?;
+    if field(&query, "api_secret").is_some() || field(&query, "apiSecret").is_some() {
+        return Err(Problem::invalid_request(
+            "the API secret is not accepted in the URL",
+        ));
+    }
+    let bytes = read_body(body).await?;
+    let (mut params, json) = match classify(&parts.headers, &bytes)? {
+        BodyKind::Empty => (Vec::new(), None),
+        BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
+        BodyKind::Multipart => (parse_multipart(&parts.headers, bytes).await?, None),
+        BodyKind::Json => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => (json_options(&map), Some(map)),
+            _ => {
+                return Err(Problem::validation_failed(
+                    "the JSON body must be an object",
+                ));
+            }
+        },
+    };
+    let presented = credentials::extract(&parts, &state.settings, &ctx)?;
+    let (key_id, secret, challenge) = match (presented, &json) {
+        (Presented::Basic { username, password }, _) => {
+            (username, password.expose().to_owned(), Challenge::Basic)
+        }
+        (_, Some(map)) => {
+            let s = |a: &str, b: &str| {
+                map.get(a)
+                    .or_else(|| map.get(b))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            match (s("apiKey", "api_key"), s("apiSecret", "api_secret")) {
+                (Some(k), Some(v)) => (k, v, Challenge::Plain),
+                _ => {
+                    return Err(Problem::validation_failed(
+                        "`apiKey` and `apiSecret` (strings) are required",
+                    ));
+                }
+            }
+        }
+        _ => match (field(&params, "api_key"), field(&params, "api_secret")) {
+            (Some(k), Some(v)) => (k.to_owned(), v.to_owned(), Challenge::Plain),
+            _ => {
+                return Err(Problem::validation_failed(
+                    "`api_key` and `api_secret` are required",
+                ));
+            }
+        },
+    };
+    if !ctx.credentials_allowed {
+        return Err(Problem::https_required());
+    }
+    params.extend(query);
+    let output = choose_output(&params, &parts.headers, &ctx, &state, Output::Json)?;
+    let client = ClientInfo {
+        ip: ctx.client_ip.map(|ip| ip.to_string()),
+        user_agent: RequestContext::user_agent(&parts.headers),
+    };
+    let Some((identity, token)) = state
+        .auth
+        .login_with_api_key(&key_id, &secret, client)
+        .await?
+    else {
+        tracing::info!("API key login failed");
+        return Err(Problem::invalid_credentials(challenge));
+    };
+    tracing::info!(user = %identity.user.login, session = %identity.session.id, "API key login");
+    let mut res = render(&identity, token.expose(), output, true, true);
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.extensions_mut().insert(IssueToken(csrf::new_token(
+        &state.csrf_signer,
+        csrf_ctx.binding,
+    )));
+    Ok(res)
+}
+
 /// Output options given as JSON members.
 fn json_options(map: &Map<String, Value>) -> Fields {
     [
@@ -350,7 +434,7 @@ async fn login(
     if !ctx.credentials_allowed {
         return Err(Problem::https_required());
     }
-    let output = choose_output(params, &parts.headers, ctx, state)?;
+    let output = choose_output(params, &parts.headers, ctx, state, Output::Plain)?;
     let is_post = parts.method == Method::POST;
     // A browser's login POST must prove it came from our own page (login CSRF); clients
     // that are not browsers send neither header and cannot be used for that attack.
@@ -383,7 +467,7 @@ async fn login(
     };
     tracing::info!(user = %identity.user.login, session = %identity.session.id, method = ?creds.method, "login");
 
-    let mut res = render(&identity, token.expose(), output, is_post);
+    let mut res = render(&identity, token.expose(), output, is_post, false);
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // A fresh CSRF token, bound to the new session when a cookie carries it.
@@ -409,7 +493,13 @@ fn expires_in(identity: &Identity) -> i64 {
     (until.unix() - Timestamp::now().unix()).max(0)
 }
 
-fn render(identity: &Identity, token: &str, output: Output, is_post: bool) -> Response {
+fn render(
+    identity: &Identity,
+    token: &str,
+    output: Output,
+    is_post: bool,
+    key_login: bool,
+) -> Response {
     let redirect = |location: &str| {
         let status = if is_post {
             StatusCode::SEE_OTHER
@@ -443,7 +533,7 @@ fn render(identity: &Identity, token: &str, output: Output, is_post: bool) -> Re
         Output::Json => {
             let u = &identity.user;
             let secs = expires_in(identity);
-            Json(json!({
+            let mut body = json!({
                 "authtoken": token,
                 "sessionid": identity.session.id,
                 "login": u.login,
@@ -452,8 +542,12 @@ fn render(identity: &Identity, token: &str, output: Output, is_post: bool) -> Re
                 "lang": u.lang,
                 "expires_in": secs,
                 "authtokenexpires": Timestamp::now().plus(std::time::Duration::from_secs(secs as u64)),
-            }))
-            .into_response()
+            });
+            if key_login {
+                // Seed 001's spelling of the same token.
+                body["authToken"] = json!(token);
+            }
+            Json(body).into_response()
         }
         Output::Next(path) => redirect(&path),
         Output::Plain => (

@@ -1,13 +1,18 @@
 //! The router: health probes at the root, auth endpoints under the base path (each also
 //! with a trailing slash), problem+json for everything else.
 
+mod apikeys;
+mod client_secret;
 mod health;
+mod json_body;
 mod login;
+mod oauth;
 mod session;
+mod tokens;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, delete, get};
+use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::{AppState, Problem, edge};
 
@@ -16,11 +21,12 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let base = state.settings.base_path.clone();
-    let routes: [(&str, MethodRouter<AppState>); 5] = [
+    let routes: [(&str, MethodRouter<AppState>); 16] = [
         (
             "/login",
             get(login::get).post(login::post).delete(session::end),
         ),
+        ("/login/key", post(login::key)),
         ("/session", get(session::info).delete(session::end)),
         (
             "/logout",
@@ -31,6 +37,16 @@ pub fn router(state: AppState) -> Router {
             get(session::list).delete(session::revoke_others),
         ),
         ("/sessions/{id}", delete(session::revoke_one)),
+        ("/tokens", get(tokens::list).post(tokens::create)),
+        ("/tokens/{id}", delete(tokens::revoke)),
+        ("/tokens/{id}/regenerate", post(tokens::regenerate)),
+        ("/apikeys", get(apikeys::list).post(apikeys::create)),
+        ("/apikeys/{id}", delete(apikeys::delete)),
+        ("/client-secret", get(client_secret::show)),
+        ("/client-secret/rotate", post(client_secret::rotate)),
+        ("/oauth/token", post(oauth::token)),
+        ("/oauth/introspect", post(oauth::introspect)),
+        ("/oauth/revoke", post(oauth::revoke)),
     ];
     let mut router = health::routes();
     for (path, handler) in routes {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod client;
+mod credentials;
 mod harness;
 mod login;
 mod serve;

@@ -484,37 +484,86 @@ fn pat(id: &str, user: UserId, created: i64) -> PersonalToken {
 
 pub async fn personal_tokens_lifecycle(f: Fixture) {
     let s = &f.store;
-    let joe = s.create_user(&new_user("joe", &[]), "h", now()).await.unwrap();
-    let ann = s.create_user(&new_user("ann", &[]), "h", now()).await.unwrap();
+    let joe = s
+        .create_user(&new_user("joe", &[]), "h", now())
+        .await
+        .unwrap();
+    let ann = s
+        .create_user(&new_user("ann", &[]), "h", now())
+        .await
+        .unwrap();
     let t0 = 1_800_000_000;
-    s.create_pat(&pat("p1", joe.id, t0), &digest("v1")).await.unwrap();
-    s.create_pat(&pat("p2", joe.id, t0 + 5), &digest("v2")).await.unwrap();
+    s.create_pat(&pat("p1", joe.id, t0), &digest("v1"))
+        .await
+        .unwrap();
+    s.create_pat(&pat("p2", joe.id, t0 + 5), &digest("v2"))
+        .await
+        .unwrap();
     let (found, user) = s.pat_by_secret(&digest("v1")).await.unwrap().unwrap();
     assert_eq!(found, pat("p1", joe.id, t0));
     assert_eq!(user.login, "joe");
-    let ids: Vec<String> = s.list_pats(joe.id).await.unwrap().into_iter().map(|p| p.id).collect();
+    let ids: Vec<String> = s
+        .list_pats(joe.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     assert_eq!(ids, ["p2", "p1"]);
     assert!(s.list_pats(ann.id).await.unwrap().is_empty());
 
-    s.touch_pats(&[("p1".into(), Timestamp::from_unix(t0 + 100))]).await.unwrap();
-    s.touch_pats(&[("p1".into(), Timestamp::from_unix(t0 + 50))]).await.unwrap();
+    s.touch_pats(&[("p1".into(), Timestamp::from_unix(t0 + 100))])
+        .await
+        .unwrap();
+    s.touch_pats(&[("p1".into(), Timestamp::from_unix(t0 + 50))])
+        .await
+        .unwrap();
     let (p1, _) = s.pat_by_secret(&digest("v1")).await.unwrap().unwrap();
     assert_eq!(p1.last_used_at, Some(Timestamp::from_unix(t0 + 100)));
 
-    assert!(!s.revoke_pat(ann.id, "p1", now()).await.unwrap(), "not ann's token");
+    assert!(
+        !s.revoke_pat(ann.id, "p1", now()).await.unwrap(),
+        "not ann's token"
+    );
     assert!(s.revoke_pat(joe.id, "p1", now()).await.unwrap());
     assert!(s.pat_by_secret(&digest("v1")).await.unwrap().is_none());
-    assert!(!s.replace_pat(joe.id, "p1", &pat("p3", joe.id, t0), &digest("v3"), now()).await.unwrap());
-    assert!(s.pat_by_secret(&digest("v3")).await.unwrap().is_none(), "nothing written");
-    assert!(s.replace_pat(joe.id, "p2", &pat("p4", joe.id, t0 + 9), &digest("v4"), now()).await.unwrap());
+    assert!(
+        !s.replace_pat(joe.id, "p1", &pat("p3", joe.id, t0), &digest("v3"), now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.pat_by_secret(&digest("v3")).await.unwrap().is_none(),
+        "nothing written"
+    );
+    assert!(
+        s.replace_pat(
+            joe.id,
+            "p2",
+            &pat("p4", joe.id, t0 + 9),
+            &digest("v4"),
+            now()
+        )
+        .await
+        .unwrap()
+    );
     assert!(s.pat_by_secret(&digest("v2")).await.unwrap().is_none());
-    assert_eq!(s.pat_by_secret(&digest("v4")).await.unwrap().unwrap().0.id, "p4");
+    assert_eq!(
+        s.pat_by_secret(&digest("v4")).await.unwrap().unwrap().0.id,
+        "p4"
+    );
 }
 
 pub async fn api_keys_and_their_sessions(f: Fixture) {
     let s = &f.store;
-    let joe = s.create_user(&new_user("joe", &[]), "h", now()).await.unwrap();
-    let ann = s.create_user(&new_user("ann", &[]), "h", now()).await.unwrap();
+    let joe = s
+        .create_user(&new_user("joe", &[]), "h", now())
+        .await
+        .unwrap();
+    let ann = s
+        .create_user(&new_user("ann", &[]), "h", now())
+        .await
+        .unwrap();
     let key = ApiKey {
         id: "key_1".into(),
         user_id: joe.id,
@@ -528,7 +577,7 @@ pub async fn api_keys_and_their_sessions(f: Fixture) {
     assert_eq!(rec.key, key);
     assert_eq!(rec.secret_digest, digest("secret"));
     assert_eq!(rec.user.login, "joe");
-    assert_eq!(s.list_api_keys(joe.id).await.unwrap(), [key.clone()]);
+    assert_eq!(s.list_api_keys(joe.id).await.unwrap(), std::slice::from_ref(&key));
     assert!(s.api_key("key_2").await.unwrap().is_none());
 
     let mut sess = session("ks", joe.id, 1_800_000_000);
@@ -539,12 +588,18 @@ pub async fn api_keys_and_their_sessions(f: Fixture) {
     assert!(s.session_by_secret(&digest("ks")).await.unwrap().is_some());
     assert!(s.delete_api_key(joe.id, "key_1", now()).await.unwrap());
     assert!(s.api_key("key_1").await.unwrap().is_none());
-    assert!(s.session_by_secret(&digest("ks")).await.unwrap().is_none(), "its sessions end with it");
+    assert!(
+        s.session_by_secret(&digest("ks")).await.unwrap().is_none(),
+        "its sessions end with it"
+    );
 }
 
 pub async fn client_secrets_are_replaced(f: Fixture) {
     let s = &f.store;
-    let joe = s.create_user(&new_user("joe", &[]), "h", now()).await.unwrap();
+    let joe = s
+        .create_user(&new_user("joe", &[]), "h", now())
+        .await
+        .unwrap();
     assert!(s.client_secret(joe.id).await.unwrap().is_none());
     let first = StoredClientSecret {
         user_id: joe.id,
@@ -556,9 +611,25 @@ pub async fn client_secrets_are_replaced(f: Fixture) {
     assert_eq!(s.client_secret(joe.id).await.unwrap().unwrap(), first);
     let (owner, exp) = s.client_secret_owner(&digest("c1")).await.unwrap().unwrap();
     assert_eq!((owner.login.as_str(), exp.unix()), ("joe", 20));
-    let second = StoredClientSecret { ciphertext: vec![9], created_at: Timestamp::from_unix(30), expires_at: Timestamp::from_unix(40), ..first };
+    let second = StoredClientSecret {
+        ciphertext: vec![9],
+        created_at: Timestamp::from_unix(30),
+        expires_at: Timestamp::from_unix(40),
+        ..first
+    };
     s.set_client_secret(&second, &digest("c2")).await.unwrap();
     assert_eq!(s.client_secret(joe.id).await.unwrap().unwrap(), second);
-    assert!(s.client_secret_owner(&digest("c1")).await.unwrap().is_none(), "the old secret is gone");
-    assert!(s.client_secret_owner(&digest("c2")).await.unwrap().is_some());
+    assert!(
+        s.client_secret_owner(&digest("c1"))
+            .await
+            .unwrap()
+            .is_none(),
+        "the old secret is gone"
+    );
+    assert!(
+        s.client_secret_owner(&digest("c2"))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -1,0 +1,231 @@
+//! Admin commands for credentials: personal access tokens, API keys, client secrets and
+//! sessions. Secret values are printed only where DESIGN.md says so, on stdout alone.
+
+use anyhow::{Context, bail};
+use tessera_core::store::Owned;
+use tessera_core::{Authenticator, Timestamp, UserId};
+
+use crate::cli::{ApikeyCommand, ClientSecretCommand, SessionCommand, TokenCommand};
+use crate::config::{Config, ConfigDuration};
+
+async fn authenticator(config: &Config) -> anyhow::Result<Authenticator> {
+    crate::keyfile::ensure_data_dir(config)?;
+    let key = crate::keyfile::load_or_create(config)?;
+    let accounts = crate::admin::accounts(config).await?;
+    Ok(Authenticator::new(
+        accounts,
+        config.session_settings(),
+        config.token_settings(),
+        &key,
+    ))
+}
+
+fn scopes(list: Vec<String>) -> Option<Vec<String>> {
+    (!list.is_empty()).then_some(list)
+}
+
+async fn owner(auth: &Authenticator, what: Owned, id: &str) -> anyhow::Result<tessera_core::User> {
+    let store = auth.accounts().store();
+    let user = match store.owner_of(what, id).await? {
+        Some(uid) => store.user_by_id(uid).await?,
+        None => None,
+    };
+    user.with_context(|| format!("no such id `{id}`"))
+}
+
+pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
+    let auth = authenticator(config).await?;
+    match command {
+        TokenCommand::Create {
+            login,
+            name,
+            scopes: s,
+            expires_in,
+        } => {
+            let user = auth.accounts().find(&login).await?;
+            let perms = auth.accounts().store().permissions_of(user.id).await?;
+            let lifetime = expires_in
+                .map(|d| ConfigDuration::parse(&d).map(|d| d.0))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--expires-in: {e}"))?;
+            let (pat, token) = auth
+                .create_pat(&user, &perms, &name, scopes(s), lifetime)
+                .await?;
+            eprintln!(
+                "created token {} for {} (expires {})",
+                pat.id, user.login, pat.expires_at
+            );
+            println!("{}", token.expose());
+        }
+        TokenCommand::List { login, json } => {
+            let user = auth.accounts().find(&login).await?;
+            let pats = auth.list_pats(&user).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&pats)?);
+            } else {
+                println!("{:28}  {:20}  {:20}  SCOPES", "ID", "NAME", "EXPIRES");
+                for p in &pats {
+                    let sc = p
+                        .scopes
+                        .as_ref()
+                        .map_or("(all)".to_owned(), |s| s.join(" "));
+                    println!(
+                        "{:28}  {:20}  {:20}  {sc}",
+                        p.id,
+                        p.name,
+                        p.expires_at.to_string()
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let user = owner(&auth, Owned::PersonalToken, &id).await?;
+            if !auth.revoke_pat(&user, &id).await? {
+                bail!("token `{id}` is already revoked");
+            }
+            println!("revoked token {id} of {}", user.login);
+        }
+    }
+    Ok(())
+}
+
+pub async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
+    let auth = authenticator(config).await?;
+    match command {
+        ApikeyCommand::Create {
+            login,
+            name,
+            scopes: s,
+        } => {
+            let user = auth.accounts().find(&login).await?;
+            let perms = auth.accounts().store().permissions_of(user.id).await?;
+            let (key, secret) = auth.create_api_key(&user, &perms, &name, scopes(s)).await?;
+            eprintln!(
+                "created API key for {} (the secret is shown only now)",
+                user.login
+            );
+            println!("api_key: {}", key.id);
+            println!("api_secret: {}", secret.expose());
+        }
+        ApikeyCommand::List { login, json } => {
+            let user = auth.accounts().find(&login).await?;
+            let keys = auth.list_api_keys(&user).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                println!("{:28}  {:20}  SCOPES", "API KEY", "NAME");
+                for k in &keys {
+                    let sc = k
+                        .scopes
+                        .as_ref()
+                        .map_or("(all)".to_owned(), |s| s.join(" "));
+                    println!("{:28}  {:20}  {sc}", k.id, k.name);
+                }
+            }
+        }
+        ApikeyCommand::Delete { id } => {
+            let user = owner(&auth, Owned::ApiKey, &id).await?;
+            if !auth.delete_api_key(&user, &id).await? {
+                bail!("API key `{id}` is already deleted");
+            }
+            println!(
+                "deleted API key {id} of {}; its sessions have ended",
+                user.login
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn client_secret(config: &Config, command: ClientSecretCommand) -> anyhow::Result<()> {
+    let auth = authenticator(config).await?;
+    let (login, rotate) = match command {
+        ClientSecretCommand::Show { login } => (login, false),
+        ClientSecretCommand::Rotate { login } => (login, true),
+    };
+    let user = auth.accounts().find(&login).await?;
+    let s = if rotate {
+        auth.rotate_client_secret(&user).await?
+    } else {
+        auth.client_secret(&user).await?
+    };
+    eprintln!("client secret of {} (expires {})", user.login, s.expires_at);
+    println!("{}", s.secret);
+    Ok(())
+}
+
+pub async fn session(config: &Config, command: SessionCommand) -> anyhow::Result<()> {
+    let auth = authenticator(config).await?;
+    let store = auth.accounts().store().clone();
+    match command {
+        SessionCommand::List { login, json } => {
+            let users = match login {
+                Some(l) => vec![auth.accounts().find(&l).await?],
+                None => store.list_users().await?,
+            };
+            let now = Timestamp::now();
+            let mut rows = Vec::new();
+            for u in &users {
+                for s in store.list_sessions(u.id, now).await? {
+                    rows.push((u.login.clone(), s));
+                }
+            }
+            if json {
+                let v: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|(login, s)| {
+                        serde_json::json!({
+                            "id": s.id, "login": login, "kind": s.kind.as_str(),
+                            "created_at": s.created_at, "last_seen_at": s.last_seen_at,
+                            "expires_at": s.expires_at, "idle_expires_at": s.idle_expires_at,
+                            "ip": s.ip, "user_agent": s.user_agent,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "{:22}  {:16}  {:12}  {:20}  IP",
+                    "ID", "LOGIN", "KIND", "LAST SEEN"
+                );
+                for (login, s) in &rows {
+                    println!(
+                        "{:22}  {:16}  {:12}  {:20}  {}",
+                        s.id,
+                        login,
+                        s.kind.as_str(),
+                        s.last_seen_at.to_string(),
+                        s.ip.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+        SessionCommand::Revoke {
+            id: Some(id),
+            user: None,
+        } => {
+            let uid: UserId = store
+                .owner_of(Owned::Session, &id)
+                .await?
+                .with_context(|| format!("no such session `{id}`"))?;
+            if !store.revoke_session(uid, &id, Timestamp::now()).await? {
+                bail!("session `{id}` has already ended");
+            }
+            println!("revoked session {id}");
+        }
+        SessionCommand::Revoke {
+            user: Some(login), ..
+        } => {
+            let user = auth.accounts().find(&login).await?;
+            let n = store
+                .revoke_sessions(user.id, None, Timestamp::now())
+                .await?;
+            println!("revoked {n} session(s) of {}", user.login);
+        }
+        SessionCommand::Revoke {
+            id: None,
+            user: None,
+        } => bail!("give a session id or --user LOGIN"),
+    }
+    Ok(())
+}
