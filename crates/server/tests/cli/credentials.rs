@@ -77,6 +77,9 @@ async fn oauth(c: &mut Client, path: &str, auth: Option<String>, form: &[(&str, 
     r
 }
 
+/// Client authentication, form, expected status and OAuth2 error.
+type OAuthCase<'a> = (Option<String>, Vec<(&'a str, &'a str)>, u16, &'a str);
+
 async fn lifecycle(backend: Backend) {
     let Some(env) = Env::new(backend).await else {
         return;
@@ -369,7 +372,7 @@ async fn lifecycle(backend: Backend) {
     .await;
     assert_eq!(scoped.status, 200, "{}", scoped.body);
     assert_eq!(scoped.json()["scope"], "orders:read");
-    let cases: Vec<(Option<String>, Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<OAuthCase> = vec![
         (
             Some(basic("joe", &secret)),
             vec![("grant_type", "password")],

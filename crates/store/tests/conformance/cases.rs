@@ -577,7 +577,10 @@ pub async fn api_keys_and_their_sessions(f: Fixture) {
     assert_eq!(rec.key, key);
     assert_eq!(rec.secret_digest, digest("secret"));
     assert_eq!(rec.user.login, "joe");
-    assert_eq!(s.list_api_keys(joe.id).await.unwrap(), std::slice::from_ref(&key));
+    assert_eq!(
+        s.list_api_keys(joe.id).await.unwrap(),
+        std::slice::from_ref(&key)
+    );
     assert!(s.api_key("key_2").await.unwrap().is_none());
 
     let mut sess = session("ks", joe.id, 1_800_000_000);
