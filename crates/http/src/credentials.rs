@@ -147,6 +147,7 @@ mod tests {
             own_origin: "https://x".into(),
             session_cookie: cookie.map(|c| c.map(str::to_owned)),
             credentials_allowed: true,
+            from_trusted_proxy: false,
         }
     }
 

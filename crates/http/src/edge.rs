@@ -32,6 +32,8 @@ pub struct RequestContext {
     pub session_cookie: Option<Option<String>>,
     /// Plain HTTP carrying credentials is acceptable for this request.
     pub credentials_allowed: bool,
+    /// The TCP peer is one of `server.trusted_proxies`.
+    pub from_trusted_proxy: bool,
 }
 
 impl RequestContext {
@@ -101,6 +103,7 @@ pub async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -
         own_origin,
         session_cookie,
         credentials_allowed,
+        from_trusted_proxy,
     };
 
     let refused = csrf::is_unsafe(req.method())

@@ -6,9 +6,11 @@ pub mod auth;
 pub mod cookies;
 pub mod credentials;
 pub mod csrf;
+pub mod decision;
 pub mod edge;
 pub mod net;
 pub mod problem;
+pub mod proxy;
 mod routes;
 pub mod settings;
 
@@ -29,6 +31,8 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
     pub cookie_sealer: Sealer,
     pub csrf_signer: Signer,
+    /// Pooled connections to `proxy.upstream` (gateway mode).
+    pub upstream: proxy::UpstreamClient,
 }
 
 impl AppState {
@@ -38,6 +42,7 @@ impl AppState {
             settings: Arc::new(settings),
             cookie_sealer: key.sealer("tessera session cookie v1"),
             csrf_signer: key.signer("tessera csrf token v1"),
+            upstream: proxy::client(),
         }
     }
 }

@@ -1,6 +1,10 @@
 //! What the HTTP layer needs to know from the configuration.
 
-use axum::http::HeaderName;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderName, Uri};
+use tessera_core::Rules;
 
 use crate::net::IpNet;
 
@@ -62,6 +66,20 @@ pub struct HttpSettings {
     pub url_param: Option<String>,
     pub allow_query_credentials: bool,
     pub redirect_uris: Vec<String>,
+    /// Access rules for the gateway and `{base}/verify`.
+    pub rules: Arc<Rules>,
+    pub proxy: Option<Proxy>,
+}
+
+/// Gateway mode: where allowed requests go.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    /// `http://host:port` (a path prefix is kept).
+    pub upstream: Uri,
+    /// Longest wait for the upstream's response headers.
+    pub timeout: Duration,
+    /// Forward Tessera's own cookies and credentials to the upstream.
+    pub forward_credentials: bool,
 }
 
 impl Default for HttpSettings {
@@ -88,6 +106,8 @@ impl Default for HttpSettings {
             url_param: None,
             allow_query_credentials: false,
             redirect_uris: Vec::new(),
+            rules: Arc::new(Rules::default()),
+            proxy: None,
         }
     }
 }

@@ -473,18 +473,34 @@ impl Config {
         }
         tessera_core::PasswordHasher::validate_params(p.params())
             .or_else(|e| err(format!("password: {e}")))?;
-        if let Some(u) = &self.proxy.upstream
-            && !(u.starts_with("http://") || u.starts_with("https://"))
-        {
-            return err("proxy.upstream: expected `http://host:port`");
-        }
-        check_positive("proxy.timeout", self.proxy.timeout)?;
-        for (i, r) in self.rules.iter().enumerate() {
-            if r.matches.trim().is_empty() {
-                return err(format!("rules[{i}].match: must not be empty"));
+        if let Some(u) = &self.proxy.upstream {
+            let ok = u.starts_with("http://")
+                && u.parse::<axum::http::Uri>()
+                    .is_ok_and(|uri| uri.host().is_some() && uri.query().is_none());
+            if !ok {
+                return err(format!(
+                    "proxy.upstream: `{u}` must be `http://host:port` (TLS to the upstream is not supported; run it on a private network or loopback)"
+                ));
             }
         }
+        check_positive("proxy.timeout", self.proxy.timeout)?;
+        self.compiled_rules()
+            .map_err(|e| ConfigError(e.to_string()))?;
         Ok(())
+    }
+
+    pub fn compiled_rules(&self) -> Result<tessera_core::Rules, tessera_core::rules::RuleError> {
+        let specs: Vec<tessera_core::RuleSpec> = self
+            .rules
+            .iter()
+            .map(|r| tessera_core::RuleSpec {
+                matches: r.matches.clone(),
+                permissions: r.permissions.clone(),
+                credentials: r.credentials.clone(),
+                public: r.public,
+            })
+            .collect();
+        tessera_core::Rules::compile(&specs)
     }
 
     pub fn session_settings(&self) -> tessera_core::SessionSettings {
@@ -547,6 +563,12 @@ impl Config {
             url_param: self.tokens.url_param.clone(),
             allow_query_credentials: self.login.allow_query_credentials,
             redirect_uris: self.login.redirect_uris.clone(),
+            rules: std::sync::Arc::new(self.compiled_rules().expect("validated rules")),
+            proxy: self.proxy.upstream.as_ref().map(|u| h::Proxy {
+                upstream: u.parse().expect("validated upstream"),
+                timeout: self.proxy.timeout.0,
+                forward_credentials: self.proxy.forward_credentials,
+            }),
         }
     }
 

@@ -9,6 +9,7 @@ mod login;
 mod oauth;
 mod session;
 mod tokens;
+mod verify;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -21,7 +22,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let base = state.settings.base_path.clone();
-    let routes: [(&str, MethodRouter<AppState>); 16] = [
+    let routes: [(&str, MethodRouter<AppState>); 17] = [
+        ("/verify", get(verify::verify)),
         (
             "/login",
             get(login::get).post(login::post).delete(session::end),
@@ -54,8 +56,12 @@ pub fn router(state: AppState) -> Router {
             .route(&format!("{base}{path}"), handler.clone())
             .route(&format!("{base}{path}/"), handler);
     }
+    let router = if state.settings.proxy.is_some() {
+        router.fallback(crate::proxy::gateway)
+    } else {
+        router.fallback(|| async { Problem::not_found() })
+    };
     router
-        .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

@@ -4,6 +4,9 @@
 mod admin;
 mod client;
 mod credentials;
+mod gateway;
 mod harness;
 mod login;
+mod nginx;
 mod serve;
+mod upstream;

@@ -1,0 +1,75 @@
+//! Hot paths of every request: rule matching against 1,000 rules, path normalisation,
+//! token parsing (shape, checksum, digest), permission checks.
+//!
+//! `cargo bench -p tessera-core`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tessera_core::permission::Permission;
+use tessera_core::token::{Token, TokenKind};
+use tessera_core::{PermissionSet, RuleSpec, Rules};
+
+fn thousand_rules() -> Rules {
+    let mut specs: Vec<RuleSpec> = (0..999)
+        .map(|i| RuleSpec {
+            matches: format!("GET /service{i}/resources/*/items/**"),
+            permissions: vec![format!("service{i}:read")],
+            ..RuleSpec::default()
+        })
+        .collect();
+    specs.push(RuleSpec {
+        matches: "* /**".into(),
+        ..RuleSpec::default()
+    });
+    Rules::compile(&specs).expect("valid rules")
+}
+
+fn rules(c: &mut Criterion) {
+    let rules = thousand_rules();
+    c.bench_function("rules/first of 1000", |b| {
+        b.iter(|| {
+            rules.find(
+                black_box("GET"),
+                black_box("/service0/resources/42/items/7"),
+            )
+        })
+    });
+    c.bench_function("rules/500th of 1000", |b| {
+        b.iter(|| {
+            rules.find(
+                black_box("GET"),
+                black_box("/service500/resources/42/items/7/8"),
+            )
+        })
+    });
+    c.bench_function("rules/fall through 1000", |b| {
+        b.iter(|| rules.find(black_box("POST"), black_box("/nothing/matches/here")))
+    });
+}
+
+fn paths(c: &mut Criterion) {
+    c.bench_function("path/normalize plain", |b| {
+        b.iter(|| tessera_core::path::normalize(black_box("/api/orders/42/items")))
+    });
+    c.bench_function("path/normalize tricky", |b| {
+        b.iter(|| tessera_core::path::normalize(black_box("/api//%6frders/./x/../42;x/items/")))
+    });
+}
+
+fn tokens(c: &mut Criterion) {
+    let token = Token::generate(TokenKind::PersonalAccess);
+    c.bench_function("token/parse + checksum + sha256", |b| {
+        b.iter(|| tessera_core::token::parse(black_box(token.expose())))
+    });
+    let perms: PermissionSet = ["orders:read", "orders:write", "users:*", "billing:read"]
+        .iter()
+        .map(|p| Permission::parse(p).unwrap())
+        .collect();
+    c.bench_function("permission/allows", |b| {
+        b.iter(|| perms.allows(black_box("users:delete")))
+    });
+}
+
+criterion_group!(benches, rules, paths, tokens);
+criterion_main!(benches);

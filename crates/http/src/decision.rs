@@ -1,0 +1,206 @@
+//! The access decision for a request described by method and normalised path: the first
+//! matching rule, the credential it accepts, the permissions it requires. Shared by the
+//! gateway and `{base}/verify`, so both decide identically.
+
+use axum::http::HeaderValue;
+use axum::http::request::Parts;
+use tessera_core::rules::CredentialKind;
+use tessera_core::{AuthFailure, Identity, PermissionSet, User};
+
+use crate::AppState;
+use crate::auth::contexts;
+use crate::credentials::{self, Presented};
+use crate::csrf;
+use crate::problem::{Challenge, Problem};
+
+/// Who a request was allowed for.
+pub struct Principal {
+    pub user: User,
+    pub credential: CredentialKind,
+    /// Set for sessions and tokens; absent for a client secret or Basic.
+    pub identity: Option<Identity>,
+    permissions: PermissionSet,
+}
+
+impl Principal {
+    fn allows(&self, required: &str) -> bool {
+        match &self.identity {
+            Some(i) => i.allows(required),
+            None => self.permissions.allows(required),
+        }
+    }
+
+    pub fn session_id(&self) -> &str {
+        self.identity.as_ref().map_or("", |i| i.session.id.as_str())
+    }
+
+    /// The permissions in effect, comma-separated.
+    pub fn permissions_header(&self) -> String {
+        match &self.identity {
+            Some(i) => i.effective_scope().replace(' ', ","),
+            None => self
+                .permissions
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
+    /// The identity headers (`X-Tessera-*`) for an upstream or a forward-auth proxy.
+    pub fn headers(&self) -> [(&'static str, HeaderValue); 4] {
+        let value = |s: &str| {
+            HeaderValue::from_str(&header_safe(s)).unwrap_or_else(|_| HeaderValue::from_static(""))
+        };
+        [
+            ("x-tessera-user", value(&self.user.login)),
+            ("x-tessera-session", value(self.session_id())),
+            ("x-tessera-permissions", value(&self.permissions_header())),
+            (
+                "x-tessera-credential",
+                HeaderValue::from_static(self.credential.as_str()),
+            ),
+        ]
+    }
+}
+
+/// Visible ASCII as is; anything else percent-encoded (logins may be Unicode).
+fn header_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decides a request. `Ok(None)`: allowed without identity (a public rule).
+pub async fn decide(
+    state: &AppState,
+    parts: &Parts,
+    method: &str,
+    path: &str,
+) -> Result<Option<Principal>, Problem> {
+    let (ctx, csrf_ctx) = contexts(parts)?;
+    let unsafe_method = csrf::is_unsafe(&method.parse().unwrap_or(axum::http::Method::POST));
+    if unsafe_method {
+        csrf::check_origin(
+            &parts.headers,
+            &ctx.own_origin,
+            &state.settings.csrf.trusted_origins,
+        )?;
+    }
+    let rule = state.settings.rules.find(method, path);
+    if rule.is_some_and(|r| r.public) {
+        return Ok(None);
+    }
+    let presented = credentials::extract(parts, &state.settings, &ctx)?;
+    if matches!(presented, Presented::None) {
+        return Err(Problem::unauthenticated());
+    }
+    if !ctx.credentials_allowed {
+        return Err(Problem::https_required());
+    }
+    let challenge = presented.challenge();
+    let kind = match &presented {
+        Presented::Token(_) => CredentialKind::Token,
+        Presented::Cookie(_) => CredentialKind::Session,
+        Presented::ClientSecret(_) => CredentialKind::ClientSecret,
+        Presented::Basic { .. } => CredentialKind::Basic,
+        Presented::None => unreachable!("handled above"),
+    };
+    // A kind the rule does not accept is refused before any verification (and before
+    // any password hashing).
+    let Some(rule) = rule else {
+        if kind == CredentialKind::Basic {
+            return Err(no_rule());
+        }
+        verify(state, presented, kind, challenge).await?;
+        return Err(no_rule());
+    };
+    if !rule.accepts(kind) {
+        return Err(Problem::credential_not_accepted(challenge));
+    }
+    if kind == CredentialKind::Session && unsafe_method {
+        let header = parts
+            .headers
+            .get(&state.settings.csrf.header_name)
+            .and_then(|v| v.to_str().ok());
+        csrf_ctx.check(header)?;
+    }
+    let principal = verify(state, presented, kind, challenge).await?;
+    if let Some(missing) = rule.permissions.iter().find(|p| !principal.allows(p)) {
+        return Err(Problem::forbidden(missing, kind == CredentialKind::Token));
+    }
+    Ok(Some(principal))
+}
+
+fn no_rule() -> Problem {
+    Problem::new(axum::http::StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+        .with_detail("no access rule allows this request")
+}
+
+async fn verify(
+    state: &AppState,
+    presented: Presented,
+    kind: CredentialKind,
+    challenge: Challenge,
+) -> Result<Principal, Problem> {
+    let failed = |f: AuthFailure| Problem::from_auth_failure(&f, challenge);
+    match presented {
+        Presented::Token(t) | Presented::Cookie(Some(t)) => {
+            let identity = state.auth.verify_token(&t).await.map_err(failed)?;
+            Ok(Principal {
+                user: identity.user.clone(),
+                credential: kind,
+                permissions: identity.permissions.clone(),
+                identity: Some(identity),
+            })
+        }
+        Presented::Cookie(None) => Err(failed(AuthFailure::Invalid)),
+        Presented::ClientSecret(s) => {
+            let (user, permissions) = state.auth.verify_client_secret(&s).await.map_err(failed)?;
+            Ok(Principal {
+                user,
+                credential: kind,
+                identity: None,
+                permissions,
+            })
+        }
+        Presented::Basic { username, password } => {
+            let accounts = state.auth.accounts();
+            match accounts.authenticate(&username, &password).await? {
+                Some(user) => {
+                    let permissions = accounts
+                        .store()
+                        .permissions_of(user.id)
+                        .await
+                        .map_err(tessera_core::Error::from)?;
+                    Ok(Principal {
+                        user,
+                        credential: kind,
+                        identity: None,
+                        permissions,
+                    })
+                }
+                None => Err(Problem::invalid_credentials(Challenge::Basic)),
+            }
+        }
+        Presented::None => Err(Problem::unauthenticated()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_safe;
+
+    #[test]
+    fn header_values_are_ascii() {
+        assert_eq!(header_safe("joe"), "joe");
+        assert_eq!(header_safe("josé"), "jos%C3%A9");
+        assert_eq!(header_safe("a%b c"), "a%25b%20c");
+    }
+}

@@ -1,0 +1,305 @@
+//! Gateway mode: every request outside the base path is decided by the access rules and,
+//! when allowed, forwarded to `proxy.upstream` with the identity headers. Bodies stream
+//! both ways (nothing is buffered), connections to the upstream are pooled, and
+//! `Upgrade` (WebSocket) connections are spliced through.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::auth::contexts;
+use crate::decision::{self, Principal};
+use crate::settings::{HttpSettings, Proxy};
+use crate::{AppState, Problem};
+
+pub type UpstreamClient = Client<HttpConnector, Body>;
+
+pub fn client() -> UpstreamClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(64)
+        .build(connector)
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in listed {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(*n);
+    }
+}
+
+/// Removes Tessera's own cookies and credentials from what the upstream sees.
+fn strip_credentials(h: &mut HeaderMap, settings: &HttpSettings) {
+    h.remove(header::AUTHORIZATION);
+    if let Some(alias) = &settings.alias_header {
+        h.remove(alias);
+    }
+    h.remove(&settings.csrf.header_name);
+    let ours = [
+        settings.session_cookie.name.as_str(),
+        settings.csrf.cookie_name.as_str(),
+    ];
+    let kept: Vec<String> = h
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !ours.iter().any(|o| c.split('=').next() == Some(*o)))
+        .map(str::to_owned)
+        .collect();
+    h.remove(header::COOKIE);
+    if !kept.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&kept.join("; "))
+    {
+        h.insert(header::COOKIE, v);
+    }
+}
+
+fn upstream_uri(proxy: &Proxy, path: &str, query: Option<&str>) -> Result<Uri, Problem> {
+    let base = proxy.upstream.path().trim_end_matches('/');
+    let pq = match query {
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
+    };
+    let mut parts = proxy.upstream.clone().into_parts();
+    parts.path_and_query = Some(
+        pq.parse()
+            .map_err(|_| Problem::invalid_request("the request target cannot be forwarded"))?,
+    );
+    Uri::from_parts(parts)
+        .map_err(|_| Problem::invalid_request("the request target cannot be forwarded"))
+}
+
+fn is_upgrade(h: &HeaderMap) -> bool {
+    h.contains_key(header::UPGRADE)
+        && h.get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+}
+
+pub async fn gateway(State(state): State<AppState>, req: Request) -> Response {
+    match forward(&state, req).await {
+        Ok(res) => res,
+        Err(p) => p.into_response(),
+    }
+}
+
+async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
+    let settings = &state.settings;
+    let Some(proxy) = &settings.proxy else {
+        return Err(Problem::not_found());
+    };
+    let (mut parts, body) = req.into_parts();
+    let base = &settings.base_path;
+    let raw_path = parts.uri.path().to_owned();
+    if !base.is_empty() && (raw_path == *base || raw_path.starts_with(&format!("{base}/"))) {
+        return Err(Problem::not_found());
+    }
+    let path = tessera_core::path::normalize(&raw_path)
+        .map_err(|e| Problem::invalid_request(e.to_string()))?;
+    let method = parts.method.as_str().to_ascii_uppercase();
+    let principal = decision::decide(state, &parts, &method, &path).await?;
+    let (ctx, _) = contexts(&parts)?;
+
+    let upgrade = is_upgrade(&parts.headers);
+    let upgrade_header = parts.headers.get(header::UPGRADE).cloned();
+    let client_upgrade = if upgrade {
+        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+    } else {
+        None
+    };
+
+    let host = parts.headers.get(header::HOST).cloned();
+    let mut headers = std::mem::take(&mut parts.headers);
+    strip_hop_by_hop(&mut headers);
+    let incoming: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("x-tessera-"))
+        .cloned()
+        .collect();
+    for k in incoming {
+        headers.remove(k);
+    }
+    if !proxy.forward_credentials {
+        strip_credentials(&mut headers, settings);
+    }
+    if let Some(p) = &principal {
+        identity_headers(&mut headers, p);
+    }
+    forwarded_headers(&mut headers, &ctx, host.as_ref(), ctx.https);
+    if let Some(u) = upgrade_header {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, u);
+    }
+
+    let uri = upstream_uri(proxy, &path, parts.uri.query())?;
+    let mut out = axum::http::Request::builder()
+        .method(parts.method.clone())
+        .uri(uri);
+    if let Some(h) = out.headers_mut() {
+        *h = headers;
+    }
+    let out = out
+        .body(body)
+        .map_err(|_| Problem::invalid_request("the request cannot be forwarded"))?;
+
+    let res = match tokio::time::timeout(proxy.timeout, state.upstream.request(out)).await {
+        Ok(Ok(res)) => res,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "upstream unreachable");
+            return Err(
+                Problem::new(StatusCode::BAD_GATEWAY, "bad_gateway", "Bad Gateway")
+                    .with_detail("the upstream service is unreachable"),
+            );
+        }
+        Err(_) => {
+            tracing::warn!(timeout = ?proxy.timeout, "upstream timed out");
+            return Err(Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway_timeout",
+                "Gateway Timeout",
+            )
+            .with_detail("the upstream service did not answer in time"));
+        }
+    };
+    let (mut res_parts, res_body) = res.into_parts();
+    if res_parts.status == StatusCode::SWITCHING_PROTOCOLS {
+        let upstream_upgrade = res_parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+        if let (Some(client_side), Some(upstream_side)) = (client_upgrade, upstream_upgrade) {
+            tokio::spawn(async move {
+                match tokio::try_join!(client_side, upstream_side) {
+                    Ok((c, u)) => {
+                        let (mut c, mut u) = (TokioIo::new(c), TokioIo::new(u));
+                        let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+                }
+            });
+        }
+        return Ok(Response::from_parts(res_parts, Body::empty()));
+    }
+    strip_hop_by_hop(&mut res_parts.headers);
+    Ok(Response::from_parts(res_parts, Body::new(res_body)))
+}
+
+fn identity_headers(h: &mut HeaderMap, p: &Principal) {
+    for (name, value) in p.headers() {
+        h.insert(name, value);
+    }
+}
+
+fn forwarded_headers(
+    h: &mut HeaderMap,
+    ctx: &crate::edge::RequestContext,
+    host: Option<&HeaderValue>,
+    https: bool,
+) {
+    if let Some(ip) = ctx.client_ip {
+        let prior = if ctx.from_trusted_proxy {
+            h.get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        } else {
+            None
+        };
+        let value = match prior {
+            Some(p) => format!("{p}, {ip}"),
+            None => ip.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert("x-forwarded-for", v);
+        }
+    }
+    h.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if https { "https" } else { "http" }),
+    );
+    if let Some(host) = host {
+        h.insert("x-forwarded-host", host.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_and_our_cookies_are_stripped() {
+        let s = HttpSettings::default();
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("sessionid=a; theirs=1; csrftoken=b"),
+        );
+        h.insert("x-csrftoken", HeaderValue::from_static("b"));
+        strip_credentials(&mut h, &s);
+        assert!(h.get(header::AUTHORIZATION).is_none());
+        assert!(h.get("x-csrftoken").is_none());
+        assert_eq!(h.get(header::COOKIE).unwrap(), "theirs=1");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret-hop"),
+        );
+        h.insert("x-secret-hop", HeaderValue::from_static("1"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn upstream_uris_keep_a_prefix() {
+        let p = Proxy {
+            upstream: "http://127.0.0.1:9000/svc/".parse().unwrap(),
+            timeout: std::time::Duration::from_secs(1),
+            forward_credentials: false,
+        };
+        assert_eq!(
+            upstream_uri(&p, "/orders/1", Some("a=b")).unwrap(),
+            "http://127.0.0.1:9000/svc/orders/1?a=b"
+        );
+    }
+}

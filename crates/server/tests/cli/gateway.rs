@@ -1,0 +1,573 @@
+//! Gateway mode and `{base}/verify`: access rules, credential kinds, path normalisation,
+//! identity headers, streaming, upgrades and upstream failures.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::client::{Client, Resp};
+use crate::harness::{Env, Server};
+
+const PW: &str = "correct horse battery staple";
+
+fn rules() -> &'static str {
+    r#"
+[[rules]]
+match = "GET /public/**"
+public = true
+
+[[rules]]
+match = "GET /orders/**"
+permissions = ["orders:read"]
+
+[[rules]]
+match = "* /admin/**"
+permissions = ["admin:all"]
+
+[[rules]]
+match = "POST /hooks/**"
+credentials = ["client_secret"]
+
+[[rules]]
+match = "GET /basic/**"
+credentials = ["basic"]
+
+[[rules]]
+match = "* /files/**"
+
+[[rules]]
+match = "GET /ws"
+"#
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+struct Setup {
+    server: Server,
+    _env: Env,
+    joe_token: String,
+    ann_token: String,
+}
+
+async fn setup(upstream: &str, extra: &str) -> Setup {
+    let env = Env::sqlite().config(&format!(
+        "[proxy]\nupstream = \"{upstream}\"\ntimeout = \"1s\"\n{extra}\n{}",
+        rules()
+    ));
+    env.run(
+        &["role", "add", "orders", "--permission", "orders:read"],
+        "",
+    )
+    .success();
+    env.add_user("joe", PW, &["--role", "orders"]);
+    env.add_user("ann", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let login = |c: &Client, who: &str| {
+        c.req(Method::POST, "/api/login")
+            .header("authorization", basic(who, PW))
+    };
+    let joe_token = c.send(login(&c, "joe")).await.body;
+    c.jar.clear();
+    let ann_token = c.send(login(&c, "ann")).await.body;
+    Setup {
+        server,
+        _env: env,
+        joe_token,
+        ann_token,
+    }
+}
+
+async fn get(c: &mut Client, path: &str, token: Option<&str>) -> Resp {
+    let mut rb = c.req(Method::GET, path);
+    if let Some(t) = token {
+        rb = rb.header("authorization", format!("Bearer {t}"));
+    }
+    let r = c.send(rb).await;
+    c.jar.clear();
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_decide_and_identity_reaches_the_upstream() {
+    let up = crate::upstream::start().await;
+    let s = setup(&format!("http://{up}"), "").await;
+    let mut c = Client::new(&s.server.base);
+
+    // Public: no credential needed.
+    let r = get(&mut c, "/public/page?x=1", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["query"], "x=1");
+    assert!(
+        r.header("x-csrftoken").is_some(),
+        "the CSRF header is issued on proxied responses"
+    );
+
+    // Protected: 401 without, 403 without the permission (naming it), 200 with.
+    let r = get(&mut c, "/orders/1", None).await;
+    assert_eq!((r.status, r.code().as_str()), (401, "unauthenticated"));
+    let r = get(&mut c, "/orders/1", Some(&s.ann_token)).await;
+    assert_eq!((r.status, r.code().as_str()), (403, "insufficient_scope"));
+    assert_eq!(r.json()["required"], "orders:read");
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+    let r = c
+        .send(
+            c.req(Method::GET, "/orders/1")
+                .header("authorization", format!("Bearer {}", s.joe_token))
+                .header("x-tessera-user", "admin")
+                .header("x-tessera-permissions", "*")
+                .header("cookie", "theirs=1; sessionid=zzz"),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let h = &r.json()["headers"];
+    assert_eq!(
+        h["x-tessera-user"], "joe",
+        "a spoofed identity never reaches the upstream"
+    );
+    assert_eq!(h["x-tessera-permissions"], "orders:read");
+    assert_eq!(h["x-tessera-credential"], "token");
+    assert!(h["x-tessera-session"].as_str().unwrap().len() == 22);
+    assert!(
+        h.get("authorization").is_none(),
+        "our credentials are not forwarded"
+    );
+    assert_eq!(h["cookie"], "theirs=1");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert!(h["x-forwarded-host"].is_string());
+
+    // No rule: 401 without a credential, 403 with one.
+    assert_eq!(get(&mut c, "/elsewhere", None).await.status, 401);
+    assert_eq!(
+        get(&mut c, "/elsewhere", Some(&s.joe_token)).await.status,
+        403
+    );
+    // An invalid token is 401 even where no rule matches.
+    assert_eq!(
+        get(&mut c, "/elsewhere", Some("tss_bogus")).await.status,
+        401
+    );
+    // Paths under the base path are Tessera's, never proxied.
+    assert_eq!(
+        get(&mut c, "/api/nothing-here", Some(&s.joe_token))
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_variants_get_the_decision_of_the_route_they_reach() {
+    let up = crate::upstream::start().await;
+    let s = setup(&format!("http://{up}"), "").await;
+    let mut c = Client::new(&s.server.base);
+    for variant in [
+        "/admin/x",
+        "/%61dmin/x",
+        "//admin/x",
+        "/admin/x/",
+        "/admin;x/x",
+        "/public/../admin/x",
+        "/ADMIN/../admin/x",
+    ] {
+        let r = get(&mut c, variant, Some(&s.joe_token)).await;
+        assert_eq!(r.status, 403, "{variant}: {}", r.body);
+        assert_eq!(r.json()["required"], "admin:all", "{variant}");
+    }
+    for (variant, forwarded) in [
+        ("/orders/%31", "/orders/1"),
+        ("/orders//1", "/orders/1"),
+        ("/orders/1;jsessionid=x", "/orders/1"),
+        ("/x/../orders/1/", "/orders/1/"),
+    ] {
+        let r = get(&mut c, variant, Some(&s.joe_token)).await;
+        assert_eq!(r.status, 200, "{variant}: {}", r.body);
+        assert_eq!(r.json()["path"], forwarded, "forwarded exactly as matched");
+    }
+    for bad in ["/orders/a%2fb", "/orders/%zz", "/orders/a%00"] {
+        let r = get(&mut c, bad, Some(&s.joe_token)).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    // HTTP clients resolve `..` themselves; send the raw target.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.server.base.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let raw = format!(
+        "GET /../orders/1 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        s.joe_token
+    );
+    tcp.write_all(raw.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_kinds_are_accepted_only_where_listed() {
+    let up = crate::upstream::start().await;
+    let s = setup(&format!("http://{up}"), "").await;
+    let mut c = Client::new(&s.server.base);
+    let secret = c
+        .send(
+            c.req(Method::GET, "/api/client-secret")
+                .header("authorization", format!("Bearer {}", s.joe_token)),
+        )
+        .await
+        .json()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.jar.clear();
+    let hook = |c: &Client, auth: String| {
+        c.req(Method::POST, "/hooks/x")
+            .header("authorization", auth)
+            .body("{}")
+    };
+    let r = c.send(hook(&c, format!("Secret {secret}"))).await;
+    c.jar.clear();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["headers"]["x-tessera-credential"], "client_secret");
+    assert_eq!(r.json()["headers"]["x-tessera-user"], "joe");
+    let r = c.send(hook(&c, format!("secret {secret}"))).await;
+    c.jar.clear();
+    assert_eq!(r.status, 200, "scheme is case-insensitive");
+    let r = c.send(hook(&c, format!("Bearer {}", s.joe_token))).await;
+    c.jar.clear();
+    assert_eq!(
+        r.status, 401,
+        "a token is not accepted where only client_secret is"
+    );
+    let r = c.send(hook(&c, "Secret tsc_wrong".into())).await;
+    c.jar.clear();
+    assert_eq!(r.status, 401);
+    // ...and the client secret is refused where it is not listed.
+    let r = c
+        .send(
+            c.req(Method::GET, "/files/a")
+                .header("authorization", format!("Secret {secret}")),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(r.status, 401);
+
+    // A session cookie is refused on the client_secret rule; accepted on /files with CSRF.
+    let mut browser = Client::new(&s.server.base);
+    browser
+        .send(
+            browser
+                .req(Method::POST, "/api/login")
+                .json(&json!({"username": "joe", "password": PW})),
+        )
+        .await;
+    let csrf = browser.jar["csrftoken"].clone();
+    let r = browser
+        .send(
+            browser
+                .req(Method::POST, "/hooks/x")
+                .header("x-csrftoken", &csrf),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = browser
+        .send(browser.req(Method::PUT, "/files/a").body("data"))
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (403, "csrf_failed"));
+    let r = browser
+        .send(
+            browser
+                .req(Method::PUT, "/files/a")
+                .header("x-csrftoken", &csrf)
+                .body("data"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let echoed = r.json();
+    assert_eq!(echoed["headers"]["x-tessera-credential"], "session");
+    assert!(echoed["headers"].get("x-csrftoken").is_none());
+    assert!(
+        echoed["headers"].get("cookie").is_none(),
+        "our cookies stay with us"
+    );
+
+    // Basic only where listed.
+    let r = c
+        .send(
+            c.req(Method::GET, "/basic/x")
+                .header("authorization", basic("joe", PW)),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["headers"]["x-tessera-credential"], "basic");
+    let r = c
+        .send(
+            c.req(Method::GET, "/basic/x")
+                .header("authorization", basic("joe", "wrong password!")),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(r.status, 401);
+    let r = c
+        .send(
+            c.req(Method::GET, "/files/x")
+                .header("authorization", basic("joe", PW)),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_stream_with_bounded_memory() {
+    use futures_util::StreamExt as _;
+    let up = crate::upstream::start().await;
+    // Cheap password hashing, so that the memory peak before the transfers is low.
+    let s = setup(
+        &format!("http://{up}"),
+        "[password]\nhash_memory_kib = 1024\n",
+    )
+    .await;
+    let before = s.server.peak_rss_kib();
+    let http = reqwest::Client::new();
+    let auth = format!("Bearer {}", s.joe_token);
+    const SIZE: usize = 50 * 1024 * 1024;
+    let chunks = futures_util::stream::iter(
+        (0..SIZE / 65536).map(|_| Ok::<_, std::io::Error>(vec![b'y'; 65536])),
+    );
+    let r = http
+        .post(s.server.url("/files/upload"))
+        .header("authorization", &auth)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["bytes"], SIZE);
+    let r = http
+        .get(s.server.url(&format!("/files/big/{SIZE}")))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut n = 0;
+    let mut stream = r.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        n += chunk.unwrap().len();
+    }
+    assert_eq!(n, SIZE);
+    let grown = s.server.peak_rss_kib().saturating_sub(before);
+    assert!(
+        grown < 25 * 1024,
+        "50 MB each way grew the peak RSS by {grown} KiB: bodies must stream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_failures_are_502_and_504() {
+    // Nothing listens on this port.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s = setup(&format!("http://{dead}"), "").await;
+    let mut c = Client::new(&s.server.base);
+    let r = get(&mut c, "/files/x", Some(&s.joe_token)).await;
+    assert_eq!((r.status, r.code().as_str()), (502, "bad_gateway"));
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+
+    let up = crate::upstream::start().await;
+    let s = setup(
+        &format!("http://{up}"),
+        "[[rules]]\nmatch = \"GET /slow\"\n",
+    )
+    .await;
+    let mut c = Client::new(&s.server.base);
+    let started = std::time::Instant::now();
+    let r = get(&mut c, "/slow", Some(&s.joe_token)).await;
+    assert_eq!((r.status, r.code().as_str()), (504, "gateway_timeout"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2900),
+        "no hang past proxy.timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_pass_through() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = crate::upstream::start().await;
+    let s = setup(&format!("http://{up}"), "").await;
+    let addr = s.server.base.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: echo\r\nAuthorization: Bearer {}\r\n\r\n",
+        s.joe_token
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut head = String::new();
+    while !head.contains("\r\n\r\n") {
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed: {head}");
+        head.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    tcp.write_all(b"ping through the gateway").await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 24 {
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(&got[..], b"ping through the gateway");
+
+    // Without a credential the upgrade is refused like any request.
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(
+        format!("GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let n = tcp.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 401"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_answers_forward_auth() {
+    let env = Env::sqlite().config(&format!(
+        "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n{}",
+        rules()
+    ));
+    env.run(
+        &["role", "add", "orders", "--permission", "orders:read"],
+        "",
+    )
+    .success();
+    env.add_user("joe", PW, &["--role", "orders"]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let token = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .header("authorization", basic("joe", PW)),
+        )
+        .await
+        .body;
+    c.jar.clear();
+    let verify = |c: &Client, method: &str, uri: &str, nginx: bool| {
+        let (m, u) = if nginx {
+            ("x-original-method", "x-original-uri")
+        } else {
+            ("x-forwarded-method", "x-forwarded-uri")
+        };
+        c.req(Method::GET, "/api/verify")
+            .header(m, method)
+            .header(u, uri)
+    };
+    let r = c
+        .send(
+            verify(&c, "GET", "/orders/7?x=1", true)
+                .header("authorization", format!("Bearer {token}")),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-tessera-user"), Some("joe"));
+    assert_eq!(r.header("x-tessera-credential"), Some("token"));
+    assert_eq!(r.header("x-tessera-permissions"), Some("orders:read"));
+    assert!(r.header("x-tessera-session").is_some());
+    let r = c.send(verify(&c, "GET", "/orders/7", false)).await;
+    c.jar.clear();
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some());
+    let r = c
+        .send(
+            verify(&c, "DELETE", "/admin/x", false)
+                .header("authorization", format!("Bearer {token}")),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(
+        (r.status, r.json()["required"].as_str()),
+        (403, Some("admin:all"))
+    );
+    let r = c.send(verify(&c, "GET", "/public/x", true)).await;
+    c.jar.clear();
+    assert_eq!(r.status, 200);
+    assert!(r.header("x-tessera-user").is_none());
+    // Cookie + unsafe original method: CSRF applies.
+    let mut browser = Client::new(&server.base);
+    browser
+        .send(
+            browser
+                .req(Method::POST, "/api/login")
+                .json(&json!({"username": "joe", "password": PW})),
+        )
+        .await;
+    let csrf = browser.jar["csrftoken"].clone();
+    let r = browser
+        .send(verify(&browser, "PUT", "/files/a", true))
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (403, "csrf_failed"));
+    let r = browser
+        .send(verify(&browser, "PUT", "/files/a", true).header("x-csrftoken", &csrf))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-tessera-credential"), Some("session"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_trusts_original_request_headers_only_from_trusted_proxies() {
+    let env = Env::sqlite().config(rules());
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let r = c
+        .send(
+            c.req(Method::GET, "/api/verify")
+                .header("x-original-uri", "/public/x")
+                .header("x-original-method", "GET"),
+        )
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (400, "invalid_request"));
+}
+
+#[test]
+fn invalid_rules_are_config_errors_naming_the_rule() {
+    let env = Env::sqlite().config("[[rules]]\nmatch = \"GET /a\"\n[[rules]]\nmatch = \"GET /b\"\ncredentials = [\"cookie\"]\n");
+    let line = env.run(&["config", "check"], "").failure();
+    assert!(
+        line.contains("rules[1]") && line.contains("cookie"),
+        "{line}"
+    );
+    let env = Env::sqlite().config("[[rules]]\nmatch = \"* /**\"\n[[rules]]\nmatch = \"GET /b\"\n");
+    let line = env.run(&["config", "check"], "").failure();
+    assert!(
+        line.contains("rules[1]") && line.contains("can never match"),
+        "{line}"
+    );
+    let env = Env::sqlite().config("[[rules]]\nmatch = \"GET /a*\"\n");
+    assert!(
+        env.run(&["config", "check"], "")
+            .failure()
+            .contains("rules[0]")
+    );
+    let env = Env::sqlite().config("[proxy]\nupstream = \"ftp://x\"\n");
+    assert!(
+        env.run(&["config", "check"], "")
+            .failure()
+            .contains("proxy.upstream")
+    );
+}
