@@ -46,6 +46,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         address = %local,
         database = store.backend(),
         base_path = %config.server.base_path,
+        rules = config.rules.len(),
+        upstream = config.proxy.upstream.as_deref().unwrap_or("-"),
         "listening on {scheme}://{local}"
     );
     match tls {
