@@ -17,6 +17,7 @@ use crate::permission::{Permission, PermissionSet};
 use crate::secret::constant_time_eq;
 use crate::session::{ClientInfo, Session, SessionKind, new_session_id};
 use crate::store::{Store, Touch};
+use crate::throttle::{Attempt, Scope, ThrottleSettings};
 use crate::time::Timestamp;
 use crate::token::{self, Token, TokenKind};
 use crate::user::{Login, User};
@@ -109,9 +110,22 @@ impl Identity {
     }
 }
 
+/// The outcome of a login attempt.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Success(Box<Identity>, Token),
+    /// Unknown login, wrong password or secret, disabled account: all alike.
+    Failed,
+    /// Too many recent failures for this account, key or address: retry after so many
+    /// seconds. The password was not checked.
+    Throttled(u64),
+}
+
 /// Why a presented credential does not authenticate.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthFailure {
+    #[error("too many failed attempts")]
+    Throttled(u64),
     /// Malformed, unknown, revoked, or its user is disabled: all alike to the client.
     #[error("invalid credential")]
     Invalid,
@@ -158,6 +172,7 @@ struct Inner {
     accounts: Accounts,
     settings: SessionSettings,
     tokens: TokenSettings,
+    throttle: ThrottleSettings,
     client_secrets: Sealer,
     activity: mpsc::Sender<Activity>,
 }
@@ -169,6 +184,7 @@ impl Authenticator {
         accounts: Accounts,
         settings: SessionSettings,
         tokens: TokenSettings,
+        throttle: ThrottleSettings,
         key: &SecretKey,
     ) -> Self {
         let (tx, rx) = mpsc::channel(8192);
@@ -178,6 +194,7 @@ impl Authenticator {
                 accounts,
                 settings,
                 tokens,
+                throttle,
                 client_secrets: key.sealer("tessera client secret v1"),
                 activity: tx,
             }),
@@ -200,30 +217,65 @@ impl Authenticator {
         self.inner.accounts.store()
     }
 
-    /// Checks a login and password and opens a password session. `Ok(None)` for an
-    /// unknown login, a wrong password and a disabled account alike.
-    pub async fn login(
-        &self,
-        login: &str,
-        password: &Password,
-        client: ClientInfo,
-    ) -> Result<Option<(Identity, Token)>> {
-        let Some(user) = self.inner.accounts.authenticate(login, password).await? else {
+    /// Counts an attempt for the client address and the subject before any secret is
+    /// checked. `Some(seconds)` when either is throttled.
+    async fn admit(&self, scope: Scope, subject: &str, ip: Option<&str>) -> Result<Option<u64>> {
+        let t = self.inner.throttle;
+        if !t.enabled {
             return Ok(None);
+        }
+        let now = Timestamp::now();
+        if let Some(ip) = ip {
+            let a = self.store().register_attempt(Scope::Ip, ip, &t.ip, now).await?;
+            if let Some(r) = a.retry_after(now) {
+                tracing::warn!(scope = "ip", subject = %ip, retry_after = r, "login attempts throttled");
+                return Ok(Some(r));
+            }
+        }
+        let a: Attempt = self.store().register_attempt(scope, subject, &t.account, now).await?;
+        if let Some(r) = a.retry_after(now) {
+            tracing::warn!(scope = scope.as_str(), retry_after = r, "login attempts throttled");
+            return Ok(Some(r));
+        }
+        Ok(None)
+    }
+
+    async fn succeeded(&self, scope: Scope, subject: &str) {
+        if self.inner.throttle.enabled
+            && let Err(e) = self.store().clear_attempts(scope, subject).await
+        {
+            tracing::warn!(error = %e, "could not reset a failure counter");
+        }
+    }
+
+    /// Checks a login and password under throttling, without opening a session (HTTP
+    /// Basic on gateway rules).
+    pub async fn check_password(&self, login: &str, password: &Password, ip: Option<&str>) -> Result<std::result::Result<User, AuthFailure>> {
+        let subject = Login::key_of(login);
+        if let Some(r) = self.admit(Scope::Account, &subject, ip).await? {
+            return Ok(Err(AuthFailure::Throttled(r)));
+        }
+        match self.inner.accounts.authenticate(login, password).await? {
+            Some(user) => {
+                self.succeeded(Scope::Account, &subject).await;
+                Ok(Ok(user))
+            }
+            None => Ok(Err(AuthFailure::Invalid)),
+        }
+    }
+
+    /// Checks a login and password and opens a password session. Unknown login, wrong
+    /// password and disabled account are all `Failed`, after the same hashing work.
+    pub async fn login(&self, login: &str, password: &Password, client: ClientInfo) -> Result<LoginOutcome> {
+        let user = match self.check_password(login, password, client.ip.as_deref()).await? {
+            Ok(user) => user,
+            Err(AuthFailure::Throttled(r)) => return Ok(LoginOutcome::Throttled(r)),
+            Err(_) => return Ok(LoginOutcome::Failed),
         };
         let s = self.inner.settings;
-        let (identity, token) = self
-            .open_session(
-                user,
-                SessionKind::Password,
-                None,
-                None,
-                s.absolute_timeout,
-                Some(s.idle_timeout),
-                client,
-            )
-            .await?;
-        Ok(Some((identity, token)))
+        let (identity, token) =
+            self.open_session(user, SessionKind::Password, None, None, s.absolute_timeout, Some(s.idle_timeout), client).await?;
+        Ok(LoginOutcome::Success(Box::new(identity), token))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -596,34 +648,29 @@ impl Authenticator {
         key_id: &str,
         secret: &str,
         client: ClientInfo,
-    ) -> Result<Option<(Identity, Token)>> {
-        let parsed = token::parse(secret)
-            .ok()
-            .filter(|p| p.kind == TokenKind::ApiSecret);
-        let record = if key_id.len() <= 64 {
-            self.store().api_key(key_id).await?
-        } else {
-            None
-        };
+    ) -> Result<LoginOutcome> {
+        if key_id.is_empty() || key_id.len() > 64 {
+            return Ok(LoginOutcome::Failed);
+        }
+        if let Some(r) = self.admit(Scope::ApiKey, key_id, client.ip.as_deref()).await? {
+            return Ok(LoginOutcome::Throttled(r));
+        }
+        let parsed = token::parse(secret).ok().filter(|p| p.kind == TokenKind::ApiSecret);
+        let record = self.store().api_key(key_id).await?;
         let (Some(parsed), Some(record)) = (parsed, record) else {
-            return Ok(None);
+            return Ok(LoginOutcome::Failed);
         };
         if !constant_time_eq(&record.secret_digest, &parsed.digest) || record.user.disabled {
-            return Ok(None);
+            return Ok(LoginOutcome::Failed);
         }
+        self.succeeded(Scope::ApiKey, key_id).await;
         let lifetime = self.inner.tokens.api_key_session_lifetime;
+        let key_id = record.key.id.clone();
+        let scopes = record.key.scopes.clone();
         let (identity, token) = self
-            .open_session(
-                record.user,
-                SessionKind::ApiKey,
-                Some(record.key.id.clone()),
-                record.key.scopes.clone(),
-                lifetime,
-                None,
-                client,
-            )
+            .open_session(record.user, SessionKind::ApiKey, Some(key_id), scopes, lifetime, None, client)
             .await?;
-        Ok(Some((identity, token)))
+        Ok(LoginOutcome::Success(Box::new(identity), token))
     }
 
     /// The user's client secret, generated when it has none or the old one expired.
@@ -704,11 +751,20 @@ impl Authenticator {
         &self,
         client_id: &str,
         secret: &str,
+        ip: Option<&str>,
     ) -> std::result::Result<(User, PermissionSet), AuthFailure> {
+        let subject = Login::key_of(client_id);
+        match self.admit(Scope::Account, &subject, ip).await {
+            Ok(Some(r)) => return Err(AuthFailure::Throttled(r)),
+            Ok(None) => {}
+            Err(Error::Store(e)) => return Err(AuthFailure::Unavailable(e)),
+            Err(e) => return Err(AuthFailure::Unavailable(StoreError::Unavailable(e.to_string()))),
+        }
         let (user, permissions) = self.verify_client_secret(secret).await?;
-        if Login::key_of(client_id) != Login::key_of(&user.login) {
+        if subject != Login::key_of(&user.login) {
             return Err(AuthFailure::Invalid);
         }
+        self.succeeded(Scope::Account, &subject).await;
         Ok((user, permissions))
     }
 

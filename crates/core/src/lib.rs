@@ -15,14 +15,17 @@ pub mod rules;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod throttle;
 pub mod time;
 pub mod token;
 pub mod user;
 
 pub use accounts::Accounts;
 pub use auth::{
-    AuthFailure, Authenticator, ClientSecret, Identity, SessionSettings, TokenSettings,
+    AuthFailure, Authenticator, ClientSecret, Identity, LoginOutcome, SessionSettings,
+    TokenSettings,
 };
+pub use throttle::ThrottleSettings;
 pub use error::{Error, StoreError};
 pub use keys::SecretKey;
 pub use password::{Password, PasswordHasher, PasswordParams, PasswordPolicy};

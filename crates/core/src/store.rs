@@ -7,6 +7,7 @@ use crate::credential::{ApiKey, PersonalToken, StoredClientSecret};
 use crate::error::StoreError;
 use crate::permission::{PermissionSet, Role};
 use crate::session::Session;
+use crate::throttle::{Attempt, Limit, Scope};
 use crate::time::Timestamp;
 use crate::user::{NewUser, User, UserId};
 
@@ -198,4 +199,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Who owns the session, token or key with this public id (revoked ones included).
     async fn owner_of(&self, what: Owned, id: &str) -> StoreResult<Option<UserId>>;
+
+    /// Counts an attempt for `subject` atomically, before any password is checked:
+    /// `Throttled` (and nothing counted) while the subject is locked; otherwise counted,
+    /// locking the subject from the `max_failures`-th attempt in the window on.
+    async fn register_attempt(&self, scope: Scope, subject: &str, limit: &Limit, now: Timestamp) -> StoreResult<Attempt>;
+
+    /// Forgets the subject's attempts (after a success).
+    async fn clear_attempts(&self, scope: Scope, subject: &str) -> StoreResult<()>;
 }

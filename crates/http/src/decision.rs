@@ -118,7 +118,7 @@ pub async fn decide(
         if kind == CredentialKind::Basic {
             return Err(no_rule());
         }
-        verify(state, presented, kind, challenge).await?;
+        verify(state, presented, kind, challenge, None).await?;
         return Err(no_rule());
     };
     if !rule.accepts(kind) {
@@ -131,7 +131,8 @@ pub async fn decide(
             .and_then(|v| v.to_str().ok());
         csrf_ctx.check(header)?;
     }
-    let principal = verify(state, presented, kind, challenge).await?;
+    let ip = ctx.client_ip.map(|ip| ip.to_string());
+    let principal = verify(state, presented, kind, challenge, ip.as_deref()).await?;
     if let Some(missing) = rule.permissions.iter().find(|p| !principal.allows(p)) {
         return Err(Problem::forbidden(missing, kind == CredentialKind::Token));
     }
@@ -148,6 +149,7 @@ async fn verify(
     presented: Presented,
     kind: CredentialKind,
     challenge: Challenge,
+    ip: Option<&str>,
 ) -> Result<Principal, Problem> {
     let failed = |f: AuthFailure| Problem::from_auth_failure(&f, challenge);
     match presented {
@@ -171,22 +173,14 @@ async fn verify(
             })
         }
         Presented::Basic { username, password } => {
-            let accounts = state.auth.accounts();
-            match accounts.authenticate(&username, &password).await? {
-                Some(user) => {
-                    let permissions = accounts
-                        .store()
-                        .permissions_of(user.id)
-                        .await
-                        .map_err(tessera_core::Error::from)?;
-                    Ok(Principal {
-                        user,
-                        credential: kind,
-                        identity: None,
-                        permissions,
-                    })
+            match state.auth.check_password(&username, &password, ip).await? {
+                Ok(user) => {
+                    let store = state.auth.accounts().store();
+                    let permissions = store.permissions_of(user.id).await.map_err(tessera_core::Error::from)?;
+                    Ok(Principal { user, credential: kind, identity: None, permissions })
                 }
-                None => Err(Problem::invalid_credentials(Challenge::Basic)),
+                Err(AuthFailure::Throttled(r)) => Err(Problem::too_many_attempts(r)),
+                Err(_) => Err(Problem::invalid_credentials(Challenge::Basic)),
             }
         }
         Presented::None => Err(Problem::unauthenticated()),

@@ -26,6 +26,9 @@ pub struct Problem {
     /// Also expire the session cookie (it named a session that no longer works).
     #[serde(skip)]
     pub clear_session_cookie: bool,
+    /// Seconds for `Retry-After` (429).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 /// How the failed credential was presented, which decides the `WWW-Authenticate` challenge.
@@ -50,6 +53,7 @@ impl Problem {
             required: None,
             www_authenticate: None,
             clear_session_cookie: false,
+            retry_after: None,
         }
     }
 
@@ -143,6 +147,14 @@ impl Problem {
         .challenge(challenge, None)
     }
 
+    /// 429 after too many failed attempts; the same for existing and unknown accounts.
+    pub fn too_many_attempts(retry_after: u64) -> Self {
+        let mut p = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "Too Many Requests")
+            .with_detail("too many failed attempts; try again later");
+        p.retry_after = Some(retry_after);
+        p
+    }
+
     /// 401 when no credential was presented.
     pub fn unauthenticated() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthorized")
@@ -179,6 +191,7 @@ impl Problem {
                 tracing::error!(error = %e, "credential check failed: database unavailable");
                 return Self::service_unavailable();
             }
+            AuthFailure::Throttled(r) => return Self::too_many_attempts(*r),
         };
         p.clear_session_cookie = cookie;
         p
@@ -251,6 +264,9 @@ impl IntoResponse for Problem {
             .and_then(|v| HeaderValue::from_str(v).ok())
         {
             h.insert(header::WWW_AUTHENTICATE, v);
+        }
+        if let Some(r) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(r));
         }
         if self.clear_session_cookie {
             res.extensions_mut()

@@ -35,8 +35,38 @@ pub struct Config {
     pub login: LoginConfig,
     pub password: PasswordConfig,
     pub proxy: ProxyConfig,
+    pub throttle: ThrottleConfig,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleConfig>,
+}
+
+/// Brute-force throttling of logins, key exchanges and client authentication.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleConfig {
+    pub enabled: bool,
+    /// Counted attempts per account (or API key) within `window` before it is locked.
+    pub account_max_failures: u32,
+    /// Counted attempts per client address within `window` before it is locked.
+    pub ip_max_failures: u32,
+    pub window: ConfigDuration,
+    /// First lock; doubles with each further failure, up to `max_lockout`.
+    pub base_delay: ConfigDuration,
+    pub max_lockout: ConfigDuration,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        let d = tessera_core::ThrottleSettings::default();
+        Self {
+            enabled: d.enabled,
+            account_max_failures: d.account.max_failures,
+            ip_max_failures: d.ip.max_failures,
+            window: ConfigDuration(d.account.window),
+            base_delay: ConfigDuration(d.account.base_delay),
+            max_lockout: ConfigDuration(d.account.max_lockout),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -484,6 +514,15 @@ impl Config {
             }
         }
         check_positive("proxy.timeout", self.proxy.timeout)?;
+        let t = &self.throttle;
+        if t.account_max_failures == 0 || t.ip_max_failures == 0 {
+            return err("throttle: account_max_failures and ip_max_failures must be at least 1");
+        }
+        check_positive("throttle.window", t.window)?;
+        check_positive("throttle.base_delay", t.base_delay)?;
+        if t.max_lockout < t.base_delay {
+            return err("throttle.max_lockout: must not be shorter than throttle.base_delay");
+        }
         self.compiled_rules()
             .map_err(|e| ConfigError(e.to_string()))?;
         Ok(())
@@ -501,6 +540,21 @@ impl Config {
             })
             .collect();
         tessera_core::Rules::compile(&specs)
+    }
+
+    pub fn throttle_settings(&self) -> tessera_core::ThrottleSettings {
+        let t = &self.throttle;
+        let limit = |max| tessera_core::throttle::Limit {
+            max_failures: max,
+            window: t.window.0,
+            base_delay: t.base_delay.0,
+            max_lockout: t.max_lockout.0,
+        };
+        tessera_core::ThrottleSettings {
+            enabled: t.enabled,
+            account: limit(t.account_max_failures),
+            ip: limit(t.ip_max_failures),
+        }
     }
 
     pub fn session_settings(&self) -> tessera_core::SessionSettings {

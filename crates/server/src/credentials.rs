@@ -16,6 +16,7 @@ async fn authenticator(config: &Config) -> anyhow::Result<Authenticator> {
         accounts,
         config.session_settings(),
         config.token_settings(),
+        config.throttle_settings(),
         &key,
     ))
 }

@@ -31,6 +31,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         accounts,
         config.session_settings(),
         config.token_settings(),
+        config.throttle_settings(),
         &key,
     );
     let state = tessera_http::AppState::new(auth, config.http_settings(), &key);

@@ -977,6 +977,90 @@ macro_rules! impl_store {
                 let user = $crate::sql::user_from_row(&row, roles).map_err(unavailable)?;
                 Ok(Some((user, tessera_core::Timestamp::from_unix(expires))))
             }
+            async fn register_attempt(
+                &self,
+                scope: tessera_core::throttle::Scope,
+                subject: &str,
+                limit: &tessera_core::throttle::Limit,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<tessera_core::throttle::Attempt> {
+                use $crate::sql::unavailable;
+                use tessera_core::throttle::Attempt;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                sqlx::query(
+                    "INSERT INTO login_failures (scope, subject, failures, first_failed_at, last_failed_at) \
+                     VALUES ($1, $2, 0, $3, $3) ON CONFLICT (scope, subject) DO NOTHING",
+                )
+                .bind(scope.as_str())
+                .bind(subject)
+                .bind(now.unix())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                // One statement: the row lock (PostgreSQL) or the write transaction (SQLite)
+                // makes concurrent attempts count one after another.
+                let window_start = now.minus(limit.window).unix();
+                let counted: Option<(i64,)> = sqlx::query_as(
+                    "UPDATE login_failures SET \
+                     failures = CASE WHEN last_failed_at < $3 THEN 1 ELSE failures + 1 END, \
+                     first_failed_at = CASE WHEN last_failed_at < $3 THEN $4 ELSE first_failed_at END, \
+                     last_failed_at = $4 \
+                     WHERE scope = $1 AND subject = $2 AND (locked_until IS NULL OR locked_until <= $4) \
+                     RETURNING failures",
+                )
+                .bind(scope.as_str())
+                .bind(subject)
+                .bind(window_start)
+                .bind(now.unix())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                let verdict = match counted {
+                    None => {
+                        let until: Option<i64> = sqlx::query_scalar(
+                            "SELECT locked_until FROM login_failures WHERE scope = $1 AND subject = $2",
+                        )
+                        .bind(scope.as_str())
+                        .bind(subject)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(unavailable)?;
+                        Attempt::Throttled { until: tessera_core::Timestamp::from_unix(until.unwrap_or(now.unix())) }
+                    }
+                    Some((n,)) => {
+                        let n = u32::try_from(n).unwrap_or(u32::MAX);
+                        if n >= limit.max_failures {
+                            sqlx::query("UPDATE login_failures SET locked_until = $3 WHERE scope = $1 AND subject = $2")
+                                .bind(scope.as_str())
+                                .bind(subject)
+                                .bind(now.plus(limit.lockout(n)).unix())
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(unavailable)?;
+                        }
+                        Attempt::Allowed
+                    }
+                };
+                tx.commit().await.map_err(unavailable)?;
+                Ok(verdict)
+            }
+
+            async fn clear_attempts(
+                &self,
+                scope: tessera_core::throttle::Scope,
+                subject: &str,
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                sqlx::query("DELETE FROM login_failures WHERE scope = $1 AND subject = $2")
+                    .bind(scope.as_str())
+                    .bind(subject)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)
+            }
+
             async fn owner_of(
                 &self,
                 what: tessera_core::store::Owned,

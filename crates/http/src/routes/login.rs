@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tessera_core::session::ClientInfo;
-use tessera_core::{Identity, Password, Timestamp};
+use tessera_core::{Identity, LoginOutcome, Password, Timestamp};
 
 use super::BODY_LIMIT;
 use crate::auth::{authenticate, contexts};
@@ -381,13 +381,13 @@ pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response
         ip: ctx.client_ip.map(|ip| ip.to_string()),
         user_agent: RequestContext::user_agent(&parts.headers),
     };
-    let Some((identity, token)) = state
-        .auth
-        .login_with_api_key(&key_id, &secret, client)
-        .await?
-    else {
-        tracing::info!("API key login failed");
-        return Err(Problem::invalid_credentials(challenge));
+    let (identity, token) = match state.auth.login_with_api_key(&key_id, &secret, client).await? {
+        LoginOutcome::Success(identity, token) => (*identity, token),
+        LoginOutcome::Failed => {
+            tracing::info!("API key login failed");
+            return Err(Problem::invalid_credentials(challenge));
+        }
+        LoginOutcome::Throttled(r) => return Err(Problem::too_many_attempts(r)),
     };
     tracing::info!(user = %identity.user.login, session = %identity.session.id, "API key login");
     let mut res = render(&identity, token.expose(), output, true, true);
@@ -457,13 +457,13 @@ async fn login(
     } else {
         Challenge::Plain
     };
-    let Some((identity, token)) = state
-        .auth
-        .login(&creds.username, &creds.password, client)
-        .await?
-    else {
-        tracing::info!(method = ?creds.method, "login failed");
-        return Err(Problem::invalid_credentials(challenge));
+    let (identity, token) = match state.auth.login(&creds.username, &creds.password, client).await? {
+        LoginOutcome::Success(identity, token) => (*identity, token),
+        LoginOutcome::Failed => {
+            tracing::info!(method = ?creds.method, "login failed");
+            return Err(Problem::invalid_credentials(challenge));
+        }
+        LoginOutcome::Throttled(r) => return Err(Problem::too_many_attempts(r)),
     };
     tracing::info!(user = %identity.user.login, session = %identity.session.id, method = ?creds.method, "login");
 

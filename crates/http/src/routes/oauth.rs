@@ -25,6 +25,7 @@ struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -33,6 +34,7 @@ impl OAuthError {
             status,
             error,
             description: description.into(),
+            retry_after: None,
         }
     }
 
@@ -99,6 +101,9 @@ impl IntoResponse for OAuthError {
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(r) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(r));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             h.insert(
                 header::WWW_AUTHENTICATE,
@@ -176,8 +181,14 @@ async fn authenticate_client(
         },
         Ok(_) | Err(_) => return Err(OAuthError::invalid_client()),
     };
-    match state.auth.authenticate_client(&id, &secret).await {
+    let ip = ctx.client_ip.map(|ip| ip.to_string());
+    match state.auth.authenticate_client(&id, &secret, ip.as_deref()).await {
         Ok(found) => Ok(found),
+        Err(AuthFailure::Throttled(r)) => {
+            let mut e = OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many failed attempts; try again later");
+            e.retry_after = Some(r);
+            Err(e)
+        }
         Err(AuthFailure::Unavailable(e)) => {
             tracing::error!(error = %e, "client authentication failed: database unavailable");
             Err(Problem::service_unavailable().into())

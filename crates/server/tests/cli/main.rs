@@ -5,6 +5,7 @@ mod admin;
 mod client;
 mod credentials;
 mod gateway;
+mod hardening;
 mod harness;
 mod login;
 mod nginx;

@@ -95,4 +95,5 @@ conformance!(
     personal_tokens_lifecycle,
     api_keys_and_their_sessions,
     client_secrets_are_replaced,
+    throttling_counts_atomically,
 );

@@ -1,0 +1,130 @@
+//! Attacks on logins: guessing and spraying are throttled in the store, atomically.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::client::Client;
+use crate::harness::{Backend, Env};
+
+const PW: &str = "correct horse battery staple";
+
+async fn guessing(backend: Backend) {
+    let Some(env) = Env::new(backend).await else { return };
+    let env = env.config("[throttle]\naccount_max_failures = 5\nip_max_failures = 10000\n");
+    env.add_user("joe", PW, &[]);
+    env.add_user("ann", PW, &[]);
+    let server = env.serve(&[]);
+    let http = reqwest::Client::new();
+    let url = server.url("/api/login");
+
+    // 200 concurrent wrong guesses evaluate at most 5 passwords; the rest are 429.
+    let mut tasks = Vec::new();
+    for who in ["joe", "nobody"] {
+        for i in 0..100 {
+            let (http, url) = (http.clone(), url.clone());
+            tasks.push(tokio::spawn(async move {
+                let r = http.post(url).json(&json!({"username": who, "password": format!("guess number {i}")})).send().await.unwrap();
+                (who, r.status().as_u16(), r.headers().get("retry-after").is_some())
+            }));
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for t in tasks {
+        let (who, status, retry) = t.await.unwrap();
+        if status == 429 {
+            assert!(retry, "429 carries Retry-After");
+        }
+        *counts.entry((who, status)).or_insert(0) += 1;
+    }
+    // Existing and unknown accounts behave the same.
+    assert_eq!(counts.get(&("joe", 401)), Some(&5), "{counts:?}");
+    assert_eq!(counts.get(&("joe", 429)), Some(&95), "{counts:?}");
+    assert_eq!(counts.get(&("nobody", 401)), Some(&5), "{counts:?}");
+    assert_eq!(counts.get(&("nobody", 429)), Some(&95), "{counts:?}");
+
+    // While locked, even the right password is not checked.
+    let mut c = Client::new(&server.base);
+    let r = c.send(c.req(Method::POST, "/api/login").json(&json!({"username": "joe", "password": PW}))).await;
+    assert_eq!((r.status, r.code().as_str()), (429, "too_many_attempts"));
+    // Basic and the other spelling of the login share the counter.
+    let r = c.send(c.req(Method::GET, "/api/login").basic_auth("JOE", Some(PW))).await;
+    assert_eq!(r.status, 429);
+
+    // A success resets the account's count.
+    c.jar.clear();
+    for round in 0..3 {
+        for _ in 0..4 {
+            let r = c.send(c.req(Method::POST, "/api/login").json(&json!({"username": "ann", "password": "not it at all"}))).await;
+            assert_eq!(r.status, 401, "round {round}");
+            c.jar.clear();
+        }
+        let r = c.send(c.req(Method::POST, "/api/login").json(&json!({"username": "ann", "password": PW}))).await;
+        assert_eq!(r.status, 200, "round {round}");
+        c.jar.clear();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_is_throttled_on_sqlite() {
+    guessing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_is_throttled_on_postgres() {
+    guessing(Backend::Postgres).await;
+}
+
+/// One address trying many accounts (password spraying) is throttled by address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_spraying_is_throttled_by_address() {
+    let env = Env::sqlite().config(
+        "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n[throttle]\naccount_max_failures = 100\nip_max_failures = 6\n",
+    );
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let attempt = |c: &Client, who: &str, from: &str| {
+        c.req(Method::POST, "/api/login")
+            .header("x-forwarded-for", from)
+            .header("x-forwarded-proto", "https")
+            .json(&json!({"username": who, "password": "Summer2026!!"}))
+    };
+    for i in 0..6 {
+        let r = c.send(attempt(&c, &format!("user{i}"), "203.0.113.9")).await;
+        assert_eq!(r.status, 401);
+        c.jar.clear();
+    }
+    let r = c.send(attempt(&c, "user99", "203.0.113.9")).await;
+    assert_eq!((r.status, r.code().as_str()), (429, "too_many_attempts"));
+    c.jar.clear();
+    // Another address is not affected, and neither is Joe from it.
+    let r = c
+        .send(c.req(Method::POST, "/api/login").header("x-forwarded-for", "198.51.100.7").header("x-forwarded-proto", "https").json(&json!({"username": "joe", "password": PW})))
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+/// The key exchange and the OAuth2 client authentication are throttled too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_and_client_guessing_are_throttled() {
+    let env = Env::sqlite().config("[throttle]\naccount_max_failures = 3\n");
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = c.send(c.req(Method::POST, "/api/login/key").json(&json!({"apiKey": "key_guess", "apiSecret": "tsx_nope"}))).await;
+        statuses.push(r.status);
+        c.jar.clear();
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = c
+            .send(c.req(Method::POST, "/api/oauth/token").basic_auth("joe", Some("tsc_wrong")).form(&[("grant_type", "client_credentials")]))
+            .await;
+        statuses.push(r.status);
+        c.jar.clear();
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+}
