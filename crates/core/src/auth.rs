@@ -98,15 +98,32 @@ impl Identity {
 
     /// The permissions in effect, as shown to clients (`scope` of OAuth2 answers).
     pub fn effective_scope(&self) -> String {
-        match &self.session.scopes {
-            Some(s) => s.join(" "),
-            None => self
-                .permissions
-                .iter()
-                .map(Permission::as_str)
-                .collect::<Vec<_>>()
-                .join(" "),
+        self.effective_permissions().join(" ")
+    }
+
+    /// The user's current permissions intersected with the credential's scopes: a scope
+    /// the user still covers, or the user's narrower permissions inside a scope.
+    pub fn effective_permissions(&self) -> Vec<String> {
+        let mine = || self.permissions.iter().map(|p| p.as_str().to_owned());
+        let Some(scopes) = &self.session.scopes else {
+            return mine().collect();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for s in scopes.iter().filter_map(|s| Permission::parse(s).ok()) {
+            if self.permissions.covers(&s) {
+                out.push(s.as_str().to_owned());
+            } else {
+                out.extend(
+                    self.permissions
+                        .iter()
+                        .filter(|p| s.covers(p))
+                        .map(|p| p.as_str().to_owned()),
+                );
+            }
         }
+        out.sort();
+        out.dedup();
+        out
     }
 }
 
@@ -225,19 +242,43 @@ impl Authenticator {
             return Ok(None);
         }
         let now = Timestamp::now();
-        if let Some(ip) = ip {
-            let a = self.store().register_attempt(Scope::Ip, ip, &t.ip, now).await?;
-            if let Some(r) = a.retry_after(now) {
-                tracing::warn!(scope = "ip", subject = %ip, retry_after = r, "login attempts throttled");
-                return Ok(Some(r));
-            }
+        // The address is only checked here and counted on failure: a busy address with
+        // good credentials (a NAT, a gateway client using Basic) is never locked out.
+        if let Some(ip) = ip
+            && let Some(until) = self.store().locked_until(Scope::Ip, ip, now).await?
+        {
+            let r = Attempt::Throttled { until }.retry_after(now).unwrap_or(1);
+            tracing::warn!(scope = "ip", subject = %ip, retry_after = r, "login attempts throttled");
+            return Ok(Some(r));
         }
-        let a: Attempt = self.store().register_attempt(scope, subject, &t.account, now).await?;
+        // The account is counted before its secret is checked, atomically, so concurrent
+        // guesses cannot exceed the limit.
+        let a: Attempt = self
+            .store()
+            .register_attempt(scope, subject, &t.account, now)
+            .await?;
         if let Some(r) = a.retry_after(now) {
-            tracing::warn!(scope = scope.as_str(), retry_after = r, "login attempts throttled");
+            tracing::warn!(
+                scope = scope.as_str(),
+                retry_after = r,
+                "login attempts throttled"
+            );
             return Ok(Some(r));
         }
         Ok(None)
+    }
+
+    /// Counts a failed attempt against the client address.
+    async fn failed(&self, ip: Option<&str>) {
+        let t = self.inner.throttle;
+        if let (true, Some(ip)) = (t.enabled, ip)
+            && let Err(e) = self
+                .store()
+                .register_attempt(Scope::Ip, ip, &t.ip, Timestamp::now())
+                .await
+        {
+            tracing::warn!(error = %e, "could not count a failed attempt");
+        }
     }
 
     async fn succeeded(&self, scope: Scope, subject: &str) {
@@ -250,7 +291,12 @@ impl Authenticator {
 
     /// Checks a login and password under throttling, without opening a session (HTTP
     /// Basic on gateway rules).
-    pub async fn check_password(&self, login: &str, password: &Password, ip: Option<&str>) -> Result<std::result::Result<User, AuthFailure>> {
+    pub async fn check_password(
+        &self,
+        login: &str,
+        password: &Password,
+        ip: Option<&str>,
+    ) -> Result<std::result::Result<User, AuthFailure>> {
         let subject = Login::key_of(login);
         if let Some(r) = self.admit(Scope::Account, &subject, ip).await? {
             return Ok(Err(AuthFailure::Throttled(r)));
@@ -260,21 +306,41 @@ impl Authenticator {
                 self.succeeded(Scope::Account, &subject).await;
                 Ok(Ok(user))
             }
-            None => Ok(Err(AuthFailure::Invalid)),
+            None => {
+                self.failed(ip).await;
+                Ok(Err(AuthFailure::Invalid))
+            }
         }
     }
 
     /// Checks a login and password and opens a password session. Unknown login, wrong
     /// password and disabled account are all `Failed`, after the same hashing work.
-    pub async fn login(&self, login: &str, password: &Password, client: ClientInfo) -> Result<LoginOutcome> {
-        let user = match self.check_password(login, password, client.ip.as_deref()).await? {
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &Password,
+        client: ClientInfo,
+    ) -> Result<LoginOutcome> {
+        let user = match self
+            .check_password(login, password, client.ip.as_deref())
+            .await?
+        {
             Ok(user) => user,
             Err(AuthFailure::Throttled(r)) => return Ok(LoginOutcome::Throttled(r)),
             Err(_) => return Ok(LoginOutcome::Failed),
         };
         let s = self.inner.settings;
-        let (identity, token) =
-            self.open_session(user, SessionKind::Password, None, None, s.absolute_timeout, Some(s.idle_timeout), client).await?;
+        let (identity, token) = self
+            .open_session(
+                user,
+                SessionKind::Password,
+                None,
+                None,
+                s.absolute_timeout,
+                Some(s.idle_timeout),
+                client,
+            )
+            .await?;
         Ok(LoginOutcome::Success(Box::new(identity), token))
     }
 
@@ -652,23 +718,36 @@ impl Authenticator {
         if key_id.is_empty() || key_id.len() > 64 {
             return Ok(LoginOutcome::Failed);
         }
-        if let Some(r) = self.admit(Scope::ApiKey, key_id, client.ip.as_deref()).await? {
+        if let Some(r) = self
+            .admit(Scope::ApiKey, key_id, client.ip.as_deref())
+            .await?
+        {
             return Ok(LoginOutcome::Throttled(r));
         }
-        let parsed = token::parse(secret).ok().filter(|p| p.kind == TokenKind::ApiSecret);
+        let parsed = token::parse(secret)
+            .ok()
+            .filter(|p| p.kind == TokenKind::ApiSecret);
         let record = self.store().api_key(key_id).await?;
-        let (Some(parsed), Some(record)) = (parsed, record) else {
+        let ok = matches!((&parsed, &record), (Some(p), Some(r))
+            if constant_time_eq(&r.secret_digest, &p.digest) && !r.user.disabled);
+        let (true, Some(record)) = (ok, record) else {
+            self.failed(client.ip.as_deref()).await;
             return Ok(LoginOutcome::Failed);
         };
-        if !constant_time_eq(&record.secret_digest, &parsed.digest) || record.user.disabled {
-            return Ok(LoginOutcome::Failed);
-        }
         self.succeeded(Scope::ApiKey, key_id).await;
         let lifetime = self.inner.tokens.api_key_session_lifetime;
         let key_id = record.key.id.clone();
         let scopes = record.key.scopes.clone();
         let (identity, token) = self
-            .open_session(record.user, SessionKind::ApiKey, Some(key_id), scopes, lifetime, None, client)
+            .open_session(
+                record.user,
+                SessionKind::ApiKey,
+                Some(key_id),
+                scopes,
+                lifetime,
+                None,
+                client,
+            )
             .await?;
         Ok(LoginOutcome::Success(Box::new(identity), token))
     }
@@ -758,12 +837,21 @@ impl Authenticator {
             Ok(Some(r)) => return Err(AuthFailure::Throttled(r)),
             Ok(None) => {}
             Err(Error::Store(e)) => return Err(AuthFailure::Unavailable(e)),
-            Err(e) => return Err(AuthFailure::Unavailable(StoreError::Unavailable(e.to_string()))),
+            Err(e) => {
+                return Err(AuthFailure::Unavailable(StoreError::Unavailable(
+                    e.to_string(),
+                )));
+            }
         }
-        let (user, permissions) = self.verify_client_secret(secret).await?;
-        if subject != Login::key_of(&user.login) {
-            return Err(AuthFailure::Invalid);
-        }
+        let verified = self.verify_client_secret(secret).await;
+        let (user, permissions) = match verified {
+            Ok(found) if subject == Login::key_of(&found.0.login) => found,
+            Err(AuthFailure::Unavailable(e)) => return Err(AuthFailure::Unavailable(e)),
+            _ => {
+                self.failed(ip).await;
+                return Err(AuthFailure::Invalid);
+            }
+        };
         self.succeeded(Scope::Account, &subject).await;
         Ok((user, permissions))
     }
@@ -859,5 +947,69 @@ async fn write_activity(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Activity>)
         if let Err(e) = store.touch_pats(&uses).await {
             tracing::warn!(error = %e, tokens = uses.len(), "could not record token use");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::user::UserId;
+
+    fn identity(perms: &[&str], scopes: Option<&[&str]>) -> Identity {
+        let now = Timestamp::from_unix(0);
+        Identity {
+            user: User {
+                id: UserId(1),
+                login: "joe".into(),
+                first_name: String::new(),
+                last_name: String::new(),
+                lang: "en".into(),
+                email: None,
+                disabled: false,
+                roles: vec![],
+                created_at: now,
+                updated_at: now,
+            },
+            permissions: perms
+                .iter()
+                .map(|p| Permission::parse(p).unwrap())
+                .collect(),
+            session: Session {
+                id: "s".into(),
+                kind: SessionKind::PersonalAccess,
+                user_id: UserId(1),
+                api_key_id: None,
+                scopes: scopes.map(|s| s.iter().map(|x| x.to_string()).collect()),
+                created_at: now,
+                last_seen_at: now,
+                idle_expires_at: None,
+                expires_at: now,
+                ip: None,
+                user_agent: None,
+            },
+        }
+    }
+
+    #[test]
+    fn scopes_intersect_with_current_permissions() {
+        let i = identity(
+            &["orders:read", "users:*"],
+            Some(&["orders:*", "users:read"]),
+        );
+        assert!(i.allows("orders:read"));
+        assert!(
+            !i.allows("orders:write"),
+            "the user lacks it although the scope has it"
+        );
+        assert!(i.allows("users:read"));
+        assert!(
+            !i.allows("users:write"),
+            "the scope lacks it although the user has it"
+        );
+        assert_eq!(i.effective_permissions(), ["orders:read", "users:read"]);
+        let unscoped = identity(&["orders:read"], None);
+        assert_eq!(unscoped.effective_permissions(), ["orders:read"]);
+        let admin = identity(&["*"], Some(&["orders:*"]));
+        assert_eq!(admin.effective_permissions(), ["orders:*"]);
     }
 }

@@ -25,12 +25,12 @@ pub use auth::{
     AuthFailure, Authenticator, ClientSecret, Identity, LoginOutcome, SessionSettings,
     TokenSettings,
 };
-pub use throttle::ThrottleSettings;
 pub use error::{Error, StoreError};
 pub use keys::SecretKey;
 pub use password::{Password, PasswordHasher, PasswordParams, PasswordPolicy};
 pub use permission::{Permission, PermissionSet, Role};
 pub use rules::{CredentialKind, RuleSpec, Rules};
 pub use store::Store;
+pub use throttle::ThrottleSettings;
 pub use time::Timestamp;
 pub use user::{Login, NewUser, User, UserId};

@@ -203,7 +203,21 @@ pub trait Store: Send + Sync + 'static {
     /// Counts an attempt for `subject` atomically, before any password is checked:
     /// `Throttled` (and nothing counted) while the subject is locked; otherwise counted,
     /// locking the subject from the `max_failures`-th attempt in the window on.
-    async fn register_attempt(&self, scope: Scope, subject: &str, limit: &Limit, now: Timestamp) -> StoreResult<Attempt>;
+    async fn register_attempt(
+        &self,
+        scope: Scope,
+        subject: &str,
+        limit: &Limit,
+        now: Timestamp,
+    ) -> StoreResult<Attempt>;
+
+    /// Until when the subject is locked, if it is (nothing is counted).
+    async fn locked_until(
+        &self,
+        scope: Scope,
+        subject: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<Timestamp>>;
 
     /// Forgets the subject's attempts (after a success).
     async fn clear_attempts(&self, scope: Scope, subject: &str) -> StoreResult<()>;

@@ -46,7 +46,9 @@ impl Limit {
     /// The lock after the `n`-th counted attempt (`n >= max_failures`).
     pub fn lockout(&self, n: u32) -> Duration {
         let doublings = n.saturating_sub(self.max_failures).min(20);
-        self.base_delay.saturating_mul(1 << doublings).min(self.max_lockout)
+        self.base_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_lockout)
     }
 }
 
@@ -85,14 +87,18 @@ impl Default for ThrottleSettings {
 pub enum Attempt {
     Allowed,
     /// Locked until this time.
-    Throttled { until: Timestamp },
+    Throttled {
+        until: Timestamp,
+    },
 }
 
 impl Attempt {
     pub fn retry_after(&self, now: Timestamp) -> Option<u64> {
         match self {
             Self::Allowed => None,
-            Self::Throttled { until } => Some(u64::try_from(until.unix() - now.unix()).unwrap_or(0).max(1)),
+            Self::Throttled { until } => {
+                Some(u64::try_from(until.unix() - now.unix()).unwrap_or(0).max(1))
+            }
         }
     }
 }

@@ -49,6 +49,17 @@ pub fn extract(
     settings: &HttpSettings,
     ctx: &RequestContext,
 ) -> Result<Presented, Problem> {
+    extract_with_query(parts, settings, ctx, parts.uri.query())
+}
+
+/// As [`extract`], reading the URL parameter token from `query` (the original request's
+/// query string for `{base}/verify`).
+pub fn extract_with_query(
+    parts: &Parts,
+    settings: &HttpSettings,
+    ctx: &RequestContext,
+    query: Option<&str>,
+) -> Result<Presented, Problem> {
     let headers = &parts.headers;
     let mut auths = headers.get_all(AUTHORIZATION).iter();
     let authorization = auths.next();
@@ -83,7 +94,7 @@ pub fn extract(
         }
     }
     if let Some(param) = &settings.url_param {
-        let query = parts.uri.query().unwrap_or("");
+        let query = query.unwrap_or("");
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
             .map_err(|_| Problem::invalid_request("the query string is not valid"))?;
         tokens.extend(

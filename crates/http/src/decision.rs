@@ -37,7 +37,7 @@ impl Principal {
     /// The permissions in effect, comma-separated.
     pub fn permissions_header(&self) -> String {
         match &self.identity {
-            Some(i) => i.effective_scope().replace(' ', ","),
+            Some(i) => i.effective_permissions().join(","),
             None => self
                 .permissions
                 .iter()
@@ -83,6 +83,7 @@ pub async fn decide(
     parts: &Parts,
     method: &str,
     path: &str,
+    query: Option<&str>,
 ) -> Result<Option<Principal>, Problem> {
     let (ctx, csrf_ctx) = contexts(parts)?;
     let unsafe_method = csrf::is_unsafe(&method.parse().unwrap_or(axum::http::Method::POST));
@@ -97,7 +98,7 @@ pub async fn decide(
     if rule.is_some_and(|r| r.public) {
         return Ok(None);
     }
-    let presented = credentials::extract(parts, &state.settings, &ctx)?;
+    let presented = credentials::extract_with_query(parts, &state.settings, &ctx, query)?;
     if matches!(presented, Presented::None) {
         return Err(Problem::unauthenticated());
     }
@@ -176,8 +177,16 @@ async fn verify(
             match state.auth.check_password(&username, &password, ip).await? {
                 Ok(user) => {
                     let store = state.auth.accounts().store();
-                    let permissions = store.permissions_of(user.id).await.map_err(tessera_core::Error::from)?;
-                    Ok(Principal { user, credential: kind, identity: None, permissions })
+                    let permissions = store
+                        .permissions_of(user.id)
+                        .await
+                        .map_err(tessera_core::Error::from)?;
+                    Ok(Principal {
+                        user,
+                        credential: kind,
+                        identity: None,
+                        permissions,
+                    })
                 }
                 Err(AuthFailure::Throttled(r)) => Err(Problem::too_many_attempts(r)),
                 Err(_) => Err(Problem::invalid_credentials(Challenge::Basic)),

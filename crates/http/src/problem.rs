@@ -20,9 +20,9 @@ pub struct Problem {
     pub detail: Option<String>,
     /// The permission that was missing (403 `forbidden` / `insufficient_scope`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub required: Option<String>,
+    pub required: Option<Box<str>>,
     #[serde(skip)]
-    pub www_authenticate: Option<String>,
+    pub www_authenticate: Option<Box<str>>,
     /// Also expire the session cookie (it named a session that no longer works).
     #[serde(skip)]
     pub clear_session_cookie: bool,
@@ -149,8 +149,12 @@ impl Problem {
 
     /// 429 after too many failed attempts; the same for existing and unknown accounts.
     pub fn too_many_attempts(retry_after: u64) -> Self {
-        let mut p = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "Too Many Requests")
-            .with_detail("too many failed attempts; try again later");
+        let mut p = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Too Many Requests",
+        )
+        .with_detail("too many failed attempts; try again later");
         p.retry_after = Some(retry_after);
         p
     }
@@ -201,22 +205,25 @@ impl Problem {
     pub fn forbidden(required: &str, bearer: bool) -> Self {
         let mut p = Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
             .with_detail(format!("this needs the permission `{required}`"));
-        p.required = Some(required.to_owned());
+        p.required = Some(required.into());
         if bearer {
             p.code = "insufficient_scope";
-            p.www_authenticate = Some(format!(
-                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{required}\""
-            ));
+            p.www_authenticate = Some(
+                format!(
+                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{required}\""
+                )
+                .into(),
+            );
         }
         p
     }
 
     fn challenge(mut self, challenge: Challenge, error: Option<&str>) -> Self {
-        self.www_authenticate = Some(match (challenge, error) {
+        self.www_authenticate = Some(String::into(match (challenge, error) {
             (Challenge::Basic, _) => format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""),
             (Challenge::Bearer, Some(e)) => format!("Bearer realm=\"{REALM}\", error=\"{e}\""),
             _ => format!("Bearer realm=\"{REALM}\""),
-        });
+        }));
         self
     }
 }
@@ -236,7 +243,7 @@ impl From<tessera_core::Error> for Problem {
             Error::ScopeNotHeld(scope) => {
                 let mut p = Self::new(StatusCode::BAD_REQUEST, "invalid_scope", "Bad Request")
                     .with_detail(format!("scope `{scope}` is not among your permissions"));
-                p.required = Some(scope);
+                p.required = Some(scope.into());
                 p
             }
             Error::Internal(cause) => {

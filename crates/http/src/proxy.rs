@@ -28,6 +28,56 @@ pub fn client() -> UpstreamClient {
         .build(connector)
 }
 
+/// Headers a client must not be able to pass to the upstream: identity headers (also
+/// spelled with `_`, which CGI-style servers read as `-`), method and URL overrides that
+/// would make the upstream act on something other than what the rules judged, and
+/// forwarding headers from anyone but a trusted proxy.
+fn must_not_pass(name: &str, from_trusted_proxy: bool) -> bool {
+    let n = name.replace('_', "-");
+    n.starts_with("x-tessera-")
+        || matches!(
+            n.as_str(),
+            "x-http-method-override"
+                | "x-http-method"
+                | "x-method-override"
+                | "x-original-url"
+                | "x-rewrite-url"
+                | "x-original-uri"
+                | "x-original-method"
+                | "x-forwarded-uri"
+                | "x-forwarded-method"
+        )
+        || (!from_trusted_proxy
+            && matches!(
+                n.as_str(),
+                "forwarded"
+                    | "x-real-ip"
+                    | "x-forwarded-port"
+                    | "x-forwarded-prefix"
+                    | "x-forwarded-host"
+                    | "x-forwarded-server"
+            ))
+        || (n != name && n.starts_with("x-forwarded-"))
+}
+
+/// The query string without the token URL parameter.
+fn without_param(query: Option<&str>, param: &str) -> Option<String> {
+    let q = query?;
+    let kept: Vec<&str> = q
+        .split('&')
+        .filter(|kv| {
+            let key = kv.split('=').next().unwrap_or("");
+            let decoded: String =
+                serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("{key}="))
+                    .ok()
+                    .and_then(|mut v| v.pop())
+                    .map_or_else(|| key.to_owned(), |(k, _)| k);
+            decoded != param
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
+}
+
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -100,8 +150,12 @@ fn upstream_uri(proxy: &Proxy, path: &str, query: Option<&str>) -> Result<Uri, P
         .map_err(|_| Problem::invalid_request("the request target cannot be forwarded"))
 }
 
+/// A WebSocket upgrade (the only protocol switch passed through: an `h2c` upgrade would
+/// open a tunnel in which requests are never decided).
 fn is_upgrade(h: &HeaderMap) -> bool {
-    h.contains_key(header::UPGRADE)
+    h.get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
         && h.get_all(header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -132,11 +186,13 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
     let path = tessera_core::path::normalize(&raw_path)
         .map_err(|e| Problem::invalid_request(e.to_string()))?;
     let method = parts.method.as_str().to_ascii_uppercase();
-    let principal = decision::decide(state, &parts, &method, &path).await?;
+    let principal = decision::decide(state, &parts, &method, &path, parts.uri.query()).await?;
     let (ctx, _) = contexts(&parts)?;
 
     let upgrade = is_upgrade(&parts.headers);
-    let upgrade_header = parts.headers.get(header::UPGRADE).cloned();
+    let upgrade_header = upgrade
+        .then(|| parts.headers.get(header::UPGRADE).cloned())
+        .flatten();
     let client_upgrade = if upgrade {
         parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
     } else {
@@ -148,7 +204,7 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
     strip_hop_by_hop(&mut headers);
     let incoming: Vec<HeaderName> = headers
         .keys()
-        .filter(|k| k.as_str().starts_with("x-tessera-"))
+        .filter(|k| must_not_pass(k.as_str(), ctx.from_trusted_proxy))
         .cloned()
         .collect();
     for k in incoming {
@@ -166,7 +222,11 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         headers.insert(header::UPGRADE, u);
     }
 
-    let uri = upstream_uri(proxy, &path, parts.uri.query())?;
+    let query = match (&settings.url_param, proxy.forward_credentials) {
+        (Some(param), false) => without_param(parts.uri.query(), param),
+        _ => parts.uri.query().map(str::to_owned),
+    };
+    let uri = upstream_uri(proxy, &path, query.as_deref())?;
     let mut out = axum::http::Request::builder()
         .method(parts.method.clone())
         .uri(uri);
@@ -197,6 +257,13 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         }
     };
     let (mut res_parts, res_body) = res.into_parts();
+    if res_parts.status == StatusCode::SWITCHING_PROTOCOLS && !upgrade {
+        tracing::warn!("upstream switched protocols without being asked");
+        return Err(
+            Problem::new(StatusCode::BAD_GATEWAY, "bad_gateway", "Bad Gateway")
+                .with_detail("the upstream answered with an unexpected protocol switch"),
+        );
+    }
     if res_parts.status == StatusCode::SWITCHING_PROTOCOLS {
         let upstream_upgrade = res_parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
         if let (Some(client_side), Some(upstream_side)) = (client_upgrade, upstream_upgrade) {
@@ -271,6 +338,35 @@ mod tests {
         assert!(h.get(header::AUTHORIZATION).is_none());
         assert!(h.get("x-csrftoken").is_none());
         assert_eq!(h.get(header::COOKIE).unwrap(), "theirs=1");
+    }
+
+    #[test]
+    fn spoofing_headers_never_pass() {
+        for h in [
+            "x-tessera-user",
+            "x_tessera_user",
+            "x-http-method-override",
+            "x-original-url",
+            "x_forwarded_for",
+        ] {
+            assert!(must_not_pass(h, true), "{h}");
+        }
+        assert!(must_not_pass("forwarded", false));
+        assert!(!must_not_pass("forwarded", true));
+        assert!(!must_not_pass("accept", false));
+    }
+
+    #[test]
+    fn the_token_parameter_is_removed() {
+        assert_eq!(
+            without_param(Some("a=1&access_token=x&b=2"), "access_token").as_deref(),
+            Some("a=1&b=2")
+        );
+        assert_eq!(
+            without_param(Some("access%5Ftoken=x"), "access_token"),
+            None
+        );
+        assert_eq!(without_param(None, "access_token"), None);
     }
 
     #[test]

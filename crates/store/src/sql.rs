@@ -1045,6 +1045,23 @@ macro_rules! impl_store {
                 Ok(verdict)
             }
 
+            async fn locked_until(
+                &self,
+                scope: tessera_core::throttle::Scope,
+                subject: &str,
+                now: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<Option<tessera_core::Timestamp>> {
+                let until: Option<Option<i64>> = sqlx::query_scalar(
+                    "SELECT locked_until FROM login_failures WHERE scope = $1 AND subject = $2",
+                )
+                .bind(scope.as_str())
+                .bind(subject)
+                .fetch_optional(self.reader())
+                .await
+                .map_err($crate::sql::unavailable)?;
+                Ok(until.flatten().filter(|u| *u > now.unix()).map(tessera_core::Timestamp::from_unix))
+            }
+
             async fn clear_attempts(
                 &self,
                 scope: tessera_core::throttle::Scope,

@@ -1,7 +1,7 @@
 //! API key/secret pairs: `GET`/`POST {base}/apikeys`, `DELETE {base}/apikeys/{id}`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -75,7 +75,7 @@ pub async fn create(
 
 pub async fn delete(
     State(state): State<AppState>,
-    Path(key_id): Path<String>,
+    super::Id(key_id): super::Id,
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     if !state

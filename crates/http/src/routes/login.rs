@@ -43,7 +43,22 @@ pub fn safe_next(next: &str) -> String {
         && !next.contains('\\')
         && !next.chars().any(|c| c.is_control() || c.is_whitespace())
         && next.len() <= 2048;
-    if ok { next.to_owned() } else { "/".to_owned() }
+    if !ok {
+        return "/".to_owned();
+    }
+    // A `Location` header is ASCII: percent-encode anything else.
+    let mut out = String::with_capacity(next.len());
+    for c in next.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 /// The fields of a form body (urlencoded or multipart); other or empty bodies have none.
@@ -87,7 +102,6 @@ fn classify(headers: &HeaderMap, body: &[u8]) -> Result<BodyKind, Problem> {
         "application/x-www-form-urlencoded" => Ok(BodyKind::Urlencoded),
         "multipart/form-data" => Ok(BodyKind::Multipart),
         "application/json" => Ok(BodyKind::Json),
-        t if t.starts_with("application/") && t.ends_with("+json") => Ok(BodyKind::Json),
         _ => Err(Problem::unsupported_media_type(
             "send application/json, application/x-www-form-urlencoded or multipart/form-data",
         )),
@@ -381,7 +395,11 @@ pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response
         ip: ctx.client_ip.map(|ip| ip.to_string()),
         user_agent: RequestContext::user_agent(&parts.headers),
     };
-    let (identity, token) = match state.auth.login_with_api_key(&key_id, &secret, client).await? {
+    let (identity, token) = match state
+        .auth
+        .login_with_api_key(&key_id, &secret, client)
+        .await?
+    {
         LoginOutcome::Success(identity, token) => (*identity, token),
         LoginOutcome::Failed => {
             tracing::info!("API key login failed");
@@ -457,7 +475,11 @@ async fn login(
     } else {
         Challenge::Plain
     };
-    let (identity, token) = match state.auth.login(&creds.username, &creds.password, client).await? {
+    let (identity, token) = match state
+        .auth
+        .login(&creds.username, &creds.password, client)
+        .await?
+    {
         LoginOutcome::Success(identity, token) => (*identity, token),
         LoginOutcome::Failed => {
             tracing::info!(method = ?creds.method, "login failed");
@@ -596,6 +618,7 @@ mod tests {
     fn next_stays_on_this_origin() {
         assert_eq!(safe_next("/"), "/");
         assert_eq!(safe_next("/orders?x=1"), "/orders?x=1");
+        assert_eq!(safe_next("/café"), "/caf%C3%A9");
         for evil in [
             "//evil.example",
             "https://evil.example",

@@ -17,6 +17,23 @@ use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::{AppState, Problem, edge};
 
+/// The `{id}` of a route, with a problem+json 400 when it is not valid UTF-8.
+pub struct Id(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| Self(id))
+            .map_err(|_| Problem::invalid_request("the id in the path is not valid"))
+    }
+}
+
 /// Largest request body the auth endpoints read.
 pub const BODY_LIMIT: usize = 64 * 1024;
 

@@ -182,10 +182,18 @@ async fn authenticate_client(
         Ok(_) | Err(_) => return Err(OAuthError::invalid_client()),
     };
     let ip = ctx.client_ip.map(|ip| ip.to_string());
-    match state.auth.authenticate_client(&id, &secret, ip.as_deref()).await {
+    match state
+        .auth
+        .authenticate_client(&id, &secret, ip.as_deref())
+        .await
+    {
         Ok(found) => Ok(found),
         Err(AuthFailure::Throttled(r)) => {
-            let mut e = OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many failed attempts; try again later");
+            let mut e = OAuthError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many failed attempts; try again later",
+            );
             e.retry_after = Some(r);
             Err(e)
         }

@@ -1,7 +1,7 @@
 //! Session info, logout, and the caller's list of sessions.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
@@ -148,7 +148,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
 /// `DELETE {base}/sessions/{id}`: end one of my sessions; someone else's is 404.
 pub async fn revoke_one(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    super::Id(id): super::Id,
     auth: Authenticated,
 ) -> Result<Response, Problem> {
     if !state.auth.revoke_session(&auth.identity, &id).await? {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -140,7 +140,7 @@ pub async fn create(
 
 pub async fn revoke(
     State(state): State<AppState>,
-    Path(token_id): Path<String>,
+    super::Id(token_id): super::Id,
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     if !state
@@ -155,7 +155,7 @@ pub async fn revoke(
 
 pub async fn regenerate(
     State(state): State<AppState>,
-    Path(token_id): Path<String>,
+    super::Id(token_id): super::Id,
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     match state

@@ -11,6 +11,36 @@ use crate::auth::contexts;
 use crate::decision;
 use crate::{AppState, Problem};
 
+/// The original request's method or URI. Both header families may be present only when
+/// they agree: a proxy sets one family and passes the client's headers on, so a client
+/// could otherwise describe a harmless request in the other family.
+fn original(
+    headers: &axum::http::HeaderMap,
+    traefik: &str,
+    nginx: &str,
+) -> Result<Option<String>, Problem> {
+    let one = |name: &str| -> Result<Option<String>, Problem> {
+        let mut values = headers.get_all(name).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(Problem::invalid_request(format!("{name} is repeated")));
+        }
+        first
+            .map(|v| {
+                v.to_str()
+                    .map(str::to_owned)
+                    .map_err(|_| Problem::invalid_request(format!("{name} is not valid")))
+            })
+            .transpose()
+    };
+    match (one(traefik)?, one(nginx)?) {
+        (Some(a), Some(b)) if a != b => Err(Problem::invalid_request(format!(
+            "{traefik} and {nginx} disagree"
+        ))),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
 pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Response, Problem> {
     let (parts, _) = req.into_parts();
     let (ctx, _) = contexts(&parts)?;
@@ -19,26 +49,22 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Respo
             "the original request is read only from server.trusted_proxies (X-Forwarded-Uri or X-Original-URI)",
         ));
     }
-    let header = |a: &str, b: &str| {
-        parts
-            .headers
-            .get(a)
-            .or_else(|| parts.headers.get(b))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let method = header("x-forwarded-method", "x-original-method")
+    let method = original(&parts.headers, "x-forwarded-method", "x-original-method")?
         .unwrap_or_else(|| "GET".to_owned())
         .to_ascii_uppercase();
-    let Some(uri) = header("x-forwarded-uri", "x-original-uri") else {
+    let Some(uri) = original(&parts.headers, "x-forwarded-uri", "x-original-uri")? else {
         return Err(Problem::invalid_request(
             "X-Forwarded-Uri or X-Original-URI is required",
         ));
     };
-    let path = uri.split(['?', '#']).next().unwrap_or("");
+    let uri = uri.split('#').next().unwrap_or("");
+    let (path, query) = match uri.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (uri, None),
+    };
     let path =
         tessera_core::path::normalize(path).map_err(|e| Problem::invalid_request(e.to_string()))?;
-    let principal = decision::decide(&state, &parts, &method, &path).await?;
+    let principal = decision::decide(&state, &parts, &method, &path, query).await?;
     let mut res = StatusCode::OK.into_response();
     if let Some(p) = principal {
         for (name, value) in p.headers() {

@@ -125,6 +125,9 @@ async fn rules_decide_and_identity_reaches_the_upstream() {
                 .header("authorization", format!("Bearer {}", s.joe_token))
                 .header("x-tessera-user", "admin")
                 .header("x-tessera-permissions", "*")
+                .header("x_tessera_user", "admin")
+                .header("x-http-method-override", "DELETE")
+                .header("forwarded", "for=127.0.0.1;proto=https")
                 .header("cookie", "theirs=1; sessionid=zzz"),
         )
         .await;
@@ -143,6 +146,14 @@ async fn rules_decide_and_identity_reaches_the_upstream() {
         "our credentials are not forwarded"
     );
     assert_eq!(h["cookie"], "theirs=1");
+    assert!(
+        h.get("x-http-method-override").is_none(),
+        "overrides could change what was judged"
+    );
+    assert!(
+        h.get("forwarded").is_none(),
+        "an untrusted client's Forwarded is dropped"
+    );
     assert_eq!(h["x-forwarded-for"], "127.0.0.1");
     assert_eq!(h["x-forwarded-proto"], "http");
     assert!(h["x-forwarded-host"].is_string());
@@ -411,7 +422,7 @@ async fn upgrades_pass_through() {
     let addr = s.server.base.trim_start_matches("http://").to_owned();
     let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let req = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: echo\r\nAuthorization: Bearer {}\r\n\r\n",
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer {}\r\n\r\n",
         s.joe_token
     );
     tcp.write_all(req.as_bytes()).await.unwrap();
@@ -432,11 +443,24 @@ async fn upgrades_pass_through() {
     }
     assert_eq!(&got[..], b"ping through the gateway");
 
+    // Only WebSocket upgrades are spliced: an h2c upgrade would open an undecided tunnel.
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nAuthorization: Bearer {}\r\n\r\n",
+        s.joe_token
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let n = tcp.read(&mut buf).await.unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(!answer.starts_with("HTTP/1.1 101"), "{answer}");
+
     // Without a credential the upgrade is refused like any request.
     let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
     tcp.write_all(
-        format!("GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-            .as_bytes(),
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        )
+        .as_bytes(),
     )
     .await
     .unwrap();
@@ -507,6 +531,17 @@ async fn verify_answers_forward_auth() {
     c.jar.clear();
     assert_eq!(r.status, 200);
     assert!(r.header("x-tessera-user").is_none());
+    // The two header families must agree: a client cannot describe a harmless request in
+    // the spelling the proxy does not set.
+    let r = c
+        .send(
+            verify(&c, "DELETE", "/admin/x", true)
+                .header("x-forwarded-uri", "/public/x")
+                .header("x-forwarded-method", "GET"),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(r.status, 400);
     // Cookie + unsafe original method: CSRF applies.
     let mut browser = Client::new(&server.base);
     browser

@@ -9,7 +9,9 @@ use crate::harness::{Backend, Env};
 const PW: &str = "correct horse battery staple";
 
 async fn guessing(backend: Backend) {
-    let Some(env) = Env::new(backend).await else { return };
+    let Some(env) = Env::new(backend).await else {
+        return;
+    };
     let env = env.config("[throttle]\naccount_max_failures = 5\nip_max_failures = 10000\n");
     env.add_user("joe", PW, &[]);
     env.add_user("ann", PW, &[]);
@@ -23,8 +25,17 @@ async fn guessing(backend: Backend) {
         for i in 0..100 {
             let (http, url) = (http.clone(), url.clone());
             tasks.push(tokio::spawn(async move {
-                let r = http.post(url).json(&json!({"username": who, "password": format!("guess number {i}")})).send().await.unwrap();
-                (who, r.status().as_u16(), r.headers().get("retry-after").is_some())
+                let r = http
+                    .post(url)
+                    .json(&json!({"username": who, "password": format!("guess number {i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                (
+                    who,
+                    r.status().as_u16(),
+                    r.headers().get("retry-after").is_some(),
+                )
             }));
         }
     }
@@ -44,21 +55,38 @@ async fn guessing(backend: Backend) {
 
     // While locked, even the right password is not checked.
     let mut c = Client::new(&server.base);
-    let r = c.send(c.req(Method::POST, "/api/login").json(&json!({"username": "joe", "password": PW}))).await;
+    let r = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .json(&json!({"username": "joe", "password": PW})),
+        )
+        .await;
     assert_eq!((r.status, r.code().as_str()), (429, "too_many_attempts"));
     // Basic and the other spelling of the login share the counter.
-    let r = c.send(c.req(Method::GET, "/api/login").basic_auth("JOE", Some(PW))).await;
+    let r = c
+        .send(c.req(Method::GET, "/api/login").basic_auth("JOE", Some(PW)))
+        .await;
     assert_eq!(r.status, 429);
 
     // A success resets the account's count.
     c.jar.clear();
     for round in 0..3 {
         for _ in 0..4 {
-            let r = c.send(c.req(Method::POST, "/api/login").json(&json!({"username": "ann", "password": "not it at all"}))).await;
+            let r = c
+                .send(
+                    c.req(Method::POST, "/api/login")
+                        .json(&json!({"username": "ann", "password": "not it at all"})),
+                )
+                .await;
             assert_eq!(r.status, 401, "round {round}");
             c.jar.clear();
         }
-        let r = c.send(c.req(Method::POST, "/api/login").json(&json!({"username": "ann", "password": PW}))).await;
+        let r = c
+            .send(
+                c.req(Method::POST, "/api/login")
+                    .json(&json!({"username": "ann", "password": PW})),
+            )
+            .await;
         assert_eq!(r.status, 200, "round {round}");
         c.jar.clear();
     }
@@ -90,7 +118,9 @@ async fn password_spraying_is_throttled_by_address() {
             .json(&json!({"username": who, "password": "Summer2026!!"}))
     };
     for i in 0..6 {
-        let r = c.send(attempt(&c, &format!("user{i}"), "203.0.113.9")).await;
+        let r = c
+            .send(attempt(&c, &format!("user{i}"), "203.0.113.9"))
+            .await;
         assert_eq!(r.status, 401);
         c.jar.clear();
     }
@@ -99,7 +129,12 @@ async fn password_spraying_is_throttled_by_address() {
     c.jar.clear();
     // Another address is not affected, and neither is Joe from it.
     let r = c
-        .send(c.req(Method::POST, "/api/login").header("x-forwarded-for", "198.51.100.7").header("x-forwarded-proto", "https").json(&json!({"username": "joe", "password": PW})))
+        .send(
+            c.req(Method::POST, "/api/login")
+                .header("x-forwarded-for", "198.51.100.7")
+                .header("x-forwarded-proto", "https")
+                .json(&json!({"username": "joe", "password": PW})),
+        )
         .await;
     assert_eq!(r.status, 200);
 }
@@ -113,7 +148,12 @@ async fn key_and_client_guessing_are_throttled() {
     let mut c = Client::new(&server.base);
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let r = c.send(c.req(Method::POST, "/api/login/key").json(&json!({"apiKey": "key_guess", "apiSecret": "tsx_nope"}))).await;
+        let r = c
+            .send(
+                c.req(Method::POST, "/api/login/key")
+                    .json(&json!({"apiKey": "key_guess", "apiSecret": "tsx_nope"})),
+            )
+            .await;
         statuses.push(r.status);
         c.jar.clear();
     }
@@ -121,7 +161,11 @@ async fn key_and_client_guessing_are_throttled() {
     let mut statuses = Vec::new();
     for _ in 0..5 {
         let r = c
-            .send(c.req(Method::POST, "/api/oauth/token").basic_auth("joe", Some("tsc_wrong")).form(&[("grant_type", "client_credentials")]))
+            .send(
+                c.req(Method::POST, "/api/oauth/token")
+                    .basic_auth("joe", Some("tsc_wrong"))
+                    .form(&[("grant_type", "client_credentials")]),
+            )
             .await;
         statuses.push(r.status);
         c.jar.clear();

@@ -651,8 +651,16 @@ pub async fn throttling_counts_atomically(f: Fixture) {
     let other = f.reopen().await;
     let mut tasks = Vec::new();
     for i in 0..40 {
-        let s = if i % 2 == 0 { f.store.clone() } else { other.clone() };
-        tasks.push(tokio::spawn(async move { s.register_attempt(Scope::Account, "joe", &limit, t0).await.unwrap() }));
+        let s = if i % 2 == 0 {
+            f.store.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            s.register_attempt(Scope::Account, "joe", &limit, t0)
+                .await
+                .unwrap()
+        }));
     }
     let mut allowed = 0;
     for t in tasks {
@@ -662,25 +670,77 @@ pub async fn throttling_counts_atomically(f: Fixture) {
     }
     assert_eq!(allowed, 5, "exactly the limit got through");
     // Locked for base_delay after the fifth; other subjects and scopes are unaffected.
-    let locked = f.store.register_attempt(Scope::Account, "joe", &limit, t0.plus(std::time::Duration::from_secs(30))).await.unwrap();
-    assert_eq!(locked, Attempt::Throttled { until: t0.plus(std::time::Duration::from_secs(60)) });
-    assert_eq!(f.store.register_attempt(Scope::Account, "ann", &limit, t0).await.unwrap(), Attempt::Allowed);
-    assert_eq!(f.store.register_attempt(Scope::Ip, "joe", &limit, t0).await.unwrap(), Attempt::Allowed);
+    let locked = f
+        .store
+        .register_attempt(
+            Scope::Account,
+            "joe",
+            &limit,
+            t0.plus(std::time::Duration::from_secs(30)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        locked,
+        Attempt::Throttled {
+            until: t0.plus(std::time::Duration::from_secs(60))
+        }
+    );
+    assert_eq!(
+        f.store
+            .register_attempt(Scope::Account, "ann", &limit, t0)
+            .await
+            .unwrap(),
+        Attempt::Allowed
+    );
+    assert_eq!(
+        f.store
+            .register_attempt(Scope::Ip, "joe", &limit, t0)
+            .await
+            .unwrap(),
+        Attempt::Allowed
+    );
     // After the lock: one more attempt, then a doubled lock.
     let t1 = t0.plus(std::time::Duration::from_secs(61));
-    assert_eq!(f.store.register_attempt(Scope::Account, "joe", &limit, t1).await.unwrap(), Attempt::Allowed);
     assert_eq!(
-        f.store.register_attempt(Scope::Account, "joe", &limit, t1).await.unwrap(),
-        Attempt::Throttled { until: t1.plus(std::time::Duration::from_secs(120)) }
+        f.store
+            .register_attempt(Scope::Account, "joe", &limit, t1)
+            .await
+            .unwrap(),
+        Attempt::Allowed
+    );
+    assert_eq!(
+        f.store
+            .register_attempt(Scope::Account, "joe", &limit, t1)
+            .await
+            .unwrap(),
+        Attempt::Throttled {
+            until: t1.plus(std::time::Duration::from_secs(120))
+        }
     );
     // A success clears the count; an old count is forgotten after the window.
     f.store.clear_attempts(Scope::Account, "joe").await.unwrap();
-    assert_eq!(f.store.register_attempt(Scope::Account, "joe", &limit, t1).await.unwrap(), Attempt::Allowed);
+    assert_eq!(
+        f.store
+            .register_attempt(Scope::Account, "joe", &limit, t1)
+            .await
+            .unwrap(),
+        Attempt::Allowed
+    );
     for _ in 0..4 {
-        f.store.register_attempt(Scope::Account, "ann", &limit, t0).await.unwrap();
+        f.store
+            .register_attempt(Scope::Account, "ann", &limit, t0)
+            .await
+            .unwrap();
     }
     let later = t0.plus(std::time::Duration::from_secs(3600));
     for _ in 0..4 {
-        assert_eq!(f.store.register_attempt(Scope::Account, "ann", &limit, later).await.unwrap(), Attempt::Allowed);
+        assert_eq!(
+            f.store
+                .register_attempt(Scope::Account, "ann", &limit, later)
+                .await
+                .unwrap(),
+            Attempt::Allowed
+        );
     }
 }
