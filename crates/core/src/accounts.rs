@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::password::{Password, PasswordHasher, PasswordPolicy, Verification};
 use crate::store::Store;
@@ -42,10 +43,17 @@ impl Accounts {
             .check(password, user.login.as_str())
             .map_err(Error::WeakPassword)?;
         let hash = self.hasher.hash(password).await?;
-        Ok(self
+        let created = self
             .store
             .create_user(&user, &hash, Timestamp::now())
-            .await?)
+            .await?;
+        let e = AuditEvent::new("user_created", "success").user(&created);
+        crate::audit::record(
+            &self.store,
+            e.detail(format!("roles={}", created.roles.join(","))),
+        )
+        .await;
+        Ok(created)
     }
 
     /// Finds a user by any spelling of its login (case, Unicode compatibility forms).
@@ -70,6 +78,11 @@ impl Accounts {
         {
             return Err(Error::UnknownUser(login.to_owned()));
         }
+        crate::audit::record(
+            &self.store,
+            AuditEvent::new("password_changed", "success").user(&user),
+        )
+        .await;
         Ok(())
     }
 
@@ -82,6 +95,12 @@ impl Accounts {
         {
             return Err(Error::UnknownUser(login.to_owned()));
         }
+        let event = if disabled {
+            "user_disabled"
+        } else {
+            "user_enabled"
+        };
+        crate::audit::record(&self.store, AuditEvent::new(event, "success").user(&user)).await;
         Ok(User { disabled, ..user })
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::accounts::Accounts;
+use crate::audit::{self, AuditEvent};
 use crate::credential::{ApiKey, PersonalToken, StoredClientSecret, new_public_id};
 use crate::error::{Error, Result, StoreError};
 use crate::keys::{Sealer, SecretKey};
@@ -295,10 +296,23 @@ impl Authenticator {
         &self,
         login: &str,
         password: &Password,
-        ip: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<std::result::Result<User, AuthFailure>> {
         let subject = Login::key_of(login);
+        let ip = client.ip.as_deref();
+        let event = || {
+            let e = AuditEvent::new("login", "failure")
+                .attempted_login(login)
+                .client(ip, client.user_agent.as_deref());
+            match &client.method {
+                Some(m) => e.method(m),
+                None => e,
+            }
+        };
         if let Some(r) = self.admit(Scope::Account, &subject, ip).await? {
+            let mut e = event();
+            e.outcome = "throttled".into();
+            self.audit(e.detail(format!("retry_after={r}"))).await;
             return Ok(Err(AuthFailure::Throttled(r)));
         }
         match self.inner.accounts.authenticate(login, password).await? {
@@ -308,9 +322,14 @@ impl Authenticator {
             }
             None => {
                 self.failed(ip).await;
+                self.audit(event()).await;
                 Ok(Err(AuthFailure::Invalid))
             }
         }
+    }
+
+    async fn audit(&self, e: AuditEvent) {
+        audit::record(self.store(), e).await;
     }
 
     /// Checks a login and password and opens a password session. Unknown login, wrong
@@ -321,14 +340,15 @@ impl Authenticator {
         password: &Password,
         client: ClientInfo,
     ) -> Result<LoginOutcome> {
-        let user = match self
-            .check_password(login, password, client.ip.as_deref())
-            .await?
-        {
+        let user = match self.check_password(login, password, &client).await? {
             Ok(user) => user,
             Err(AuthFailure::Throttled(r)) => return Ok(LoginOutcome::Throttled(r)),
             Err(_) => return Ok(LoginOutcome::Failed),
         };
+        let mut event = AuditEvent::new("login", "success")
+            .user(&user)
+            .client(client.ip.as_deref(), client.user_agent.as_deref());
+        event.method = client.method.clone();
         let s = self.inner.settings;
         let (identity, token) = self
             .open_session(
@@ -341,6 +361,8 @@ impl Authenticator {
                 client,
             )
             .await?;
+        self.audit(event.detail(format!("session={}", identity.session.id)))
+            .await;
         Ok(LoginOutcome::Success(Box::new(identity), token))
     }
 
@@ -500,7 +522,7 @@ impl Authenticator {
     pub async fn end_session(&self, identity: &Identity) -> Result<bool> {
         let now = Timestamp::now();
         let s = &identity.session;
-        Ok(match s.kind {
+        let ended = match s.kind {
             SessionKind::PersonalAccess => {
                 self.store()
                     .revoke_pat(identity.user.id, &s.id, now)
@@ -511,7 +533,13 @@ impl Authenticator {
                     .revoke_session(identity.user.id, &s.id, now)
                     .await?
             }
-        })
+        };
+        if ended {
+            let e = AuditEvent::new("logout", "success").user(&identity.user);
+            self.audit(e.detail(format!("{}={}", s.kind.as_str(), s.id)))
+                .await;
+        }
+        Ok(ended)
     }
 
     pub async fn list_sessions(&self, identity: &Identity) -> Result<Vec<Session>> {
@@ -523,22 +551,35 @@ impl Authenticator {
 
     /// Ends one of the caller's sessions; `false` if there is no such session of theirs.
     pub async fn revoke_session(&self, identity: &Identity, id: &str) -> Result<bool> {
-        Ok(self
+        let done = self
             .store()
             .revoke_session(identity.user.id, id, Timestamp::now())
-            .await?)
+            .await?;
+        if done {
+            self.audit(
+                AuditEvent::new("session_revoked", "success")
+                    .user(&identity.user)
+                    .detail(format!("session={id}")),
+            )
+            .await;
+        }
+        Ok(done)
     }
 
     /// Ends all of the caller's sessions but the current one; returns how many.
     pub async fn revoke_other_sessions(&self, identity: &Identity) -> Result<u64> {
-        Ok(self
+        let keep = Some(identity.session.id.as_str());
+        let n = self
             .store()
-            .revoke_sessions(
-                identity.user.id,
-                Some(&identity.session.id),
-                Timestamp::now(),
-            )
-            .await?)
+            .revoke_sessions(identity.user.id, keep, Timestamp::now())
+            .await?;
+        self.audit(
+            AuditEvent::new("sessions_revoked", "success")
+                .user(&identity.user)
+                .detail(format!("count={n}")),
+        )
+        .await;
+        Ok(n)
     }
 
     /// Validates requested scopes: each must be a permission the owner holds now.
@@ -608,7 +649,12 @@ impl Authenticator {
         };
         let token = Token::generate(TokenKind::PersonalAccess);
         self.store().create_pat(&pat, &token.digest()).await?;
-        tracing::info!(user = %owner.login, token = %pat.id, "personal access token created");
+        self.audit(
+            AuditEvent::new("token_created", "success")
+                .user(owner)
+                .detail(format!("token={}", pat.id)),
+        )
+        .await;
         Ok((pat, token))
     }
 
@@ -622,7 +668,12 @@ impl Authenticator {
             .revoke_pat(owner.id, id, Timestamp::now())
             .await?;
         if done {
-            tracing::info!(user = %owner.login, token = %id, "personal access token revoked");
+            self.audit(
+                AuditEvent::new("token_revoked", "success")
+                    .user(owner)
+                    .detail(format!("token={id}")),
+            )
+            .await;
         }
         Ok(done)
     }
@@ -663,7 +714,13 @@ impl Authenticator {
         {
             return Ok(None);
         }
-        tracing::info!(user = %owner.login, old = %id, new = %new.id, "personal access token regenerated");
+        let detail = format!("token={id} new={}", new.id);
+        self.audit(
+            AuditEvent::new("token_regenerated", "success")
+                .user(owner)
+                .detail(detail),
+        )
+        .await;
         Ok(Some((new, token)))
     }
 
@@ -687,7 +744,12 @@ impl Authenticator {
         };
         let secret = Token::generate(TokenKind::ApiSecret);
         self.store().create_api_key(&key, &secret.digest()).await?;
-        tracing::info!(user = %owner.login, key = %key.id, "API key created");
+        self.audit(
+            AuditEvent::new("api_key_created", "success")
+                .user(owner)
+                .detail(format!("key={}", key.id)),
+        )
+        .await;
         Ok((key, secret))
     }
 
@@ -702,7 +764,12 @@ impl Authenticator {
             .delete_api_key(owner.id, id, Timestamp::now())
             .await?;
         if done {
-            tracing::info!(user = %owner.login, key = %id, "API key deleted");
+            self.audit(
+                AuditEvent::new("api_key_deleted", "success")
+                    .user(owner)
+                    .detail(format!("key={id}")),
+            )
+            .await;
         }
         Ok(done)
     }
@@ -718,10 +785,23 @@ impl Authenticator {
         if key_id.is_empty() || key_id.len() > 64 {
             return Ok(LoginOutcome::Failed);
         }
+        let event = |outcome: &str| {
+            AuditEvent::new("login", outcome)
+                .method("key")
+                .client(client.ip.as_deref(), client.user_agent.as_deref())
+                .detail(format!(
+                    "key={}",
+                    key_id
+                        .chars()
+                        .filter(|c| c.is_ascii_graphic())
+                        .collect::<String>()
+                ))
+        };
         if let Some(r) = self
             .admit(Scope::ApiKey, key_id, client.ip.as_deref())
             .await?
         {
+            self.audit(event("throttled")).await;
             return Ok(LoginOutcome::Throttled(r));
         }
         let parsed = token::parse(secret)
@@ -732,8 +812,10 @@ impl Authenticator {
             if constant_time_eq(&r.secret_digest, &p.digest) && !r.user.disabled);
         let (true, Some(record)) = (ok, record) else {
             self.failed(client.ip.as_deref()).await;
+            self.audit(event("failure")).await;
             return Ok(LoginOutcome::Failed);
         };
+        self.audit(event("success").user(&record.user)).await;
         self.succeeded(Scope::ApiKey, key_id).await;
         let lifetime = self.inner.tokens.api_key_session_lifetime;
         let key_id = record.key.id.clone();
@@ -793,7 +875,8 @@ impl Authenticator {
         self.store()
             .set_client_secret(&stored, &token.digest())
             .await?;
-        tracing::info!(user = %user.login, "client secret rotated");
+        self.audit(AuditEvent::new("client_secret_rotated", "success").user(user))
+            .await;
         Ok(ClientSecret {
             secret: token.expose().to_owned(),
             created_at: now,
@@ -834,7 +917,13 @@ impl Authenticator {
     ) -> std::result::Result<(User, PermissionSet), AuthFailure> {
         let subject = Login::key_of(client_id);
         match self.admit(Scope::Account, &subject, ip).await {
-            Ok(Some(r)) => return Err(AuthFailure::Throttled(r)),
+            Ok(Some(r)) => {
+                let e = AuditEvent::new("login", "throttled")
+                    .attempted_login(client_id)
+                    .method("client_credentials");
+                self.audit(e.client(ip, None)).await;
+                return Err(AuthFailure::Throttled(r));
+            }
             Ok(None) => {}
             Err(Error::Store(e)) => return Err(AuthFailure::Unavailable(e)),
             Err(e) => {
@@ -849,6 +938,10 @@ impl Authenticator {
             Err(AuthFailure::Unavailable(e)) => return Err(AuthFailure::Unavailable(e)),
             _ => {
                 self.failed(ip).await;
+                let e = AuditEvent::new("login", "failure")
+                    .attempted_login(client_id)
+                    .method("client_credentials");
+                self.audit(e.client(ip, None)).await;
                 return Err(AuthFailure::Invalid);
             }
         };
@@ -873,7 +966,6 @@ impl Authenticator {
                 reason: "must be between 60 seconds and one year",
             });
         }
-        let login = user.login.clone();
         let issued = self
             .open_session(
                 user,
@@ -885,7 +977,12 @@ impl Authenticator {
                 client,
             )
             .await?;
-        tracing::info!(user = %login, session = %issued.0.session.id, "access token issued");
+        let e = AuditEvent::new("access_token_issued", "success")
+            .user(&issued.0.user)
+            .method("client_credentials");
+        self.audit(e.detail(format!("session={}", issued.0.session.id)))
+            .await;
+
         Ok(issued)
     }
 

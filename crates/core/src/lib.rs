@@ -4,6 +4,7 @@
 //! storage backends (`tessera-store`) depend on it, never the other way round.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod credential;
 pub mod error;

@@ -89,6 +89,8 @@ pub fn new_session_id() -> String {
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// How the credentials came (`form`, `basic`, `json`, `query`, ...), for the audit log.
+    pub method: Option<String>,
 }
 
 /// Space-separated scopes as stored.

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEvent;
 use crate::credential::{ApiKey, PersonalToken, StoredClientSecret};
 use crate::error::StoreError;
 use crate::permission::{PermissionSet, Role};
@@ -221,4 +222,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets the subject's attempts (after a success).
     async fn clear_attempts(&self, scope: Scope, subject: &str) -> StoreResult<()>;
+
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+
+    /// Events since `since`, of one user or of all, newest first, at most `limit`.
+    async fn list_audit(
+        &self,
+        user: Option<UserId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>>;
 }

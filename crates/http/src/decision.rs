@@ -174,7 +174,16 @@ async fn verify(
             })
         }
         Presented::Basic { username, password } => {
-            match state.auth.check_password(&username, &password, ip).await? {
+            let client = tessera_core::session::ClientInfo {
+                ip: ip.map(str::to_owned),
+                user_agent: None,
+                method: Some("basic".into()),
+            };
+            match state
+                .auth
+                .check_password(&username, &password, &client)
+                .await?
+            {
                 Ok(user) => {
                     let store = state.auth.accounts().store();
                     let permissions = store

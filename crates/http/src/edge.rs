@@ -37,6 +37,19 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// Who is asking, for new sessions and the audit log.
+    pub fn client_info(
+        &self,
+        headers: &HeaderMap,
+        method: &str,
+    ) -> tessera_core::session::ClientInfo {
+        tessera_core::session::ClientInfo {
+            ip: self.client_ip.map(|ip| ip.to_string()),
+            user_agent: Self::user_agent(headers),
+            method: Some(method.to_owned()),
+        }
+    }
+
     pub fn user_agent(headers: &HeaderMap) -> Option<String> {
         headers
             .get(header::USER_AGENT)

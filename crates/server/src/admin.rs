@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use tessera_core::audit::{self, AuditEvent};
 use tessera_core::{
     Accounts, Error as CoreError, Login, NewUser, Password, PasswordHasher, Permission, Role,
     Store, StoreError, Timestamp, User,
@@ -168,6 +169,13 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                 .create_role(&role, Timestamp::now())
                 .await
                 .map_err(|e| explain(e.into()))?;
+            let perms: Vec<&str> = role.permissions.iter().map(Permission::as_str).collect();
+            let e = AuditEvent::new("role_created", "success").method("cli");
+            audit::record(
+                store,
+                e.detail(format!("role={name} permissions={}", perms.join(","))),
+            )
+            .await;
             println!("created role {name}");
         }
         RoleCommand::List { json } => {
@@ -190,6 +198,10 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| explain(e.into()))?;
             if granted {
+                let e = AuditEvent::new("role_granted", "success")
+                    .user(&user)
+                    .method("cli");
+                audit::record(store, e.detail(format!("role={role}"))).await;
                 println!("granted {role} to {}", user.login);
             } else {
                 println!("{} already has {role}", user.login);
@@ -204,6 +216,10 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
             {
                 bail!("{} does not have the role `{role}`", user.login);
             }
+            let e = AuditEvent::new("role_revoked", "success")
+                .user(&user)
+                .method("cli");
+            audit::record(store, e.detail(format!("role={role}"))).await;
             println!("revoked {role} from {}", user.login);
         }
     }
@@ -283,4 +299,47 @@ fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
         bail!("the two passwords differ");
     }
     Ok(Password::new(first))
+}
+
+pub async fn audit(
+    config: &Config,
+    user: Option<&str>,
+    since: &str,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let accounts = accounts(config).await?;
+    let since =
+        crate::config::ConfigDuration::parse(since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let user_id = match user {
+        Some(login) => Some(accounts.find(login).await.map_err(explain)?.id),
+        None => None,
+    };
+    let from = Timestamp::now().minus(since.0);
+    let events = accounts
+        .store()
+        .list_audit(user_id, from, limit.min(10_000))
+        .await
+        .map_err(|e| explain(e.into()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&events)?);
+        return Ok(());
+    }
+    println!(
+        "{:20}  {:22}  {:9}  {:16}  {:18}  {:15}  DETAIL",
+        "TIME", "EVENT", "OUTCOME", "USER", "METHOD", "IP"
+    );
+    for e in &events {
+        println!(
+            "{:20}  {:22}  {:9}  {:16}  {:18}  {:15}  {}",
+            e.at.to_string(),
+            e.event,
+            e.outcome,
+            e.login.as_deref().unwrap_or("-"),
+            e.method.as_deref().unwrap_or("-"),
+            e.ip.as_deref().unwrap_or("-"),
+            e.detail.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
 }

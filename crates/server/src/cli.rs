@@ -71,6 +71,20 @@ pub enum Command {
         #[command(subcommand)]
         command: SessionCommand,
     },
+    /// Print the audit log, newest first.
+    Audit {
+        /// Only this user's events.
+        #[arg(long, value_name = "LOGIN")]
+        user: Option<String>,
+        /// How far back, e.g. `1h`, `7d`.
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        since: String,
+        /// At most this many events.
+        #[arg(long, default_value_t = 200)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

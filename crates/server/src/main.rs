@@ -53,5 +53,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apikey { command } => credentials::apikey(&config, command).await,
         Command::ClientSecret { command } => credentials::client_secret(&config, command).await,
         Command::Session { command } => credentials::session(&config, command).await,
+        Command::Audit {
+            user,
+            since,
+            limit,
+            json,
+        } => admin::audit(&config, user.as_deref(), &since, limit, json).await,
     }
 }

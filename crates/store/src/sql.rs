@@ -1078,6 +1078,76 @@ macro_rules! impl_store {
                 tx.commit().await.map_err(unavailable)
             }
 
+            async fn append_audit(
+                &self,
+                e: &tessera_core::audit::AuditEvent,
+            ) -> tessera_core::store::StoreResult<()> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                sqlx::query(
+                    "INSERT INTO audit_log (at, event, outcome, user_id, login, method, ip, user_agent, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(e.at.unix())
+                .bind(&e.event)
+                .bind(&e.outcome)
+                .bind(e.user_id.map(|u| u.0))
+                .bind(&e.login)
+                .bind(&e.method)
+                .bind(&e.ip)
+                .bind(&e.user_agent)
+                .bind(&e.detail)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                tx.commit().await.map_err(unavailable)
+            }
+
+            async fn list_audit(
+                &self,
+                user: Option<tessera_core::UserId>,
+                since: tessera_core::Timestamp,
+                limit: u32,
+            ) -> tessera_core::store::StoreResult<Vec<tessera_core::audit::AuditEvent>> {
+                use $crate::sql::unavailable;
+                type Row = (i64, String, String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+                let cols = "at, event, outcome, user_id, login, method, ip, user_agent, detail";
+                let rows: Vec<Row> = match user {
+                    Some(u) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {cols} FROM audit_log WHERE user_id = $1 AND at >= $2 ORDER BY at DESC, id DESC LIMIT $3"
+                    )))
+                    .bind(u.0)
+                    .bind(since.unix())
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await,
+                    None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {cols} FROM audit_log WHERE at >= $1 ORDER BY at DESC, id DESC LIMIT $2"
+                    )))
+                    .bind(since.unix())
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await,
+                }
+                .map_err(unavailable)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(at, event, outcome, user_id, login, method, ip, user_agent, detail)| {
+                        tessera_core::audit::AuditEvent {
+                            at: tessera_core::Timestamp::from_unix(at),
+                            event,
+                            outcome,
+                            user_id: user_id.map(tessera_core::UserId),
+                            login,
+                            method,
+                            ip,
+                            user_agent,
+                            detail,
+                        }
+                    })
+                    .collect())
+            }
+
             async fn owner_of(
                 &self,
                 what: tessera_core::store::Owned,

@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use tessera_core::session::ClientInfo;
 use tessera_core::{Identity, LoginOutcome, Password, Timestamp};
 
 use super::BODY_LIMIT;
@@ -134,6 +133,17 @@ enum Method_ {
     Form,
     Json,
     Query,
+}
+
+impl Method_ {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Form => "form",
+            Self::Json => "json",
+            Self::Query => "query",
+        }
+    }
 }
 
 struct Credentials {
@@ -391,10 +401,7 @@ pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response
     }
     params.extend(query);
     let output = choose_output(&params, &parts.headers, &ctx, &state, Output::Json)?;
-    let client = ClientInfo {
-        ip: ctx.client_ip.map(|ip| ip.to_string()),
-        user_agent: RequestContext::user_agent(&parts.headers),
-    };
+    let client = ctx.client_info(&parts.headers, "key");
     let (identity, token) = match state
         .auth
         .login_with_api_key(&key_id, &secret, client)
@@ -466,10 +473,7 @@ async fn login(
             .or_else(|| field(params, &state.settings.csrf.form_field));
         csrf_ctx.check(submitted)?;
     }
-    let client = ClientInfo {
-        ip: ctx.client_ip.map(|ip| ip.to_string()),
-        user_agent: RequestContext::user_agent(&parts.headers),
-    };
+    let client = ctx.client_info(&parts.headers, creds.method.as_str());
     let challenge = if creds.method == Method_::Basic {
         Challenge::Basic
     } else {

@@ -2,6 +2,7 @@
 //! with a trailing slash), problem+json for everything else.
 
 mod apikeys;
+mod audit;
 mod client_secret;
 mod health;
 mod json_body;
@@ -39,7 +40,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let base = state.settings.base_path.clone();
-    let routes: [(&str, MethodRouter<AppState>); 17] = [
+    let routes: [(&str, MethodRouter<AppState>); 18] = [
+        ("/audit", get(audit::list)),
         ("/verify", get(verify::verify)),
         (
             "/login",

@@ -11,7 +11,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera_core::session::ClientInfo;
 use tessera_core::{AuthFailure, PermissionSet, User};
 
 use super::login::{Fields, field, query_pairs, read_form_fields};
@@ -265,10 +264,7 @@ async fn token_inner(state: AppState, req: Request) -> Result<Response, OAuthErr
         })?)),
         None => None,
     };
-    let client = ClientInfo {
-        ip: ctx.client_ip.map(|ip| ip.to_string()),
-        user_agent: RequestContext::user_agent(&parts.headers),
-    };
+    let client = ctx.client_info(&parts.headers, "client_credentials");
     let (identity, token) = state
         .auth
         .issue_access_token(user, &permissions, scopes, lifetime, client)

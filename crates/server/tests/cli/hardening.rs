@@ -172,3 +172,135 @@ async fn key_and_client_guessing_are_throttled() {
     }
     assert_eq!(statuses, [401, 401, 401, 429, 429]);
 }
+
+/// Security events land in the audit log (store, CLI, `{base}/audit`) and as log lines,
+/// with the method, and never with a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_records_security_events() {
+    let env = Env::sqlite();
+    env.run(&["role", "add", "ops", "--permission", "deploy:run"], "")
+        .success();
+    env.add_user("joe", PW, &[]);
+    env.add_user("ann", PW, &[]);
+    env.run(&["role", "grant", "joe", "ops"], "").success();
+    let server = env.serve(&["--log-format", "json"]);
+    let mut c = Client::new(&server.base);
+    let r = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .form(&[("username", "joe"), ("password", PW)]),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let token = r.body.clone();
+    c.jar.clear();
+    let r = c
+        .send(
+            c.req(Method::GET, "/api/login")
+                .basic_auth("joe", Some("wrong password!!")),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let bearer = format!("Bearer {token}");
+    let pat = c
+        .send(
+            c.req(Method::POST, "/api/tokens")
+                .header("authorization", &bearer)
+                .json(&json!({"name": "ci"})),
+        )
+        .await
+        .json();
+    let pat_value = pat["token"].as_str().unwrap().to_owned();
+    let pat_id = pat["id"].as_str().unwrap().to_owned();
+    c.send(
+        c.req(Method::DELETE, &format!("/api/tokens/{pat_id}"))
+            .header("authorization", &bearer),
+    )
+    .await;
+    c.send(
+        c.req(Method::POST, "/api/login")
+            .json(&json!({"username": "ann", "password": PW})),
+    )
+    .await;
+
+    // The user sees their own events, not ann's.
+    let mine = c
+        .send(
+            c.req(Method::GET, "/api/audit")
+                .header("authorization", &bearer),
+        )
+        .await
+        .json();
+    let events: Vec<(String, String, Option<String>)> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+                e["method"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    for expected in [
+        ("login", "success", Some("form")),
+        ("token_created", "success", None),
+        ("token_revoked", "success", None),
+        ("role_granted", "success", Some("cli")),
+        ("user_created", "success", None),
+    ] {
+        let e = (
+            expected.0.to_owned(),
+            expected.1.to_owned(),
+            expected.2.map(str::to_owned),
+        );
+        assert!(events.contains(&e), "{e:?} missing from {events:?}");
+    }
+    assert!(mine.as_array().unwrap().iter().all(|e| e["login"] != "ann"));
+
+    // The CLI sees everything, including failures with their method.
+    env.run(&["user", "disable", "ann"], "").success();
+    let all: serde_json::Value =
+        serde_json::from_str(&env.run(&["audit", "--since", "1h", "--json"], "").success())
+            .unwrap();
+    let has = |event: &str, outcome: &str, method: Option<&str>, login: &str| {
+        all.as_array().unwrap().iter().any(|e| {
+            e["event"] == event
+                && e["outcome"] == outcome
+                && e["login"] == login
+                && method.is_none_or(|m| e["method"] == m)
+        })
+    };
+    assert!(has("login", "failure", Some("basic"), "joe"));
+    assert!(has("login", "success", Some("json"), "ann"));
+    assert!(has("user_disabled", "success", None, "ann"));
+    let only_ann: serde_json::Value =
+        serde_json::from_str(&env.run(&["audit", "--user", "ann", "--json"], "").success())
+            .unwrap();
+    assert!(
+        only_ann
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["login"] == "ann")
+    );
+    let text = env.run(&["audit"], "").success();
+    assert!(text.contains("token_created"));
+
+    // Structured log lines, and no secret anywhere.
+    let logs = server.stderr();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("\"target\":\"tessera::audit\"")
+                && l.contains("\"event\":\"login\"")),
+        "{logs}"
+    );
+    for secret in [token.as_str(), pat_value.as_str(), PW, "wrong password!!"] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+        assert!(
+            !all.to_string().contains(secret),
+            "a secret reached the audit log"
+        );
+    }
+}

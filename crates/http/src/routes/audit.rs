@@ -1,0 +1,22 @@
+//! `GET {base}/audit`: the caller's own security events of the last 30 days, newest first.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use tessera_core::Timestamp;
+
+use crate::auth::Authenticated;
+use crate::{AppState, Problem};
+
+pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Response, Problem> {
+    let since = Timestamp::now().minus(Duration::from_secs(30 * 86_400));
+    let store = state.auth.accounts().store();
+    let events = store
+        .list_audit(Some(auth.identity.user.id), since, 200)
+        .await
+        .map_err(tessera_core::Error::from)?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(events)).into_response())
+}
