@@ -230,6 +230,13 @@ impl Server {
             .unwrap()
     }
 
+    /// SIGKILL: the process dies at once, wherever it is.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
