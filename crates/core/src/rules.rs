@@ -214,48 +214,46 @@ impl Rule {
     }
 }
 
-/// Matches pattern segments against `rest` (the path without its leading `/`).
+/// Matches pattern segments against `rest` (the path without its leading `/`), in
+/// O(pattern × path) time whatever the number of `**` (the classic greedy wildcard
+/// algorithm with one backtrack point), and without allocating.
 fn match_segments(pattern: &[Segment], rest: &str) -> bool {
-    let Some((first, tail)) = pattern.split_first() else {
-        return rest.is_empty();
-    };
-    match first {
-        Segment::Any => {
-            if match_segments(tail, rest) {
-                return true;
+    // The byte offset where the segment after the one starting at `at` begins.
+    let next = |at: usize| rest[at..].find('/').map_or(rest.len(), |i| at + i + 1);
+    let segment = |at: usize| rest[at..next(at)].trim_end_matches('/');
+    let (mut p, mut s) = (0usize, 0usize);
+    // After a `**`: the pattern position after it, and where in the path it resumes.
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        let at_end = s >= rest.len();
+        match pattern.get(p) {
+            Some(Segment::Any) => {
+                star = Some((p + 1, s));
+                p += 1;
+                continue;
             }
-            // Consume one segment at a time and retry.
-            let mut remaining = rest;
-            while !remaining.is_empty() {
-                remaining = match remaining.find('/') {
-                    Some(i) => &remaining[i + 1..],
-                    None => "",
-                };
-                if match_segments(tail, remaining) {
-                    return true;
-                }
+            Some(Segment::One) if !at_end => {
+                p += 1;
+                s = next(s);
+                continue;
             }
-            false
+            Some(Segment::Literal(l)) if !at_end && segment(s) == l => {
+                p += 1;
+                s = next(s);
+                continue;
+            }
+            None if at_end => return true,
+            _ => {}
         }
-        Segment::One | Segment::Literal(_) => {
-            if rest.is_empty() {
-                return false;
+        // Mismatch: let the last `**` swallow one more segment, if it can.
+        match star {
+            Some((sp, ss)) if ss < rest.len() => {
+                let ss = next(ss);
+                star = Some((sp, ss));
+                p = sp;
+                s = ss;
             }
-            let (seg, after) = match rest.find('/') {
-                Some(i) => (&rest[..i], &rest[i + 1..]),
-                None => (rest, ""),
-            };
-            if let Segment::Literal(l) = first
-                && l != seg
-            {
-                return false;
-            }
-            if rest.contains('/') && after.is_empty() {
-                // A trailing empty segment (`/a/`) was stripped by the caller; a further
-                // one means `//`, which normalised paths never have.
-                return false;
-            }
-            match_segments(tail, after)
+            _ => return false,
         }
     }
 }
@@ -396,6 +394,16 @@ mod tests {
         assert!(mid.find("GET", "/a/z").is_some());
         assert!(mid.find("GET", "/a/b/c/z").is_some());
         assert!(mid.find("GET", "/a/b/c/y").is_none());
+    }
+
+    #[test]
+    fn many_double_stars_stay_linear() {
+        // Exponential backtracking would not finish: this is found by the fuzzer.
+        let r = rules(&["GET /**/a/**/b/**/c/**/d/**/e/**/f"]);
+        let path = format!("/{}", vec!["a"; 400].join("/"));
+        assert!(r.find("GET", &path).is_none());
+        let path = format!("{path}/b/c/d/e/f");
+        assert!(r.find("GET", &path).is_some());
     }
 
     #[test]

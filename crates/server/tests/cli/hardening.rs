@@ -309,39 +309,93 @@ async fn audit_log_records_security_events() {
 /// Tessera recovers by itself when it returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_fails_closed_and_recovers() {
-    let Some(env) = Env::postgres().await else { return };
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
     let url = env.vars[0].1.clone();
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let token = c.send(c.req(Method::POST, "/api/login").basic_auth("joe", Some(PW))).await.body;
+    let token = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .basic_auth("joe", Some(PW)),
+        )
+        .await
+        .body;
     c.jar.clear();
     let bearer = format!("Bearer {token}");
-    assert_eq!(c.send(c.req(Method::GET, "/api/session").header("authorization", &bearer)).await.status, 200);
+    assert_eq!(
+        c.send(
+            c.req(Method::GET, "/api/session")
+                .header("authorization", &bearer)
+        )
+        .await
+        .status,
+        200
+    );
 
     let (server_url, db) = url.rsplit_once('/').unwrap();
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{server_url}/postgres")).await.unwrap();
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{server_url}/postgres"))
+            .await
+            .unwrap();
     let exec = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql));
-    exec(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).execute(&mut admin).await.unwrap();
-    exec(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'")).execute(&mut admin).await.unwrap();
+    exec(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    exec(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
 
     // Under a stream of requests, nothing is allowed while the database is gone.
     for _ in 0..20 {
-        let r = c.send(c.req(Method::GET, "/api/session").header("authorization", &bearer)).await;
+        let r = c
+            .send(
+                c.req(Method::GET, "/api/session")
+                    .header("authorization", &bearer),
+            )
+            .await;
         c.jar.clear();
-        assert_eq!((r.status, r.code().as_str()), (503, "service_unavailable"), "{}", r.body);
-        assert!(!r.body.contains("postgres") && !r.body.contains(db), "no internals: {}", r.body);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (503, "service_unavailable"),
+            "{}",
+            r.body
+        );
+        assert!(
+            !r.body.contains("postgres") && !r.body.contains(db),
+            "no internals: {}",
+            r.body
+        );
     }
-    let r = c.send(c.req(Method::POST, "/api/login").basic_auth("joe", Some(PW))).await;
+    let r = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .basic_auth("joe", Some(PW)),
+        )
+        .await;
     c.jar.clear();
     assert_eq!(r.status, 503);
     assert_eq!(c.get("/readyz").await.status, 503);
     c.jar.clear();
 
-    exec(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).execute(&mut admin).await.unwrap();
+    exec(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let mut recovered = false;
     for _ in 0..50 {
-        let r = c.send(c.req(Method::GET, "/api/session").header("authorization", &bearer)).await;
+        let r = c
+            .send(
+                c.req(Method::GET, "/api/session")
+                    .header("authorization", &bearer),
+            )
+            .await;
         c.jar.clear();
         if r.status == 200 {
             recovered = true;
@@ -349,20 +403,30 @@ async fn database_outage_fails_closed_and_recovers() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert!(recovered, "Tessera recovers by itself when the database returns");
+    assert!(
+        recovered,
+        "Tessera recovers by itself when the database returns"
+    );
     assert_eq!(c.get("/readyz").await.status, 200);
 }
 
 /// SIGKILL in the middle of logins, token creations and revocations: after a restart,
 /// every acknowledged credential works and every acknowledged revocation holds.
 async fn crash_safety(backend: Backend) {
-    let Some(env) = Env::new(backend).await else { return };
+    let Some(env) = Env::new(backend).await else {
+        return;
+    };
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let base = server.base.clone();
     let worker = tokio::spawn(async move {
         let http = reqwest::Client::new();
-        let login = http.post(format!("{base}/api/login")).basic_auth("joe", Some(PW)).send().await.unwrap();
+        let login = http
+            .post(format!("{base}/api/login"))
+            .basic_auth("joe", Some(PW))
+            .send()
+            .await
+            .unwrap();
         let session = login.text().await.unwrap();
         let bearer = format!("Bearer {session}");
         let (mut live, mut revoked, mut sessions) = (Vec::new(), Vec::new(), vec![session.clone()]);
@@ -377,18 +441,33 @@ async fn crash_safety(backend: Backend) {
             if created.status() != 201 {
                 break;
             }
-            let Ok(v) = created.json::<serde_json::Value>().await else { break };
-            live.push((v["id"].as_str().unwrap().to_owned(), v["token"].as_str().unwrap().to_owned()));
+            let Ok(v) = created.json::<serde_json::Value>().await else {
+                break;
+            };
+            live.push((
+                v["id"].as_str().unwrap().to_owned(),
+                v["token"].as_str().unwrap().to_owned(),
+            ));
             if i % 2 == 1 {
                 let (id, value) = live.remove(0);
-                match http.delete(format!("{base}/api/tokens/{id}")).header("authorization", &bearer).send().await {
+                match http
+                    .delete(format!("{base}/api/tokens/{id}"))
+                    .header("authorization", &bearer)
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status() == 204 => revoked.push(value),
                     // Not acknowledged: it may or may not have happened.
                     _ => break,
                 }
             }
             if i % 5 == 0 {
-                match http.post(format!("{base}/api/login")).basic_auth("joe", Some(PW)).send().await {
+                match http
+                    .post(format!("{base}/api/login"))
+                    .basic_auth("joe", Some(PW))
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status() == 200 => sessions.push(r.text().await.unwrap_or_default()),
                     _ => break,
                 }
@@ -399,11 +478,19 @@ async fn crash_safety(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     server.kill();
     let (live, revoked, sessions) = worker.await.unwrap();
-    assert!(live.len() + revoked.len() > 5, "the stream ran: {} live, {} revoked", live.len(), revoked.len());
+    assert!(
+        live.len() + revoked.len() > 5,
+        "the stream ran: {} live, {} revoked",
+        live.len(),
+        revoked.len()
+    );
 
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let status = |c: &Client, t: &str| c.req(Method::GET, "/api/session").header("authorization", format!("Bearer {t}"));
+    let status = |c: &Client, t: &str| {
+        c.req(Method::GET, "/api/session")
+            .header("authorization", format!("Bearer {t}"))
+    };
     for (_, t) in &live {
         let r = c.send(status(&c, t)).await;
         c.jar.clear();
