@@ -1,0 +1,4 @@
+-- wrk: JSON password logins.
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"username":"bench","password":"bench password correct horse"}'

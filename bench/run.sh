@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Tessera against its peers, side by side on this machine, in one run.
+#
+#   bench/run.sh                 # all scenarios, 5 s each, 64 connections
+#   DURATION=10s CONNS=64 bench/run.sh
+#
+# Builds release binaries, starts the peers from ../shared/peers (axum hello world,
+# axum-login, Django/DRF) and Tessera on loopback, seeds users and tokens, drives each
+# scenario with wrk, and prints one table (requests/s, p50, p99, peak RSS of the server,
+# ratio to the hello-world ceiling measured in the same run). The table is also written
+# as JSON to bench/results/latest.json. Compare ratios, not absolute numbers: machines
+# are shared and noisy.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+peers=${PEERS:-$root/../shared/peers}
+DURATION=${DURATION:-5s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+out=$here/results
+mkdir -p "$out"
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk; then
+  echo "bench: installing wrk" >&2
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+fi
+
+echo "bench: building release binaries" >&2
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin tessera
+tessera=$root/target/release/tessera
+
+wait_port() { for _ in $(seq 1 600); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: port $1 never opened" >&2; return 1; }
+rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+declare -A RPS P50 P99 RSS
+# run NAME PID wrk-args...: records requests/s, p50, p99 (ms) and the server's peak RSS.
+run() {
+  local name=$1 pid=$2; shift 2
+  local log=$work/$name.wrk
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" >"$log" 2>&1 || true
+  RPS[$name]=$(awk '/^Requests\/sec/ {print $2}' "$log")
+  P50[$name]=$(awk '$1=="50%" {print $2}' "$log")
+  P99[$name]=$(awk '$1=="99%" {print $2}' "$log")
+  RSS[$name]=$(rss_kib "$pid")
+  local non2xx; non2xx=$(awk '/Non-2xx/ {print $5}' "$log")
+  [ -z "$non2xx" ] || echo "bench: $name had $non2xx non-2xx answers" >&2
+  echo "bench: $name ${RPS[$name]} req/s" >&2
+}
+
+# --- peers ------------------------------------------------------------------------
+echo "bench: starting peers" >&2
+"$peers/axum-hello/run.sh" 8102 >"$work/hello.log" 2>&1 & pids+=($!)
+wait_port 8102
+hello_pid=$(pgrep -f "release/baseline 127.0.0.1:8102" | head -1)
+"$peers/axum-login/run.sh" 8103 >"$work/axum-login.log" 2>&1 & pids+=($!)
+wait_port 8103
+login_pid=$(pgrep -f "axum-login-peer 127.0.0.1:8103" | head -1)
+PEER_COOKIE=$(curl -s -i -X POST -H 'Content-Type: application/json' \
+  -d '{"username":"joe","password":"bloggs-correct-horse"}' http://127.0.0.1:8103/login \
+  | awk -F': ' 'tolower($1)=="set-cookie" {split($2,a,";"); print a[1]}')
+export PEER_COOKIE
+"$peers/django/run.sh" 8101 >"$work/django.log" 2>&1 & pids+=($!)
+wait_port 8101
+django_token=$(awk '/^TOKEN/ {print $2}' "$work/django.log")
+django_pid=$(pgrep -f "gunicorn.*127.0.0.1:8101" | head -1)
+
+# --- Tessera ------------------------------------------------------------------------
+mkdir -p "$work/t"
+cat >"$work/t/tessera.toml" <<TOML
+[server]
+listen = "127.0.0.1:8110"
+trusted_proxies = ["127.0.0.1"]
+data_dir = "$work/t/data"
+
+[[rules]]
+match = "GET /orders/**"
+permissions = ["orders:read"]
+
+[[rules]]
+match = "GET /api/me"
+TOML
+export TESSERA_CONFIG=$work/t/tessera.toml TESSERA_ADMIN_PASSWORD="bench admin password correct horse"
+(cd "$work/t" && "$tessera" role add orders --permission orders:read >/dev/null)
+(cd "$work/t" && echo "bench password correct horse" | "$tessera" user add bench --password-stdin --role orders >/dev/null)
+pat=$(cd "$work/t" && "$tessera" token create bench --name bench --expires-in 30d 2>/dev/null)
+(cd "$work/t" && "$tessera" serve >"$work/tessera.log" 2>&1) & pids+=($!)
+wait_port 8110
+tessera_pid=$(pgrep -f "release/tessera serve" | head -1)
+session=$(curl -s -u "bench:bench password correct horse" http://127.0.0.1:8110/api/login)
+cookie=$(curl -s -i -X POST -H 'Content-Type: application/json' \
+  -d '{"username":"bench","password":"bench password correct horse"}' http://127.0.0.1:8110/api/login \
+  | awk -F': ' 'tolower($1)=="set-cookie" && $2 ~ /^sessionid/ {split($2,a,";"); print a[1]}')
+
+# The gateway: a second Tessera in front of the hello world.
+mkdir -p "$work/g"
+cat >"$work/g/tessera.toml" <<TOML
+[server]
+listen = "127.0.0.1:8111"
+base_path = "/auth"
+data_dir = "$work/g/data"
+
+[proxy]
+upstream = "http://127.0.0.1:8102"
+
+[[rules]]
+match = "GET /api/me"
+TOML
+(cd "$work/g" && TESSERA_CONFIG=$work/g/tessera.toml "$tessera" serve >"$work/gateway.log" 2>&1) & pids+=($!)
+wait_port 8111
+gateway_pid=$(pgrep -f "release/tessera serve" | grep -v "^$tessera_pid$" | head -1)
+(cd "$work/g" && TESSERA_CONFIG=$work/g/tessera.toml "$tessera" token create admin --name bench 2>/dev/null) >"$work/g/pat"
+gw_pat=$(cat "$work/g/pat")
+
+verify=(-H "X-Original-URI: /orders/1" -H "X-Original-Method: GET")
+
+# --- scenarios --------------------------------------------------------------------
+run hello "$hello_pid" http://127.0.0.1:8102/api/me
+run axum-login "$login_pid" -s "$here/axum_login.lua" http://127.0.0.1:8103/api/me
+run django-token "$django_pid" -H "Authorization: Token $django_token" http://127.0.0.1:8101/api/me
+run verify-token "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
+run verify-cookie "$tessera_pid" "${verify[@]}" -H "Cookie: $cookie" http://127.0.0.1:8110/api/verify
+run session-info "$tessera_pid" -H "Authorization: Bearer $session" http://127.0.0.1:8110/api/session
+run gateway "$gateway_pid" -H "Authorization: Bearer $gw_pat" http://127.0.0.1:8111/api/me
+run login "$tessera_pid" -s "$here/login.lua" http://127.0.0.1:8110/api/login
+# Verification latency while logins saturate the machine.
+wrk -t1 -c16 -d"$DURATION" -s "$here/login.lua" http://127.0.0.1:8110/api/login >/dev/null 2>&1 &
+flood=$!
+run verify-under-login-flood "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
+wait "$flood" || true
+# Scale: a million more live tokens in the store.
+python3 "$here/seed_tokens.py" "$work/t/data/tessera.db" 1000000 >/dev/null
+run scale-1m-tokens "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
+
+# The raw Argon2id rate of the same parameters on the same cores (criterion, one hash per
+# core at a time), for the login ratio.
+argon_ns=$(cargo bench --quiet --manifest-path "$root/Cargo.toml" -p tessera-core --bench hot_paths -- argon2id \
+  --warm-up-time 1 --measurement-time 5 2>/dev/null | awk '/time:/ {v=$4; u=$5; gsub(/\[/,"",v); if (u=="ms") v*=1e6; else if (u=="µs"||u=="us") v*=1e3; print v; exit}')
+cores=$(nproc)
+argon_rate=$(python3 -c "print(round($cores * 1e9 / ${argon_ns:-1e12}, 1))")
+
+# --- report -----------------------------------------------------------------------
+{
+  for k in "${!RPS[@]}"; do echo "$k ${RPS[$k]:-0} ${P50[$k]:-?} ${P99[$k]:-?} ${RSS[$k]:-0}"; done
+  echo "argon2id-raw $argon_rate - - 0"
+} | python3 "$here/report.py" "$out/latest.json"
