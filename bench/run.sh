@@ -34,7 +34,7 @@ echo "bench: building release binaries" >&2
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin tessera
 tessera=$root/target/release/tessera
 
-wait_port() { for _ in $(seq 1 600); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: port $1 never opened" >&2; return 1; }
+wait_port() { for _ in $(seq 1 1200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: port $1 never opened" >&2; return 1; }
 rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 declare -A RPS P50 P99 RSS
@@ -53,6 +53,11 @@ run() {
 }
 
 # --- peers ------------------------------------------------------------------------
+echo "bench: building the peers" >&2
+cargo build --release --quiet --manifest-path "$peers/axum-hello/Cargo.toml" \
+  --target-dir "${CARGO_TARGET_DIR:-/tmp/tessera-peer-axum-target}"
+cargo build --release --quiet --locked --manifest-path "$peers/axum-login/Cargo.toml" \
+  --target-dir "${CARGO_TARGET_DIR:-/tmp/tessera-peer-axum-login-target}"
 echo "bench: starting peers" >&2
 "$peers/axum-hello/run.sh" 8102 >"$work/hello.log" 2>&1 & pids+=($!)
 wait_port 8102
@@ -76,6 +81,11 @@ cat >"$work/t/tessera.toml" <<TOML
 listen = "127.0.0.1:8110"
 trusted_proxies = ["127.0.0.1"]
 data_dir = "$work/t/data"
+
+# The login scenario sends 64 concurrent logins of one account; attempts are counted
+# before hashing, so the default limit (10) would answer most of them 429.
+[throttle]
+account_max_failures = 1000000
 
 [[rules]]
 match = "GET /orders/**"

@@ -76,12 +76,19 @@ fn tokens(c: &mut Criterion) {
 fn argon2(c: &mut Criterion) {
     use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
     let argon = argon2::Argon2::default();
-    let hash = argon.hash_password(b"bench password correct horse").unwrap().to_string();
+    let hash = argon
+        .hash_password(b"bench password correct horse")
+        .unwrap()
+        .to_string();
     let parsed = argon2::PasswordHash::new(&hash).unwrap();
     let mut group = c.benchmark_group("argon2id");
     group.sample_size(20);
     group.bench_function("verify m=19456 t=2 p=1", |b| {
-        b.iter(|| argon.verify_password(black_box(b"bench password correct horse"), &parsed).is_ok())
+        b.iter(|| {
+            argon
+                .verify_password(black_box(b"bench password correct horse"), &parsed)
+                .is_ok()
+        })
     });
     group.finish();
 }

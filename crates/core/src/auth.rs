@@ -186,7 +186,20 @@ pub struct Authenticator {
     inner: Arc<Inner>,
 }
 
+/// How long a verified credential may be served from memory. Revocations made through
+/// this instance clear the cache at once; made elsewhere (another instance, the CLI),
+/// they take effect within this time, as DESIGN.md allows.
+pub const VERIFY_CACHE_TTL: Duration = Duration::from_secs(1);
+const VERIFY_CACHE_MAX: usize = 100_000;
+
+struct CachedIdentity {
+    at: std::time::Instant,
+    identity: Identity,
+}
+
 struct Inner {
+    /// Recently verified credentials by token digest.
+    cache: std::sync::Mutex<HashMap<[u8; 32], CachedIdentity>>,
     accounts: Accounts,
     settings: SessionSettings,
     tokens: TokenSettings,
@@ -209,6 +222,7 @@ impl Authenticator {
         tokio::spawn(write_activity(Arc::clone(accounts.store()), rx));
         Self {
             inner: Arc::new(Inner {
+                cache: std::sync::Mutex::new(HashMap::new()),
                 accounts,
                 settings,
                 tokens,
@@ -419,7 +433,73 @@ impl Authenticator {
         &self,
         presented: &str,
     ) -> std::result::Result<Identity, AuthFailure> {
-        self.resolve(presented, true).await
+        let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
+        if let Some(identity) = self.from_cache(&parsed.digest) {
+            return identity;
+        }
+        let identity = self.resolve(presented, true).await?;
+        self.remember(parsed.digest, &identity);
+        Ok(identity)
+    }
+
+    /// A cached identity younger than [`VERIFY_CACHE_TTL`], with expiry re-checked and
+    /// activity recorded as on a database read.
+    fn from_cache(&self, digest: &[u8; 32]) -> Option<std::result::Result<Identity, AuthFailure>> {
+        let mut cache = self
+            .inner
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = cache.get_mut(digest)?;
+        if entry.at.elapsed() >= VERIFY_CACHE_TTL {
+            cache.remove(digest);
+            return None;
+        }
+        let now = Timestamp::now();
+        let session = &mut entry.identity.session;
+        if session.is_expired(now) {
+            return Some(Err(AuthFailure::Expired));
+        }
+        if session.kind == SessionKind::PersonalAccess {
+            if now.unix() - session.last_seen_at.unix() >= 60 {
+                session.last_seen_at = now;
+                let _ = self
+                    .inner
+                    .activity
+                    .try_send(Activity::Pat(session.id.clone(), now));
+            }
+        } else {
+            self.record_activity(session, now);
+        }
+        Some(Ok(entry.identity.clone()))
+    }
+
+    fn remember(&self, digest: [u8; 32], identity: &Identity) {
+        let mut cache = self
+            .inner
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= VERIFY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(
+            digest,
+            CachedIdentity {
+                at: std::time::Instant::now(),
+                identity: identity.clone(),
+            },
+        );
+    }
+
+    /// Forgets every cached verification: called on every revocation made here, so that
+    /// it takes effect on this instance at once.
+    fn forget_cached(&self) {
+        self.inner
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     async fn resolve(
@@ -522,6 +602,7 @@ impl Authenticator {
     pub async fn end_session(&self, identity: &Identity) -> Result<bool> {
         let now = Timestamp::now();
         let s = &identity.session;
+        self.forget_cached();
         let ended = match s.kind {
             SessionKind::PersonalAccess => {
                 self.store()
@@ -551,6 +632,7 @@ impl Authenticator {
 
     /// Ends one of the caller's sessions; `false` if there is no such session of theirs.
     pub async fn revoke_session(&self, identity: &Identity, id: &str) -> Result<bool> {
+        self.forget_cached();
         let done = self
             .store()
             .revoke_session(identity.user.id, id, Timestamp::now())
@@ -568,6 +650,7 @@ impl Authenticator {
 
     /// Ends all of the caller's sessions but the current one; returns how many.
     pub async fn revoke_other_sessions(&self, identity: &Identity) -> Result<u64> {
+        self.forget_cached();
         let keep = Some(identity.session.id.as_str());
         let n = self
             .store()
@@ -663,6 +746,7 @@ impl Authenticator {
     }
 
     pub async fn revoke_pat(&self, owner: &User, id: &str) -> Result<bool> {
+        self.forget_cached();
         let done = self
             .store()
             .revoke_pat(owner.id, id, Timestamp::now())
@@ -706,6 +790,7 @@ impl Authenticator {
             last_used_at: None,
             ..old
         };
+        self.forget_cached();
         let token = Token::generate(TokenKind::PersonalAccess);
         if !self
             .store()
@@ -759,6 +844,7 @@ impl Authenticator {
 
     /// Deletes a key and ends every session opened with it.
     pub async fn delete_api_key(&self, owner: &User, id: &str) -> Result<bool> {
+        self.forget_cached();
         let done = self
             .store()
             .delete_api_key(owner.id, id, Timestamp::now())

@@ -5,6 +5,18 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 
+/// The password every test user gets.
+pub const PW: &str = "correct horse battery staple";
+
+/// An `Authorization: Basic` value.
+pub fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
 pub struct Client {
     http: reqwest::Client,
     pub base: String,

@@ -3,21 +3,16 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::{Client, Resp};
+use crate::client::{Client, PW, Resp, basic};
 use crate::harness::{Backend, Env};
-
-const PW: &str = "correct horse battery staple";
 
 fn bearer(t: &str) -> String {
     format!("Bearer {t}")
 }
 
-fn basic(id: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
-    )
+/// Waits out the verification cache, for revocations made by another process (the CLI).
+pub async fn settle() {
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 }
 
 /// A logged-in API client holding a session token.
@@ -604,6 +599,7 @@ async fn lifecycle(backend: Backend) {
         .unwrap()
         .to_owned();
     env.run(&["user", "disable", "joe"], "").success();
+    settle().await;
     for t in [&late_pat, &key_tok, &live, &joe.token.clone()] {
         assert_eq!(
             joe.with(t, Method::GET, "/api/session").await.status,
@@ -804,6 +800,8 @@ async fn credential_commands() {
         .await;
     assert_eq!(r.status, 200);
     env.run(&["token", "revoke", &id], "").success();
+    // Made by another process: in force on the server within the cache lifetime (1 s).
+    settle().await;
     let r = c
         .send(
             c.req(Method::GET, "/api/session")
@@ -892,6 +890,7 @@ async fn credential_commands() {
         .to_owned();
     assert!(env.run(&["session", "list"], "").success().contains(&sid));
     env.run(&["session", "revoke", &sid], "").success();
+    settle().await;
     assert_eq!(
         joe.call(Method::GET, "/api/session", None).await.status,
         401
@@ -901,6 +900,7 @@ async fn credential_commands() {
         .run(&["session", "revoke", "--user", "joe"], "")
         .success();
     assert!(out.contains("revoked"), "{out}");
+    settle().await;
     assert_eq!(
         joe.call(Method::GET, "/api/session", None).await.status,
         401

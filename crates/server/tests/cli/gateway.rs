@@ -4,10 +4,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::{Client, Resp};
+use crate::client::{Client, PW, Resp, basic};
 use crate::harness::{Env, Server};
-
-const PW: &str = "correct horse battery staple";
 
 fn rules() -> &'static str {
     r#"
@@ -37,14 +35,6 @@ match = "* /files/**"
 [[rules]]
 match = "GET /ws"
 "#
-}
-
-fn basic(id: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
-    )
 }
 
 struct Setup {

@@ -3,10 +3,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::client::Client;
+use crate::client::{Client, PW};
 use crate::harness::{Backend, Env};
-
-const PW: &str = "correct horse battery staple";
 
 async fn guessing(backend: Backend) {
     let Some(env) = Env::new(backend).await else {
@@ -352,7 +350,9 @@ async fn database_outage_fails_closed_and_recovers() {
     .await
     .unwrap();
 
-    // Under a stream of requests, nothing is allowed while the database is gone.
+    // Under a stream of requests, nothing is allowed while the database is gone (after
+    // the one second a verified credential may be served from memory).
+    crate::credentials::settle().await;
     for _ in 0..20 {
         let r = c
             .send(
@@ -516,4 +516,73 @@ async fn crash_safety_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_safety_on_postgres() {
     crash_safety(Backend::Postgres).await;
+}
+
+/// The verification cache keeps the revocation promise: a token revoked on one instance
+/// is refused by another instance on the same PostgreSQL within one second, and at once
+/// by the instance that revoked it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_reaches_every_instance_within_a_second() {
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
+    env.add_user("joe", PW, &[]);
+    let a = env.serve(&[]);
+    let b = env.serve(&[]);
+    let mut ca = Client::new(&a.base);
+    let mut cb = Client::new(&b.base);
+    let token = ca
+        .send(
+            ca.req(Method::POST, "/api/login")
+                .basic_auth("joe", Some(PW)),
+        )
+        .await
+        .body;
+    ca.jar.clear();
+    let bearer = format!("Bearer {token}");
+    // Both instances have verified (and cached) it.
+    for c in [&mut ca, &mut cb] {
+        let r = c
+            .send(
+                c.req(Method::GET, "/api/session")
+                    .header("authorization", &bearer),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        c.jar.clear();
+    }
+    let r = ca
+        .send(
+            ca.req(Method::DELETE, "/api/session")
+                .header("authorization", &bearer),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    ca.jar.clear();
+    let r = ca
+        .send(
+            ca.req(Method::GET, "/api/session")
+                .header("authorization", &bearer),
+        )
+        .await;
+    assert_eq!(r.status, 401, "refused at once where it was revoked");
+    let revoked_at = std::time::Instant::now();
+    loop {
+        let r = cb
+            .send(
+                cb.req(Method::GET, "/api/session")
+                    .header("authorization", &bearer),
+            )
+            .await;
+        cb.jar.clear();
+        if r.status == 401 {
+            break;
+        }
+        assert_eq!(r.status, 200);
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_millis(1100),
+            "still accepted after one second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -118,17 +118,19 @@ impl Env {
         let sink = stderr.clone();
         std::thread::spawn(move || {
             for line in reader.lines().map_while(Result::ok) {
+                {
+                    let mut s = sink.lock().unwrap();
+                    s.push_str(&line);
+                    s.push('\n');
+                }
                 if let Some(at) = line.find("listening on ") {
                     let rest = &line[at + "listening on ".len()..];
-                    let addr: String = rest
+                    let url: String = rest
                         .chars()
                         .take_while(|c| !c.is_whitespace() && *c != '"')
                         .collect();
-                    let _ = tx.send(addr);
+                    let _ = tx.send(url);
                 }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
             }
         });
         let base = match rx.recv_timeout(Duration::from_secs(60)) {

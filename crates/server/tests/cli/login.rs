@@ -3,18 +3,8 @@
 
 use reqwest::Method;
 
-use crate::client::{Client, Resp};
+use crate::client::{Client, PW, Resp, basic};
 use crate::harness::{Backend, Env};
-
-const PW: &str = "correct horse battery staple";
-
-fn basic(login: &str, password: &str) -> String {
-    use base64::Engine as _;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{login}:{password}"))
-    )
-}
 
 /// The CSRF header of a response equals the cookie it sets (when it sets one).
 fn assert_csrf_pair(r: &Resp, cookie_name: &str) -> String {

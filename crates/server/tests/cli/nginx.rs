@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-use crate::client::Client;
+use crate::client::{Client, PW};
 use crate::harness::Env;
-
-const PW: &str = "correct horse battery staple";
 
 fn nginx_binary() -> Option<String> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
