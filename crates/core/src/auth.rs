@@ -434,7 +434,7 @@ impl Authenticator {
         presented: &str,
     ) -> std::result::Result<Identity, AuthFailure> {
         let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
-        if let Some(identity) = self.from_cache(&parsed.digest) {
+        if let Some(identity) = self.cached_identity(&parsed.digest) {
             return identity;
         }
         let identity = self.resolve(presented, true).await?;
@@ -444,7 +444,10 @@ impl Authenticator {
 
     /// A cached identity younger than [`VERIFY_CACHE_TTL`], with expiry re-checked and
     /// activity recorded as on a database read.
-    fn from_cache(&self, digest: &[u8; 32]) -> Option<std::result::Result<Identity, AuthFailure>> {
+    fn cached_identity(
+        &self,
+        digest: &[u8; 32],
+    ) -> Option<std::result::Result<Identity, AuthFailure>> {
         let mut cache = self
             .inner
             .cache
