@@ -98,7 +98,7 @@ export TESSERA_CONFIG=$work/t/tessera.toml TESSERA_ADMIN_PASSWORD="bench admin p
 (cd "$work/t" && "$tessera" role add orders --permission orders:read >/dev/null)
 (cd "$work/t" && echo "bench password correct horse" | "$tessera" user add bench --password-stdin --role orders >/dev/null)
 pat=$(cd "$work/t" && "$tessera" token create bench --name bench --expires-in 30d 2>/dev/null)
-(cd "$work/t" && "$tessera" serve >"$work/tessera.log" 2>&1) & pids+=($!)
+(cd "$work/t" && exec "$tessera" serve >"$work/tessera.log" 2>&1) & pids+=($!)
 wait_port 8110
 tessera_pid=$(pgrep -f "release/tessera serve" | head -1)
 session=$(curl -s -u "bench:bench password correct horse" http://127.0.0.1:8110/api/login)
@@ -120,7 +120,7 @@ upstream = "http://127.0.0.1:8102"
 [[rules]]
 match = "GET /api/me"
 TOML
-(cd "$work/g" && TESSERA_CONFIG=$work/g/tessera.toml "$tessera" serve >"$work/gateway.log" 2>&1) & pids+=($!)
+(cd "$work/g" && TESSERA_CONFIG=$work/g/tessera.toml exec "$tessera" serve >"$work/gateway.log" 2>&1) & pids+=($!)
 wait_port 8111
 gateway_pid=$(pgrep -f "release/tessera serve" | grep -v "^$tessera_pid$" | head -1)
 (cd "$work/g" && TESSERA_CONFIG=$work/g/tessera.toml "$tessera" token create admin --name bench 2>/dev/null) >"$work/g/pat"

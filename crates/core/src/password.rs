@@ -6,7 +6,8 @@ use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
-use tokio::sync::Semaphore;
+
+type Job = Box<dyn FnOnce() + Send>;
 
 use crate::error::{Error, PasswordProblem, Result};
 
@@ -140,8 +141,10 @@ pub enum Verification {
 /// Hashes and verifies passwords off the async workers.
 ///
 /// Each Argon2id evaluation holds `memory_kib` of memory and a core for tens of
-/// milliseconds, so evaluations run on the blocking pool behind a semaphore sized to the
-/// cores: a flood of logins queues here instead of starving other requests.
+/// milliseconds, so evaluations run on a fixed pool of threads, one per core by default:
+/// a flood of logins queues here instead of starving other requests, and memory stays
+/// bounded (a fresh blocking thread per hash would leave each thread's allocator arena
+/// holding its own Argon2 block: hundreds of MiB under a login flood).
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
@@ -150,7 +153,7 @@ pub struct PasswordHasher {
 struct Inner {
     argon: Argon2<'static>,
     params: PasswordParams,
-    permits: Semaphore,
+    jobs: std::sync::mpsc::Sender<Job>,
     /// A hash of a random password with the current parameters, verified when the login
     /// is unknown so that an unknown login costs the same time as a wrong password.
     dummy: String,
@@ -174,14 +177,35 @@ impl PasswordHasher {
             .hash_password(&junk)
             .map_err(|e| Error::Internal(format!("argon2: {e}")))?
             .to_string();
-        let permits = concurrency.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
-        });
+        let threads = concurrency
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+            })
+            .max(1);
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..threads {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("tessera-argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        // A panicking job must not take a worker with it.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                })
+                .map_err(|e| Error::Internal(format!("cannot start a password thread: {e}")))?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 argon,
                 params,
-                permits: Semaphore::new(permits.max(1)),
+                jobs,
                 dummy,
             }),
         })
@@ -250,16 +274,17 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::Internal("password pool closed".into()))?;
+        let (done, result) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || work(&inner))
+        self.inner
+            .jobs
+            .send(Box::new(move || {
+                let _ = done.send(work(&inner));
+            }))
+            .map_err(|_| Error::Internal("password pool closed".into()))?;
+        result
             .await
-            .map_err(|e| Error::Internal(format!("password task failed: {e}")))?
+            .map_err(|_| Error::Internal("password task failed".into()))?
     }
 }
 
