@@ -45,15 +45,11 @@ impl AuditEvent {
         self
     }
 
-    /// A login as typed by someone who may not exist (bounded, control characters removed).
+    /// A login as typed by someone who may not exist. Something that is not a valid login,
+    /// or is one of Tessera's secrets (a token or secret pasted into the wrong field), is
+    /// recorded as `[redacted]`.
     pub fn attempted_login(mut self, login: &str) -> Self {
-        self.login = Some(
-            login
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(150)
-                .collect(),
-        );
+        self.login = Some(loggable(login, crate::user::Login::parse(login).is_ok()));
         self
     }
 
@@ -74,6 +70,19 @@ impl AuditEvent {
     }
 }
 
+/// `value` itself when it is plausible and not a secret, else `[redacted]`.
+pub fn loggable(value: &str, plausible: bool) -> String {
+    let secret = crate::token::parse(value).is_ok()
+        || crate::token::TokenKind::ALL
+            .iter()
+            .any(|k| value.starts_with(k.prefix()));
+    if plausible && !secret {
+        value.to_owned()
+    } else {
+        "[redacted]".to_owned()
+    }
+}
+
 /// Logs the event and stores it. A store failure is logged, not returned: the action the
 /// event describes has already happened.
 pub async fn record(store: &Arc<dyn Store>, e: AuditEvent) {
@@ -89,5 +98,37 @@ pub async fn record(store: &Arc<dyn Store>, e: AuditEvent) {
     );
     if let Err(err) = store.append_audit(&e).await {
         tracing::error!(error = %err, event = %e.event, "could not store an audit event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_typed_as_logins_are_not_recorded() {
+        let t = crate::token::Token::generate(crate::token::TokenKind::ClientSecret);
+        assert_eq!(
+            AuditEvent::new("login", "failure")
+                .attempted_login(t.expose())
+                .login
+                .unwrap(),
+            "[redacted]"
+        );
+        assert_eq!(
+            AuditEvent::new("login", "failure")
+                .attempted_login("joe")
+                .login
+                .unwrap(),
+            "joe"
+        );
+        assert_eq!(
+            AuditEvent::new("login", "failure")
+                .attempted_login("not a login: with spaces")
+                .login
+                .unwrap(),
+            "[redacted]"
+        );
+        assert_eq!(loggable("tsx_short", true), "[redacted]");
     }
 }

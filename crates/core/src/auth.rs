@@ -200,6 +200,9 @@ struct CachedIdentity {
 struct Inner {
     /// Recently verified credentials by token digest.
     cache: std::sync::Mutex<HashMap<[u8; 32], CachedIdentity>>,
+    /// Bumped by every local revocation: a verification that read the store before the
+    /// bump is not cached after it.
+    cache_generation: std::sync::atomic::AtomicU64,
     accounts: Accounts,
     settings: SessionSettings,
     tokens: TokenSettings,
@@ -223,6 +226,7 @@ impl Authenticator {
         Self {
             inner: Arc::new(Inner {
                 cache: std::sync::Mutex::new(HashMap::new()),
+                cache_generation: std::sync::atomic::AtomicU64::new(0),
                 accounts,
                 settings,
                 tokens,
@@ -253,6 +257,7 @@ impl Authenticator {
     /// checked. `Some(seconds)` when either is throttled.
     async fn admit(&self, scope: Scope, subject: &str, ip: Option<&str>) -> Result<Option<u64>> {
         let t = self.inner.throttle;
+        let subject = &crate::throttle::subject(subject);
         if !t.enabled {
             return Ok(None);
         }
@@ -297,6 +302,7 @@ impl Authenticator {
     }
 
     async fn succeeded(&self, scope: Scope, subject: &str) {
+        let subject = &crate::throttle::subject(subject);
         if self.inner.throttle.enabled
             && let Err(e) = self.store().clear_attempts(scope, subject).await
         {
@@ -437,8 +443,14 @@ impl Authenticator {
         if let Some(identity) = self.cached_identity(&parsed.digest) {
             return identity;
         }
+        let generation = self
+            .inner
+            .cache_generation
+            .load(std::sync::atomic::Ordering::Acquire);
+        // The entry's age counts from before the store was read.
+        let read_at = std::time::Instant::now();
         let identity = self.resolve(presented, true).await?;
-        self.remember(parsed.digest, &identity);
+        self.remember(parsed.digest, &identity, generation, read_at);
         Ok(identity)
     }
 
@@ -477,19 +489,33 @@ impl Authenticator {
         Some(Ok(entry.identity.clone()))
     }
 
-    fn remember(&self, digest: [u8; 32], identity: &Identity) {
+    fn remember(
+        &self,
+        digest: [u8; 32],
+        identity: &Identity,
+        generation: u64,
+        read_at: std::time::Instant,
+    ) {
         let mut cache = self
             .inner
             .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self
+            .inner
+            .cache_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+            != generation
+        {
+            return;
+        }
         if cache.len() >= VERIFY_CACHE_MAX {
             cache.clear();
         }
         cache.insert(
             digest,
             CachedIdentity {
-                at: std::time::Instant::now(),
+                at: read_at,
                 identity: identity.clone(),
             },
         );
@@ -498,11 +524,15 @@ impl Authenticator {
     /// Forgets every cached verification: called on every revocation made here, so that
     /// it takes effect on this instance at once.
     fn forget_cached(&self) {
-        self.inner
+        let mut cache = self
+            .inner
             .cache
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.inner
+            .cache_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        cache.clear();
     }
 
     async fn resolve(
@@ -618,6 +648,7 @@ impl Authenticator {
                     .await?
             }
         };
+        self.forget_cached();
         if ended {
             let e = AuditEvent::new("logout", "success").user(&identity.user);
             self.audit(e.detail(format!("{}={}", s.kind.as_str(), s.id)))
@@ -640,6 +671,7 @@ impl Authenticator {
             .store()
             .revoke_session(identity.user.id, id, Timestamp::now())
             .await?;
+        self.forget_cached();
         if done {
             self.audit(
                 AuditEvent::new("session_revoked", "success")
@@ -659,6 +691,7 @@ impl Authenticator {
             .store()
             .revoke_sessions(identity.user.id, keep, Timestamp::now())
             .await?;
+        self.forget_cached();
         self.audit(
             AuditEvent::new("sessions_revoked", "success")
                 .user(&identity.user)
@@ -754,6 +787,7 @@ impl Authenticator {
             .store()
             .revoke_pat(owner.id, id, Timestamp::now())
             .await?;
+        self.forget_cached();
         if done {
             self.audit(
                 AuditEvent::new("token_revoked", "success")
@@ -802,6 +836,7 @@ impl Authenticator {
         {
             return Ok(None);
         }
+        self.forget_cached();
         let detail = format!("token={id} new={}", new.id);
         self.audit(
             AuditEvent::new("token_regenerated", "success")
@@ -852,6 +887,7 @@ impl Authenticator {
             .store()
             .delete_api_key(owner.id, id, Timestamp::now())
             .await?;
+        self.forget_cached();
         if done {
             self.audit(
                 AuditEvent::new("api_key_deleted", "success")
@@ -880,10 +916,14 @@ impl Authenticator {
                 .client(client.ip.as_deref(), client.user_agent.as_deref())
                 .detail(format!(
                     "key={}",
-                    key_id
-                        .chars()
-                        .filter(|c| c.is_ascii_graphic())
-                        .collect::<String>()
+                    audit::loggable(
+                        key_id,
+                        key_id.starts_with("key_")
+                            && key_id.len() <= 40
+                            && key_id
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    )
                 ))
         };
         if let Some(r) = self
@@ -1005,7 +1045,7 @@ impl Authenticator {
         ip: Option<&str>,
     ) -> std::result::Result<(User, PermissionSet), AuthFailure> {
         let subject = Login::key_of(client_id);
-        match self.admit(Scope::Account, &subject, ip).await {
+        match self.admit(Scope::Client, &subject, ip).await {
             Ok(Some(r)) => {
                 let e = AuditEvent::new("login", "throttled")
                     .attempted_login(client_id)
@@ -1034,7 +1074,7 @@ impl Authenticator {
                 return Err(AuthFailure::Invalid);
             }
         };
-        self.succeeded(Scope::Account, &subject).await;
+        self.succeeded(Scope::Client, &subject).await;
         Ok((user, permissions))
     }
 

@@ -39,6 +39,9 @@ pub enum Error {
     ScopeNotHeld(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Too much work queued (password hashing): retry shortly.
+    #[error("busy: {0}")]
+    Busy(&'static str),
     /// A bug or a broken invariant (e.g. an unparseable stored hash): logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),

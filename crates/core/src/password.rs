@@ -9,6 +9,10 @@ use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Password evaluations that may wait per hashing thread (about 1.5 s of work each at
+/// the default parameters).
+const QUEUE_PER_THREAD: usize = 64;
+
 use crate::error::{Error, PasswordProblem, Result};
 
 /// Longest password accepted anywhere, in characters. Longer ones are refused before any
@@ -153,7 +157,7 @@ pub struct PasswordHasher {
 struct Inner {
     argon: Argon2<'static>,
     params: PasswordParams,
-    jobs: std::sync::mpsc::Sender<Job>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
     /// A hash of a random password with the current parameters, verified when the login
     /// is unknown so that an unknown login costs the same time as a wrong password.
     dummy: String,
@@ -182,7 +186,9 @@ impl PasswordHasher {
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
             })
             .max(1);
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        // A bounded queue: past it, logins are refused at once (503) rather than waiting
+        // minutes behind a flood.
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(threads * QUEUE_PER_THREAD);
         let queue = Arc::new(std::sync::Mutex::new(queue));
         for i in 0..threads {
             let queue = Arc::clone(&queue);
@@ -276,12 +282,20 @@ impl PasswordHasher {
     ) -> Result<T> {
         let (done, result) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
-        self.inner
-            .jobs
-            .send(Box::new(move || {
+        let job: Job = Box::new(move || {
+            // The caller went away (client disconnected): do not hash for nobody.
+            if !done.is_closed() {
                 let _ = done.send(work(&inner));
-            }))
-            .map_err(|_| Error::Internal("password pool closed".into()))?;
+            }
+        });
+        self.inner.jobs.try_send(job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => {
+                Error::Busy("too many password checks in progress")
+            }
+            std::sync::mpsc::TrySendError::Disconnected(_) => {
+                Error::Internal("password pool closed".into())
+            }
+        })?;
         result
             .await
             .map_err(|_| Error::Internal("password task failed".into()))?

@@ -220,6 +220,9 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> StoreResult<Option<Timestamp>>;
 
+    /// Deletes counters idle since `before` and not locked beyond it; returns how many.
+    async fn purge_attempts(&self, before: Timestamp) -> StoreResult<u64>;
+
     /// Forgets the subject's attempts (after a success).
     async fn clear_attempts(&self, scope: Scope, subject: &str) -> StoreResult<()>;
 

@@ -18,6 +18,9 @@ pub enum Scope {
     Account,
     /// An API key id.
     ApiKey,
+    /// An OAuth2 client id (a login), counted apart from password logins so that neither
+    /// a working client nor a broken one affects the owner's password logins.
+    Client,
     /// A client IP address (password spraying).
     Ip,
 }
@@ -27,8 +30,22 @@ impl Scope {
         match self {
             Self::Account => "account",
             Self::ApiKey => "api_key",
+            Self::Client => "client",
             Self::Ip => "ip",
         }
+    }
+}
+
+/// The stored subject: itself when short, else its SHA-256 (a client cannot make rows
+/// of unbounded size).
+pub fn subject(raw: &str) -> String {
+    if raw.len() <= 128 {
+        raw.to_owned()
+    } else {
+        format!(
+            "sha256:{}",
+            hex::encode(crate::secret::digest(raw.as_bytes()))
+        )
     }
 }
 

@@ -246,6 +246,13 @@ impl From<tessera_core::Error> for Problem {
                 p.required = Some(scope.into());
                 p
             }
+            Error::Busy(why) => {
+                tracing::warn!(reason = why, "busy");
+                let mut p = Self::service_unavailable()
+                    .with_detail("too many logins in progress; retry shortly");
+                p.retry_after = Some(1);
+                p
+            }
             Error::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 Self::internal()

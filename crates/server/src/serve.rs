@@ -101,6 +101,11 @@ async fn purge_expired_sessions(store: Arc<dyn Store>) {
             Ok(n) => tracing::info!(sessions = n, "purged old sessions"),
             Err(e) => tracing::warn!(error = %e, "could not purge old sessions"),
         }
+        // Failure counters idle for a day (well past any window and lock).
+        let idle = Timestamp::now().minus(Duration::from_secs(86_400));
+        if let Err(e) = store.purge_attempts(idle).await {
+            tracing::warn!(error = %e, "could not purge failure counters");
+        }
     }
 }
 

@@ -1002,8 +1002,8 @@ macro_rules! impl_store {
                 let window_start = now.minus(limit.window).unix();
                 let counted: Option<(i64,)> = sqlx::query_as(
                     "UPDATE login_failures SET \
-                     failures = CASE WHEN last_failed_at < $3 THEN 1 ELSE failures + 1 END, \
-                     first_failed_at = CASE WHEN last_failed_at < $3 THEN $4 ELSE first_failed_at END, \
+                     failures = CASE WHEN first_failed_at < $3 THEN 1 ELSE failures + 1 END, \
+                     first_failed_at = CASE WHEN first_failed_at < $3 THEN $4 ELSE first_failed_at END, \
                      last_failed_at = $4 \
                      WHERE scope = $1 AND subject = $2 AND (locked_until IS NULL OR locked_until <= $4) \
                      RETURNING failures",
@@ -1017,15 +1017,22 @@ macro_rules! impl_store {
                 .map_err(unavailable)?;
                 let verdict = match counted {
                     None => {
-                        let until: Option<i64> = sqlx::query_scalar(
+                        // Locked, or the row was cleared by a concurrent success
+                        // (PostgreSQL): then this attempt is simply allowed.
+                        let until: Option<Option<i64>> = sqlx::query_scalar(
                             "SELECT locked_until FROM login_failures WHERE scope = $1 AND subject = $2",
                         )
                         .bind(scope.as_str())
                         .bind(subject)
-                        .fetch_one(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await
                         .map_err(unavailable)?;
-                        Attempt::Throttled { until: tessera_core::Timestamp::from_unix(until.unwrap_or(now.unix())) }
+                        match until.flatten() {
+                            Some(u) if u > now.unix() => {
+                                Attempt::Throttled { until: tessera_core::Timestamp::from_unix(u) }
+                            }
+                            _ => Attempt::Allowed,
+                        }
                     }
                     Some((n,)) => {
                         let n = u32::try_from(n).unwrap_or(u32::MAX);
@@ -1060,6 +1067,25 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::sql::unavailable)?;
                 Ok(until.flatten().filter(|u| *u > now.unix()).map(tessera_core::Timestamp::from_unix))
+            }
+
+            async fn purge_attempts(
+                &self,
+                before: tessera_core::Timestamp,
+            ) -> tessera_core::store::StoreResult<u64> {
+                use $crate::sql::unavailable;
+                let mut tx = self.write().await.map_err(unavailable)?;
+                let n = sqlx::query(
+                    "DELETE FROM login_failures WHERE last_failed_at < $1 \
+                     AND (locked_until IS NULL OR locked_until < $1)",
+                )
+                .bind(before.unix())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+                tx.commit().await.map_err(unavailable)?;
+                Ok(n)
             }
 
             async fn clear_attempts(
