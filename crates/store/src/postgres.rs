@@ -36,6 +36,9 @@ impl PostgresStore {
         }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
+            .before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .acquire_timeout(options.connect_timeout)
             .connect_with(connect)
             .await

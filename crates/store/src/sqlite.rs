@@ -38,6 +38,10 @@ impl SqliteStore {
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            // A failed COMMIT (disk full, unwritable file) can leave the connection inside
+            // its transaction; such a connection is closed rather than reused, so that
+            // writes recover once the disk does.
+            .before_acquire(|conn, _| Box::pin(async move { usable_for_writes(conn).await }))
             .acquire_timeout(options.connect_timeout)
             .connect_with(base.clone().create_if_missing(true))
             .await
@@ -66,6 +70,22 @@ impl SqliteStore {
     async fn write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.writer.begin_with("BEGIN IMMEDIATE").await
     }
+}
+
+/// Whether the writer connection can still write. A failed COMMIT (disk full,
+/// unwritable file) can leave it inside its transaction, and a connection opened while
+/// the file was not writable stays read-only after the file becomes writable again: such
+/// connections are closed and replaced, so that writes recover once the disk does.
+async fn usable_for_writes(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    if sqlx::Connection::is_in_transaction(conn) {
+        return Ok(false);
+    }
+    // Take and release the write lock: a read-only connection fails here.
+    let probe = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await;
+    if probe.is_ok() {
+        sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+    }
+    Ok(probe.is_ok())
 }
 
 crate::sql::impl_store!(SqliteStore, Sqlite, "sqlite");

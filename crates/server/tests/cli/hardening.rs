@@ -586,3 +586,113 @@ async fn revocation_reaches_every_instance_within_a_second() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Marks files immutable (`chattr +i`, root only) until dropped.
+struct Immutable(Vec<std::path::PathBuf>);
+
+impl Immutable {
+    fn set(files: Vec<std::path::PathBuf>) -> Option<Self> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .args(&files)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Self(files))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .args(&self.0)
+            .status();
+    }
+}
+
+/// SQLite files that cannot be written: every write answers 503 (nothing claims success),
+/// and Tessera recovers when they can be written again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unwritable_sqlite_fails_closed_and_recovers() {
+    let env = Env::sqlite();
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let token = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .basic_auth("joe", Some(PW)),
+        )
+        .await
+        .body;
+    c.jar.clear();
+    let bearer = format!("Bearer {token}");
+    let dir = crate::harness::data_dir(&env);
+    // The database and its write-ahead log. (The shared-memory index is mapped into the
+    // process; making it immutable under a running server kills the process with SIGBUS,
+    // which fails closed too, but is not what this test is about.)
+    let files: Vec<_> = ["tessera.db", "tessera.db-wal"]
+        .iter()
+        .map(|f| dir.join(f))
+        .filter(|p| p.exists())
+        .collect();
+    let Some(guard) = Immutable::set(files) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("chattr +i is not available under CI");
+        }
+        eprintln!("\n*** SKIPPING unwritable-SQLite test: chattr +i needs root ***\n");
+        return;
+    };
+    let r = c
+        .send(
+            c.req(Method::POST, "/api/login")
+                .basic_auth("joe", Some(PW)),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (503, "service_unavailable"),
+        "{}",
+        r.body
+    );
+    let r = c
+        .send(
+            c.req(Method::DELETE, "/api/session")
+                .header("authorization", &bearer),
+        )
+        .await;
+    c.jar.clear();
+    assert_eq!(
+        r.status, 503,
+        "a revocation that was not stored is not acknowledged"
+    );
+    drop(guard);
+    let mut recovered = false;
+    for _ in 0..50 {
+        let r = c
+            .send(
+                c.req(Method::POST, "/api/login")
+                    .basic_auth("joe", Some(PW)),
+            )
+            .await;
+        c.jar.clear();
+        if r.status == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        recovered,
+        "writes work again once the files are writable: {}",
+        server.stderr()
+    );
+    let r = c
+        .send(
+            c.req(Method::DELETE, "/api/session")
+                .header("authorization", &bearer),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+}
