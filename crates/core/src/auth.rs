@@ -194,7 +194,9 @@ const VERIFY_CACHE_MAX: usize = 100_000;
 
 struct CachedIdentity {
     at: std::time::Instant,
-    identity: Identity,
+    /// Shared with the requests it answered: a hit is a reference count, and the entry
+    /// is copied only when its activity fields change (at most once a second).
+    identity: Arc<Identity>,
 }
 
 struct Inner {
@@ -438,7 +440,7 @@ impl Authenticator {
     pub async fn verify_token(
         &self,
         presented: &str,
-    ) -> std::result::Result<Identity, AuthFailure> {
+    ) -> std::result::Result<Arc<Identity>, AuthFailure> {
         let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
         if let Some(identity) = self.cached_identity(&parsed.digest) {
             return identity;
@@ -449,7 +451,7 @@ impl Authenticator {
             .load(std::sync::atomic::Ordering::Acquire);
         // The entry's age counts from before the store was read.
         let read_at = std::time::Instant::now();
-        let identity = self.resolve(presented, true).await?;
+        let identity = Arc::new(self.resolve(presented, true).await?);
         self.remember(parsed.digest, &identity, generation, read_at);
         Ok(identity)
     }
@@ -459,7 +461,7 @@ impl Authenticator {
     fn cached_identity(
         &self,
         digest: &[u8; 32],
-    ) -> Option<std::result::Result<Identity, AuthFailure>> {
+    ) -> Option<std::result::Result<Arc<Identity>, AuthFailure>> {
         let mut cache = self
             .inner
             .cache
@@ -471,28 +473,29 @@ impl Authenticator {
             return None;
         }
         let now = Timestamp::now();
-        let session = &mut entry.identity.session;
+        let session = &entry.identity.session;
         if session.is_expired(now) {
             return Some(Err(AuthFailure::Expired));
         }
         if session.kind == SessionKind::PersonalAccess {
             if now.unix() - session.last_seen_at.unix() >= 60 {
+                let session = &mut Arc::make_mut(&mut entry.identity).session;
                 session.last_seen_at = now;
                 let _ = self
                     .inner
                     .activity
                     .try_send(Activity::Pat(session.id.clone(), now));
             }
-        } else {
-            self.record_activity(session, now);
+        } else if self.activity_due(session, now) {
+            self.record_activity(&mut Arc::make_mut(&mut entry.identity).session, now);
         }
-        Some(Ok(entry.identity.clone()))
+        Some(Ok(Arc::clone(&entry.identity)))
     }
 
     fn remember(
         &self,
         digest: [u8; 32],
-        identity: &Identity,
+        identity: &Arc<Identity>,
         generation: u64,
         read_at: std::time::Instant,
     ) {
@@ -516,7 +519,7 @@ impl Authenticator {
             digest,
             CachedIdentity {
                 at: read_at,
-                identity: identity.clone(),
+                identity: Arc::clone(identity),
             },
         );
     }
@@ -601,6 +604,15 @@ impl Authenticator {
             }
             TokenKind::ApiSecret | TokenKind::ClientSecret => Err(AuthFailure::Invalid),
         }
+    }
+
+    /// Whether [`Self::record_activity`] would change `session` at `now`.
+    fn activity_due(&self, session: &Session, now: Timestamp) -> bool {
+        session.idle_expires_at.is_some_and(|idle| {
+            idle != session.idle_expiry_after(now, self.inner.settings.idle_timeout)
+                || now.unix() - session.last_seen_at.unix()
+                    >= self.inner.settings.touch_interval().as_secs() as i64
+        })
     }
 
     /// Slides the idle expiry; writes it (later, batched) only when it is stale enough.

@@ -85,7 +85,8 @@ impl SecretKey {
     /// HMAC-SHA256 under the key for `purpose`.
     pub fn signer(&self, purpose: &str) -> Signer {
         Signer {
-            key: self.derive(purpose),
+            mac: <HmacSha256 as Mac>::new_from_slice(&self.derive(purpose))
+                .expect("any key length"),
         }
     }
 }
@@ -147,7 +148,8 @@ impl Sealer {
 
 #[derive(Clone)]
 pub struct Signer {
-    key: [u8; 32],
+    /// Keyed once: signing clones the state instead of hashing the key again.
+    mac: HmacSha256,
 }
 
 impl fmt::Debug for Signer {
@@ -159,7 +161,7 @@ impl fmt::Debug for Signer {
 impl Signer {
     /// HMAC over the parts, each length-prefixed so that part boundaries are unambiguous.
     pub fn sign(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key).expect("any key length");
+        let mut mac = self.mac.clone();
         for p in parts {
             mac.update(&(p.len() as u64).to_be_bytes());
             mac.update(p);

@@ -1,5 +1,7 @@
 //! Extractors that authenticate a request for the auth endpoints.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use tessera_core::Identity;
@@ -20,7 +22,7 @@ pub enum Carrier {
 /// A request authenticated by a session token or session cookie. For unsafe methods with
 /// the cookie, the CSRF header has been checked.
 pub struct Authenticated {
-    pub identity: Identity,
+    pub identity: Arc<Identity>,
     pub carrier: Carrier,
 }
 
@@ -28,10 +30,11 @@ pub struct Authenticated {
 /// (endpoints that also accept the token in a form field).
 pub struct AuthenticatedUnchecked(pub Authenticated);
 
-pub(crate) fn contexts(parts: &Parts) -> Result<(RequestContext, CsrfContext), Problem> {
-    let ctx = parts.extensions.get::<RequestContext>().cloned();
-    let csrf = parts.extensions.get::<CsrfContext>().cloned();
-    match (ctx, csrf) {
+pub(crate) fn contexts(parts: &Parts) -> Result<(&RequestContext, &CsrfContext), Problem> {
+    match (
+        parts.extensions.get::<RequestContext>(),
+        parts.extensions.get::<CsrfContext>(),
+    ) {
         (Some(c), Some(s)) => Ok((c, s)),
         _ => {
             tracing::error!("the edge layer is missing in front of an auth route");
@@ -47,7 +50,7 @@ pub(crate) async fn authenticate(
     state: &AppState,
 ) -> Result<Authenticated, Problem> {
     let (ctx, _) = contexts(parts)?;
-    let presented = credentials::extract(parts, &state.settings, &ctx)?;
+    let presented = credentials::extract(parts, &state.settings, ctx)?;
     if !matches!(presented, Presented::None) && !ctx.credentials_allowed {
         return Err(Problem::https_required());
     }

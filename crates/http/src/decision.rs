@@ -2,8 +2,10 @@
 //! matching rule, the credential it accepts, the permissions it requires. Shared by the
 //! gateway and `{base}/verify`, so both decide identically.
 
-use axum::http::HeaderValue;
+use std::sync::Arc;
+
 use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue};
 use tessera_core::rules::CredentialKind;
 use tessera_core::{AuthFailure, Identity, PermissionSet, User};
 
@@ -15,53 +17,95 @@ use crate::problem::{Challenge, Problem};
 
 /// Who a request was allowed for.
 pub struct Principal {
-    pub user: User,
     pub credential: CredentialKind,
-    /// Set for sessions and tokens; absent for a client secret or Basic.
-    pub identity: Option<Identity>,
-    permissions: PermissionSet,
+    who: Who,
+}
+
+enum Who {
+    /// A session or token: the (shared, cached) verified identity.
+    Identity(Arc<Identity>),
+    /// A client secret or Basic: the account and its permissions.
+    Account {
+        user: User,
+        permissions: PermissionSet,
+    },
 }
 
 impl Principal {
+    pub fn user(&self) -> &User {
+        match &self.who {
+            Who::Identity(i) => &i.user,
+            Who::Account { user, .. } => user,
+        }
+    }
+
+    /// Set for sessions and tokens; absent for a client secret or Basic.
+    pub fn identity(&self) -> Option<&Identity> {
+        match &self.who {
+            Who::Identity(i) => Some(i),
+            Who::Account { .. } => None,
+        }
+    }
+
     fn allows(&self, required: &str) -> bool {
-        match &self.identity {
-            Some(i) => i.allows(required),
-            None => self.permissions.allows(required),
+        match &self.who {
+            Who::Identity(i) => i.allows(required),
+            Who::Account { permissions, .. } => permissions.allows(required),
         }
     }
 
     pub fn session_id(&self) -> &str {
-        self.identity.as_ref().map_or("", |i| i.session.id.as_str())
+        self.identity().map_or("", |i| i.session.id.as_str())
     }
 
     /// The permissions in effect, comma-separated.
     pub fn permissions_header(&self) -> String {
-        match &self.identity {
-            Some(i) => i.effective_permissions().join(","),
-            None => self
-                .permissions
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
+        match &self.who {
+            Who::Identity(i) if i.session.scopes.is_some() => i.effective_permissions().join(","),
+            Who::Identity(i) => join(i.permissions.iter().map(|p| p.as_str())),
+            Who::Account { permissions, .. } => join(permissions.iter().map(|p| p.as_str())),
         }
     }
 
     /// The identity headers (`X-Tessera-*`) for an upstream or a forward-auth proxy.
-    pub fn headers(&self) -> [(&'static str, HeaderValue); 4] {
-        let value = |s: &str| {
-            HeaderValue::from_str(&header_safe(s)).unwrap_or_else(|_| HeaderValue::from_static(""))
-        };
+    pub fn headers(&self) -> [(HeaderName, HeaderValue); 4] {
+        const USER: HeaderName = HeaderName::from_static("x-tessera-user");
+        const SESSION: HeaderName = HeaderName::from_static("x-tessera-session");
+        const PERMISSIONS: HeaderName = HeaderName::from_static("x-tessera-permissions");
+        const CREDENTIAL: HeaderName = HeaderName::from_static("x-tessera-credential");
         [
-            ("x-tessera-user", value(&self.user.login)),
-            ("x-tessera-session", value(self.session_id())),
-            ("x-tessera-permissions", value(&self.permissions_header())),
+            (USER, header_value(&self.user().login)),
+            (SESSION, header_value(self.session_id())),
+            (PERMISSIONS, header_value(&self.permissions_header())),
             (
-                "x-tessera-credential",
+                CREDENTIAL,
                 HeaderValue::from_static(self.credential.as_str()),
             ),
         ]
     }
+}
+
+fn join<'a>(parts: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (i, p) in parts.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(p);
+    }
+    out
+}
+
+/// A header value for `s`: as is when it is visible ASCII without `%`, else through
+/// [`header_safe`].
+fn header_value(s: &str) -> HeaderValue {
+    let plain = s.bytes().all(|b| b.is_ascii_graphic() && b != b'%');
+    let value = if plain {
+        HeaderValue::from_str(s)
+    } else {
+        HeaderValue::from_str(&header_safe(s))
+    };
+    value.unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Visible ASCII as is; anything else percent-encoded (logins may be Unicode).
@@ -98,7 +142,7 @@ pub async fn decide(
     if rule.is_some_and(|r| r.public) {
         return Ok(None);
     }
-    let presented = credentials::extract_with_query(parts, &state.settings, &ctx, query)?;
+    let presented = credentials::extract_with_query(parts, &state.settings, ctx, query)?;
     if matches!(presented, Presented::None) {
         return Err(Problem::unauthenticated());
     }
@@ -132,8 +176,7 @@ pub async fn decide(
             .and_then(|v| v.to_str().ok());
         csrf_ctx.check(header)?;
     }
-    let ip = ctx.client_ip.map(|ip| ip.to_string());
-    let principal = verify(state, presented, kind, challenge, ip.as_deref()).await?;
+    let principal = verify(state, presented, kind, challenge, ctx.client_ip).await?;
     if let Some(missing) = rule.permissions.iter().find(|p| !principal.allows(p)) {
         return Err(Problem::forbidden(missing, kind == CredentialKind::Token));
     }
@@ -150,32 +193,28 @@ async fn verify(
     presented: Presented,
     kind: CredentialKind,
     challenge: Challenge,
-    ip: Option<&str>,
+    ip: Option<std::net::IpAddr>,
 ) -> Result<Principal, Problem> {
     let failed = |f: AuthFailure| Problem::from_auth_failure(&f, challenge);
     match presented {
         Presented::Token(t) | Presented::Cookie(Some(t)) => {
             let identity = state.auth.verify_token(&t).await.map_err(failed)?;
             Ok(Principal {
-                user: identity.user.clone(),
                 credential: kind,
-                permissions: identity.permissions.clone(),
-                identity: Some(identity),
+                who: Who::Identity(identity),
             })
         }
         Presented::Cookie(None) => Err(failed(AuthFailure::Invalid)),
         Presented::ClientSecret(s) => {
             let (user, permissions) = state.auth.verify_client_secret(&s).await.map_err(failed)?;
             Ok(Principal {
-                user,
                 credential: kind,
-                identity: None,
-                permissions,
+                who: Who::Account { user, permissions },
             })
         }
         Presented::Basic { username, password } => {
             let client = tessera_core::session::ClientInfo {
-                ip: ip.map(str::to_owned),
+                ip: ip.map(|ip| ip.to_string()),
                 user_agent: None,
                 method: Some("basic".into()),
             };
@@ -191,10 +230,8 @@ async fn verify(
                         .await
                         .map_err(tessera_core::Error::from)?;
                     Ok(Principal {
-                        user,
                         credential: kind,
-                        identity: None,
-                        permissions,
+                        who: Who::Account { user, permissions },
                     })
                 }
                 Err(AuthFailure::Throttled(r)) => Err(Problem::too_many_attempts(r)),
@@ -207,10 +244,13 @@ async fn verify(
 
 #[cfg(test)]
 mod tests {
-    use super::header_safe;
+    use super::{header_safe, header_value};
 
     #[test]
     fn header_values_are_ascii() {
+        assert_eq!(header_value("joe"), "joe");
+        assert_eq!(header_value("josé"), "jos%C3%A9");
+        assert_eq!(header_value("a%b"), "a%25b");
         assert_eq!(header_safe("joe"), "joe");
         assert_eq!(header_safe("josé"), "jos%C3%A9");
         assert_eq!(header_safe("a%b c"), "a%25b%20c");

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tessera_core::Timestamp;
@@ -16,6 +16,10 @@ use crate::cookies::{self, ClearSessionCookie, SetSessionCookie};
 use crate::csrf::{self, Binding, CsrfContext, IssueToken};
 use crate::net;
 use crate::settings::Secure;
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Request extension: what the edge learned about the request's transport.
 #[derive(Debug, Clone)]
@@ -69,13 +73,13 @@ pub async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -
         peer.is_some_and(|p| settings.trusted_proxies.iter().any(|n| n.contains(p)));
     let client_ip = peer.map(|p| {
         let xff: Vec<&str> = headers
-            .get_all("x-forwarded-for")
+            .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
         net::client_ip(p, &xff, &settings.trusted_proxies)
     });
-    let forwarded = |name: &str| -> Option<String> {
+    let forwarded = |name: &HeaderName| -> Option<String> {
         from_trusted_proxy
             .then(|| headers.get(name).and_then(|v| v.to_str().ok()))
             .flatten()
@@ -83,8 +87,8 @@ pub async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -
             .map(|v| v.trim().to_owned())
     };
     let https = settings.tls
-        || forwarded("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
-    let host = forwarded("x-forwarded-host")
+        || forwarded(&X_FORWARDED_PROTO).is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let host = forwarded(&X_FORWARDED_HOST)
         .or_else(|| {
             headers
                 .get(header::HOST)
@@ -129,24 +133,38 @@ pub async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -
             .err()
         })
         .flatten();
+    // What the way out needs, so that the contexts move into the request uncopied.
+    let out = Outgoing {
+        https: ctx.https,
+        had_session_cookie: ctx.session_cookie.is_some(),
+        csrf: csrf_ctx.clone(),
+    };
     let mut res = match refused {
         Some(problem) => problem.into_response(),
         None => {
-            req.extensions_mut().insert(ctx.clone());
-            req.extensions_mut().insert(csrf_ctx.clone());
+            req.extensions_mut().insert(ctx);
+            req.extensions_mut().insert(csrf_ctx);
             next.run(req).await
         }
     };
-    finish(&state, &ctx, &csrf_ctx, &mut res);
+    finish(&state, &out, &mut res);
     res
 }
 
-fn finish(state: &AppState, ctx: &RequestContext, csrf_ctx: &CsrfContext, res: &mut Response) {
+/// The request facts the response headers depend on.
+struct Outgoing {
+    https: bool,
+    had_session_cookie: bool,
+    csrf: CsrfContext,
+}
+
+fn finish(state: &AppState, out: &Outgoing, res: &mut Response) {
     let settings = &state.settings;
+    let csrf_ctx = &out.csrf;
     let secure = match settings.session_cookie.secure {
         Secure::Always => true,
         Secure::Never => false,
-        Secure::Auto => ctx.https,
+        Secure::Auto => out.https,
     };
     let issued = res.extensions_mut().remove::<IssueToken>().map(|t| t.0);
     let token = issued.unwrap_or_else(|| csrf_ctx.current_or_new(&state.csrf_signer));
@@ -182,7 +200,7 @@ fn finish(state: &AppState, ctx: &RequestContext, csrf_ctx: &CsrfContext, res: &
                 secure,
             ),
         );
-    } else if clear_session && ctx.session_cookie.is_some() {
+    } else if clear_session && out.had_session_cookie {
         append_cookie(
             h,
             &cookies::session_clear_cookie(&settings.session_cookie, secure),
@@ -193,7 +211,7 @@ fn finish(state: &AppState, ctx: &RequestContext, csrf_ctx: &CsrfContext, res: &
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::SERVER, HeaderValue::from_static("tessera"));
-    if ctx.https {
+    if out.https {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=63072000"),

@@ -24,9 +24,13 @@ pub use problem::Problem;
 pub use routes::router;
 pub use settings::HttpSettings;
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every request (axum's `State`), so it is
+/// one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
     pub auth: Authenticator,
     pub settings: Arc<HttpSettings>,
     pub cookie_sealer: Sealer,
@@ -35,14 +39,22 @@ pub struct AppState {
     pub upstream: proxy::UpstreamClient,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(auth: Authenticator, settings: HttpSettings, key: &SecretKey) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             auth,
             settings: Arc::new(settings),
             cookie_sealer: key.sealer("tessera session cookie v1"),
             csrf_signer: key.signer("tessera csrf token v1"),
             upstream: proxy::client(),
-        }
+        }))
     }
 }

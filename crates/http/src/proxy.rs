@@ -187,7 +187,11 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         .map_err(|e| Problem::invalid_request(e.to_string()))?;
     let method = parts.method.as_str().to_ascii_uppercase();
     let principal = decision::decide(state, &parts, &method, &path, parts.uri.query()).await?;
-    let (ctx, _) = contexts(&parts)?;
+    contexts(&parts)?;
+    let ctx = parts
+        .extensions
+        .remove::<crate::edge::RequestContext>()
+        .ok_or_else(Problem::internal)?;
 
     let upgrade = is_upgrade(&parts.headers);
     let upgrade_header = upgrade

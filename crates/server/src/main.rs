@@ -15,6 +15,12 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 
+/// mimalloc instead of glibc's malloc: the request path allocates small, short-lived
+/// objects on two or more threads, where it measured about 1 µs less CPU per verified
+/// request (`bench/run.sh`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format, matches!(cli.command, Command::Serve));

@@ -227,14 +227,14 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
     let (parts, _body) = req.into_parts();
     let (ctx, csrf_ctx) = contexts(&parts)?;
     let query = query_pairs(parts.uri.query())?;
-    let presented = credentials::extract(&parts, &state.settings, &ctx)?;
+    let presented = credentials::extract(&parts, &state.settings, ctx)?;
     if let Presented::Basic { username, password } = presented {
         let creds = Credentials {
             username,
             password,
             method: Method_::Basic,
         };
-        return login(&state, &parts, &ctx, &csrf_ctx, creds, &query).await;
+        return login(&state, &parts, ctx, csrf_ctx, creds, &query).await;
     }
     if let Some((username, password)) = query_credentials(&query) {
         if !state.settings.allow_query_credentials {
@@ -247,7 +247,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
             password: Password::new(password),
             method: Method_::Query,
         };
-        return login(&state, &parts, &ctx, &csrf_ctx, creds, &query).await;
+        return login(&state, &parts, ctx, csrf_ctx, creds, &query).await;
     }
     if !matches!(presented, Presented::None) {
         let auth = authenticate(&parts, &state).await?;
@@ -289,7 +289,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
             (json_options(&map), Some(map))
         }
     };
-    let presented = credentials::extract(&parts, &state.settings, &ctx)?;
+    let presented = credentials::extract(&parts, &state.settings, ctx)?;
     let creds = match (presented, &json) {
         (Presented::Basic { username, password }, _) => Credentials {
             username,
@@ -338,7 +338,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
     };
     // Output options may come in the query string or the body.
     params.extend(query);
-    login(&state, &parts, &ctx, &csrf_ctx, creds, &params).await
+    login(&state, &parts, ctx, csrf_ctx, creds, &params).await
 }
 
 /// `POST {base}/login/key`: exchange an API key and secret for an API-key session token.
@@ -366,7 +366,7 @@ pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response
             }
         },
     };
-    let presented = credentials::extract(&parts, &state.settings, &ctx)?;
+    let presented = credentials::extract(&parts, &state.settings, ctx)?;
     let (key_id, secret, challenge) = match (presented, &json) {
         (Presented::Basic { username, password }, _) => {
             (username, password.expose().to_owned(), Challenge::Basic)
@@ -400,7 +400,7 @@ pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response
         return Err(Problem::https_required());
     }
     params.extend(query);
-    let output = choose_output(&params, &parts.headers, &ctx, &state, Output::Json)?;
+    let output = choose_output(&params, &parts.headers, ctx, &state, Output::Json)?;
     let client = ctx.client_info(&parts.headers, "key");
     let (identity, token) = match state
         .auth

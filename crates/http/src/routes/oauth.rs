@@ -236,7 +236,7 @@ async fn token_inner(state: AppState, req: Request) -> Result<Response, OAuthErr
     let (parts, body) = req.into_parts();
     let (ctx, _) = contexts(&parts)?;
     let fields = form(&parts, body).await?;
-    let (user, permissions) = authenticate_client(&state, &parts, &ctx, &fields).await?;
+    let (user, permissions) = authenticate_client(&state, &parts, ctx, &fields).await?;
     match field(&fields, "grant_type") {
         Some("client_credentials") => {}
         Some(other) => {
@@ -291,7 +291,7 @@ async fn introspect_inner(state: AppState, req: Request) -> Result<Response, OAu
     let (parts, body) = req.into_parts();
     let (ctx, _) = contexts(&parts)?;
     let fields = form(&parts, body).await?;
-    let (caller, caller_perms) = authenticate_client(&state, &parts, &ctx, &fields).await?;
+    let (caller, caller_perms) = authenticate_client(&state, &parts, ctx, &fields).await?;
     let token =
         field(&fields, "token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let inactive = || no_store(Json(json!({ "active": false })).into_response());
@@ -331,7 +331,7 @@ async fn revoke_inner(state: AppState, req: Request) -> Result<Response, OAuthEr
     let (parts, body) = req.into_parts();
     let (ctx, _) = contexts(&parts)?;
     let fields = form(&parts, body).await?;
-    let (caller, _) = authenticate_client(&state, &parts, &ctx, &fields).await?;
+    let (caller, _) = authenticate_client(&state, &parts, ctx, &fields).await?;
     let token =
         field(&fields, "token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     match state.auth.introspect(token).await {

@@ -12,24 +12,42 @@ use crate::cookies::ClearSessionCookie;
 use crate::csrf::{self, Binding, IssueToken};
 use crate::{AppState, Problem};
 
-/// The session info document (DESIGN.md, "Session info").
-pub fn info_body(id: &Identity) -> Value {
+/// The session info document (DESIGN.md, "Session info"). Typed rather than built as a
+/// `serde_json::Value`, since it is answered on every `GET {base}/session`.
+#[derive(serde::Serialize)]
+pub struct InfoBody<'a> {
+    sessionid: &'a str,
+    kind: &'static str,
+    login: &'a str,
+    firstname: &'a str,
+    lastname: &'a str,
+    lang: &'a str,
+    roles: &'a [String],
+    permissions: Vec<&'a str>,
+    scopes: Option<&'a [String]>,
+    created_at: Timestamp,
+    last_seen_at: Timestamp,
+    expires_at: Timestamp,
+    idle_expires_at: Option<Timestamp>,
+}
+
+pub fn info_body(id: &Identity) -> InfoBody<'_> {
     let s = &id.session;
-    json!({
-        "sessionid": s.id,
-        "kind": s.kind.as_str(),
-        "login": id.user.login,
-        "firstname": id.user.first_name,
-        "lastname": id.user.last_name,
-        "lang": id.user.lang,
-        "roles": id.user.roles,
-        "permissions": id.permissions.iter().map(Permission::as_str).collect::<Vec<_>>(),
-        "scopes": s.scopes,
-        "created_at": s.created_at,
-        "last_seen_at": s.last_seen_at,
-        "expires_at": s.expires_at,
-        "idle_expires_at": s.idle_expires_at,
-    })
+    InfoBody {
+        sessionid: &s.id,
+        kind: s.kind.as_str(),
+        login: &id.user.login,
+        firstname: &id.user.first_name,
+        lastname: &id.user.last_name,
+        lang: &id.user.lang,
+        roles: &id.user.roles,
+        permissions: id.permissions.iter().map(Permission::as_str).collect(),
+        scopes: s.scopes.as_deref(),
+        created_at: s.created_at,
+        last_seen_at: s.last_seen_at,
+        expires_at: s.expires_at,
+        idle_expires_at: s.idle_expires_at,
+    }
 }
 
 pub fn info_response(id: &Identity) -> Response {

@@ -4,22 +4,27 @@
 //! (nginx), believed only from `server.trusted_proxies`.
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderName;
+use axum::response::Response;
 
 use crate::auth::contexts;
 use crate::decision;
 use crate::{AppState, Problem};
 
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+
 /// The original request's method or URI. Both header families may be present only when
 /// they agree: a proxy sets one family and passes the client's headers on, so a client
 /// could otherwise describe a harmless request in the other family.
-fn original(
-    headers: &axum::http::HeaderMap,
-    traefik: &str,
-    nginx: &str,
-) -> Result<Option<String>, Problem> {
-    let one = |name: &str| -> Result<Option<String>, Problem> {
+fn original<'a>(
+    headers: &'a axum::http::HeaderMap,
+    traefik: &HeaderName,
+    nginx: &HeaderName,
+) -> Result<Option<&'a str>, Problem> {
+    let one = |name: &HeaderName| -> Result<Option<&'a str>, Problem> {
         let mut values = headers.get_all(name).iter();
         let first = values.next();
         if values.next().is_some() {
@@ -28,7 +33,6 @@ fn original(
         first
             .map(|v| {
                 v.to_str()
-                    .map(str::to_owned)
                     .map_err(|_| Problem::invalid_request(format!("{name} is not valid")))
             })
             .transpose()
@@ -49,10 +53,10 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Respo
             "the original request is read only from server.trusted_proxies (X-Forwarded-Uri or X-Original-URI)",
         ));
     }
-    let method = original(&parts.headers, "x-forwarded-method", "x-original-method")?
-        .unwrap_or_else(|| "GET".to_owned())
+    let method = original(&parts.headers, &X_FORWARDED_METHOD, &X_ORIGINAL_METHOD)?
+        .unwrap_or("GET")
         .to_ascii_uppercase();
-    let Some(uri) = original(&parts.headers, "x-forwarded-uri", "x-original-uri")? else {
+    let Some(uri) = original(&parts.headers, &X_FORWARDED_URI, &X_ORIGINAL_URI)? else {
         return Err(Problem::invalid_request(
             "X-Forwarded-Uri or X-Original-URI is required",
         ));
@@ -65,15 +69,18 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Respo
     let path =
         tessera_core::path::normalize(path).map_err(|e| Problem::invalid_request(e.to_string()))?;
     let principal = decision::decide(&state, &parts, &method, &path, query).await?;
-    let mut res = StatusCode::OK.into_response();
+    // Room for the identity headers and what the edge adds, so the map never regrows.
+    let mut headers = axum::http::HeaderMap::with_capacity(16);
     if let Some(p) = principal {
         for (name, value) in p.headers() {
-            res.headers_mut().insert(name, value);
+            headers.insert(name, value);
         }
     }
-    res.headers_mut().insert(
+    headers.insert(
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
     );
+    let mut res = Response::new(axum::body::Body::empty());
+    *res.headers_mut() = headers;
     Ok(res)
 }
