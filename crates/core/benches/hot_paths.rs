@@ -90,6 +90,23 @@ fn argon2(c: &mut Criterion) {
                 .is_ok()
         })
     });
+    // The raw rate the login scenario is compared with: the same parameters, on memory
+    // allocated once, as the server's hashing threads do.
+    let params = argon2::Params::default();
+    let mut memory = vec![argon2::Block::new(); params.block_count()];
+    let mut out = [0u8; 32];
+    group.bench_function("raw m=19456 t=2 p=1", |b| {
+        b.iter(|| {
+            argon
+                .hash_password_into_with_memory(
+                    black_box(b"bench password correct horse"),
+                    b"sixteen byte salt",
+                    &mut out,
+                    &mut memory[..],
+                )
+                .unwrap()
+        })
+    });
     group.finish();
 }
 

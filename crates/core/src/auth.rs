@@ -199,9 +199,25 @@ struct CachedIdentity {
     identity: Arc<Identity>,
 }
 
+/// What a store read for a credential found, shared with the requests that waited for it.
+enum Flight {
+    Found(Arc<Identity>),
+    Invalid,
+    Expired,
+    /// The reader's own error is its own; the others read again.
+    Failed,
+}
+
+type Flights = HashMap<([u8; 32], u64), Arc<tokio::sync::OnceCell<Flight>>>;
+
 struct Inner {
     /// Recently verified credentials by token digest.
     cache: std::sync::Mutex<HashMap<[u8; 32], CachedIdentity>>,
+    /// Store reads in progress, by token digest and cache generation: when a cached entry
+    /// expires under load, one request reads the store and the others wait for it.
+    flights: std::sync::Mutex<Flights>,
+    /// Store reads made to verify a bearer token or session cookie (cache misses).
+    credential_reads: std::sync::atomic::AtomicU64,
     /// Bumped by every local revocation: a verification that read the store before the
     /// bump is not cached after it.
     cache_generation: std::sync::atomic::AtomicU64,
@@ -228,6 +244,8 @@ impl Authenticator {
         Self {
             inner: Arc::new(Inner {
                 cache: std::sync::Mutex::new(HashMap::new()),
+                flights: std::sync::Mutex::new(HashMap::new()),
+                credential_reads: std::sync::atomic::AtomicU64::new(0),
                 cache_generation: std::sync::atomic::AtomicU64::new(0),
                 accounts,
                 settings,
@@ -237,6 +255,14 @@ impl Authenticator {
                 activity: tx,
             }),
         }
+    }
+
+    /// How many times a token or cookie was verified from the store rather than from
+    /// memory, since start.
+    pub fn credential_reads(&self) -> u64 {
+        self.inner
+            .credential_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn accounts(&self) -> &Accounts {
@@ -449,11 +475,55 @@ impl Authenticator {
             .inner
             .cache_generation
             .load(std::sync::atomic::Ordering::Acquire);
-        // The entry's age counts from before the store was read.
-        let read_at = std::time::Instant::now();
-        let identity = Arc::new(self.resolve(presented, true).await?);
-        self.remember(parsed.digest, &identity, generation, read_at);
-        Ok(identity)
+        let key = (parsed.digest, generation);
+        let flight = {
+            let mut flights = self
+                .inner
+                .flights
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(flights.entry(key).or_default())
+        };
+        let mut own_error = None;
+        let slot = &mut own_error;
+        let outcome = flight
+            .get_or_init(|| async move {
+                // The entry's age counts from before the store was read.
+                let read_at = std::time::Instant::now();
+                match self.resolve(presented, true).await {
+                    Ok(identity) => {
+                        let identity = Arc::new(identity);
+                        self.remember(parsed.digest, &identity, generation, read_at);
+                        Flight::Found(identity)
+                    }
+                    Err(AuthFailure::Invalid) => Flight::Invalid,
+                    Err(AuthFailure::Expired) => Flight::Expired,
+                    Err(e) => {
+                        *slot = Some(e);
+                        Flight::Failed
+                    }
+                }
+            })
+            .await;
+        {
+            let mut flights = self
+                .inner
+                .flights
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                flights.remove(&key);
+            }
+        }
+        match outcome {
+            Flight::Found(identity) => Ok(Arc::clone(identity)),
+            Flight::Invalid => Err(AuthFailure::Invalid),
+            Flight::Expired => Err(AuthFailure::Expired),
+            Flight::Failed => match own_error {
+                Some(e) => Err(e),
+                None => self.resolve(presented, true).await.map(Arc::new),
+            },
+        }
     }
 
     /// A cached identity younger than [`VERIFY_CACHE_TTL`], with expiry re-checked and
@@ -536,6 +606,12 @@ impl Authenticator {
             .cache_generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         cache.clear();
+        // Reads of the old generation finish for those already waiting; nobody new joins.
+        self.inner
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     async fn resolve(
@@ -543,6 +619,9 @@ impl Authenticator {
         presented: &str,
         record: bool,
     ) -> std::result::Result<Identity, AuthFailure> {
+        self.inner
+            .credential_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
         let now = Timestamp::now();
         match parsed.kind {

@@ -13,6 +13,57 @@ type Job = Box<dyn FnOnce() + Send>;
 /// the default parameters).
 const QUEUE_PER_THREAD: usize = 64;
 
+/// A hashing thread idle this long gives its Argon2 memory back.
+const KEEP_MEMORY_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Nice value of the hashing threads: under contention the scheduler runs request
+/// handling first, so a login flood slows logins rather than every verification.
+const HASHING_NICE: i32 = 10;
+
+thread_local! {
+    /// The Argon2 memory of a hashing thread, kept between evaluations: allocating (and
+    /// page-faulting) `memory_kib` for every login costs about a tenth of the hash.
+    static ARGON_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Checks `password` against `hash` on this thread's kept Argon2 memory. `None` when the
+/// hash is not one this path understands (then the caller verifies the ordinary way).
+fn verify_on_kept_memory(password: &[u8], hash: &PasswordHash) -> Option<bool> {
+    let algorithm = Algorithm::try_from(hash.algorithm.as_str()).ok()?;
+    let version = match hash.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(hash).ok()?;
+    let salt = hash.salt.as_ref()?;
+    let expected = hash.hash.as_ref()?;
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = [0u8; 64];
+    let out = out.get_mut(..expected.len())?;
+    ARGON_MEMORY.with_borrow_mut(|memory| {
+        if memory.len() != blocks {
+            memory.clear();
+            memory.resize(blocks, argon2::Block::new());
+        }
+        argon
+            .hash_password_into_with_memory(password, salt.as_ref(), out, &mut memory[..])
+            .ok()
+    })?;
+    Some(crate::secret::constant_time_eq(out, expected.as_ref()))
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: the nice value is per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority has no memory-safety preconditions; with `who` 0 it changes
+    // only the calling thread. Failure (e.g. forbidden by a seccomp policy) is harmless.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, HASHING_NICE);
+    }
+}
+
 use crate::error::{Error, PasswordProblem, Result};
 
 /// Longest password accepted anywhere, in characters. Longer ones are refused before any
@@ -157,7 +208,7 @@ pub struct PasswordHasher {
 struct Inner {
     argon: Argon2<'static>,
     params: PasswordParams,
-    jobs: std::sync::mpsc::SyncSender<Job>,
+    jobs: flume::Sender<Job>,
     /// A hash of a random password with the current parameters, verified when the login
     /// is unknown so that an unknown login costs the same time as a wrong password.
     dummy: String,
@@ -188,19 +239,23 @@ impl PasswordHasher {
             .max(1);
         // A bounded queue: past it, logins are refused at once (503) rather than waiting
         // minutes behind a flood.
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(threads * QUEUE_PER_THREAD);
-        let queue = Arc::new(std::sync::Mutex::new(queue));
+        // Many consumers, each waiting with its own timeout (to give its memory back).
+        let (jobs, queue) = flume::bounded::<Job>(threads * QUEUE_PER_THREAD);
         for i in 0..threads {
-            let queue = Arc::clone(&queue);
+            let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("tessera-argon2-{i}"))
                 .spawn(move || {
+                    lower_priority();
                     loop {
-                        let job = match queue.lock() {
-                            Ok(q) => q.recv(),
-                            Err(_) => return,
+                        let job = match queue.recv_timeout(KEEP_MEMORY_IDLE) {
+                            Ok(job) => job,
+                            Err(flume::RecvTimeoutError::Timeout) => {
+                                ARGON_MEMORY.with_borrow_mut(|m| *m = Vec::new());
+                                continue;
+                            }
+                            Err(flume::RecvTimeoutError::Disconnected) => return,
                         };
-                        let Ok(job) = job else { return };
                         // A panicking job must not take a worker with it.
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                     }
@@ -261,11 +316,13 @@ impl PasswordHasher {
                     "stored password hash is not a PHC string".into(),
                 ));
             };
-            // `verify_password` uses the parameters recorded in the hash itself.
-            let ok = inner
-                .argon
-                .verify_password(pw.expose().as_bytes(), &parsed)
-                .is_ok();
+            // Both use the parameters recorded in the hash itself.
+            let ok = verify_on_kept_memory(pw.expose().as_bytes(), &parsed).unwrap_or_else(|| {
+                inner
+                    .argon
+                    .verify_password(pw.expose().as_bytes(), &parsed)
+                    .is_ok()
+            });
             if !(ok && known) {
                 return Ok(Verification::Mismatch);
             }
@@ -289,12 +346,8 @@ impl PasswordHasher {
             }
         });
         self.inner.jobs.try_send(job).map_err(|e| match e {
-            std::sync::mpsc::TrySendError::Full(_) => {
-                Error::Busy("too many password checks in progress")
-            }
-            std::sync::mpsc::TrySendError::Disconnected(_) => {
-                Error::Internal("password pool closed".into())
-            }
+            flume::TrySendError::Full(_) => Error::Busy("too many password checks in progress"),
+            flume::TrySendError::Disconnected(_) => Error::Internal("password pool closed".into()),
         })?;
         result
             .await
@@ -321,6 +374,39 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_memory_verification_agrees_with_the_library() {
+        let hashes: Vec<String> = [
+            (Algorithm::Argon2id, 64, 1),
+            (Algorithm::Argon2id, 256, 2),
+            (Algorithm::Argon2i, 128, 1),
+            (Algorithm::Argon2id, 64, 1),
+        ]
+        .into_iter()
+        .map(|(alg, m, t)| {
+            Argon2::new(alg, Version::V0x13, Params::new(m, t, 1, None).unwrap())
+                .hash_password(b"right password")
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+        // One thread, so the kept memory is reused and resized between the hashes.
+        for phc in &hashes {
+            let parsed = PasswordHash::new(phc).unwrap();
+            assert_eq!(
+                verify_on_kept_memory(b"right password", &parsed),
+                Some(true)
+            );
+            assert_eq!(
+                verify_on_kept_memory(b"wrong password", &parsed),
+                Some(false)
+            );
+            assert_eq!(verify_on_kept_memory(b"", &parsed), Some(false));
+        }
+        let kept = ARGON_MEMORY.with_borrow(Vec::len);
+        assert_eq!(kept, 64, "the memory of the last parameters is kept");
+    }
 
     fn cheap() -> PasswordParams {
         PasswordParams {

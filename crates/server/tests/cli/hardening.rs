@@ -696,3 +696,68 @@ async fn unwritable_sqlite_fails_closed_and_recovers() {
         .await;
     assert_eq!(r.status, 204);
 }
+
+/// When a credential is not in the verification cache, concurrent requests for it wait
+/// for one store read instead of each reading the store (a thundering herd every second
+/// on a busy token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_verifications_of_one_token_read_the_store_once() {
+    use std::sync::Arc;
+    use tessera_core::{
+        Accounts, Authenticator, Login, NewUser, Password, PasswordHasher, PasswordParams,
+        PasswordPolicy, SecretKey,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+    let store = tessera_store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let cheap = PasswordParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let hasher = PasswordHasher::new(cheap, Some(1)).unwrap();
+    let accounts = Accounts::new(Arc::clone(&store), hasher, PasswordPolicy::default());
+    let user = accounts
+        .create_user(
+            NewUser::new(Login::parse("joe").unwrap()),
+            &Password::new(PW),
+        )
+        .await
+        .unwrap();
+    let auth = Authenticator::new(
+        accounts,
+        Default::default(),
+        Default::default(),
+        Default::default(),
+        &SecretKey::generate().0,
+    );
+    let (_, token) = auth
+        .create_pat(&user, &Default::default(), "herd", None, None)
+        .await
+        .unwrap();
+    let token = token.expose().to_owned();
+    assert_eq!(auth.credential_reads(), 0);
+    let verifications: Vec<_> = (0..64)
+        .map(|_| {
+            let (auth, token) = (auth.clone(), token.clone());
+            tokio::spawn(async move { auth.verify_token(&token).await.is_ok() })
+        })
+        .collect();
+    for v in verifications {
+        assert!(v.await.unwrap());
+    }
+    assert_eq!(
+        auth.credential_reads(),
+        1,
+        "64 concurrent verifications, one store read"
+    );
+    // A malformed or unknown token is refused, and an unknown one is read (not cached).
+    assert!(auth.verify_token("tsp_nope").await.is_err());
+    assert_eq!(
+        auth.credential_reads(),
+        1,
+        "malformed: refused before the store"
+    );
+}
