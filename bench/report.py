@@ -1,26 +1,71 @@
-"""Prints the benchmark table and writes it as JSON. Input lines: name rps p50 p99 rss_kib."""
+"""Prints the benchmark table and the targets of issue 6, and writes both as JSON.
+Input lines: name rps p50 p99 rss_kib."""
 import json, platform, os, sys, time
 
-order = ["argon2id-raw", "hello", "axum-login", "django-token", "verify-token", "verify-cookie", "session-info",
-         "gateway", "login", "verify-under-login-flood", "scale-1m-tokens"]
+order = ["idle", "idle-after-logins", "argon2id-raw", "hello", "axum-login", "django-token", "verify-token", "verify-cookie",
+         "session-info", "gateway", "gateway-nginx", "login", "verify-under-login-flood", "scale-1k", "scale-1m",
+         "pg-verify-token", "pg-scale-1k", "pg-scale-1m"]
 rows = {}
 for line in sys.stdin:
     name, rps, p50, p99, rss = line.split()
-    rows[name] = {"rps": float(rps or 0), "p50": p50, "p99": p99, "peak_rss_mib": round(int(rss) / 1024, 1)}
+    rows[name] = {"rps": float(rps or 0), "p50": p50, "p99": p99, "peak_rss_mib": round(int(rss or 0) / 1024, 1)}
 ceiling = rows.get("hello", {}).get("rps") or 1
 for r in rows.values():
     r["ratio_to_hello"] = round(r["rps"] / ceiling, 3)
-if "login" in rows and rows.get("argon2id-raw", {}).get("rps"):
-    rows["login"]["ratio_to_argon2id"] = round(rows["login"]["rps"] / rows["argon2id-raw"]["rps"], 3)
-if "gateway" in rows:
-    rows["gateway"]["ratio_to_upstream"] = rows["gateway"]["ratio_to_hello"]
+
+
+def rps(name):
+    return rows.get(name, {}).get("rps") or 0
+
+
+def ratio(a, b):
+    return round(rps(a) / rps(b), 3) if rps(a) and rps(b) else None
+
+
+def ms(v):
+    """wrk latency text (e.g. 850.00us, 4.2ms, 1.1s) in milliseconds."""
+    for unit, f in (("us", 1e-3), ("ms", 1), ("s", 1e3)):
+        if v.endswith(unit):
+            try:
+                return float(v[: -len(unit)]) * f
+            except ValueError:
+                return None
+    return None
+
+
 print(f"{'scenario':26} {'req/s':>10} {'p50':>9} {'p99':>9} {'RSS MiB':>8} {'vs hello':>9}")
 for name in order + sorted(set(rows) - set(order)):
     if name in rows:
         r = rows[name]
         print(f"{name:26} {r['rps']:>10.0f} {r['p50']:>9} {r['p99']:>9} {r['peak_rss_mib']:>8} {r['ratio_to_hello']:>9.3f}")
-if "ratio_to_argon2id" in rows.get("login", {}):
-    print(f"login / raw Argon2id rate on {os.cpu_count()} cores: {rows['login']['ratio_to_argon2id']}")
-report = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": f"{platform.machine()} {os.cpu_count()} cores",
-          "rows": rows}
+
+flood_p99 = ms(rows.get("verify-under-login-flood", {}).get("p99", ""))
+# (what, measured, target, met?)
+targets = [
+    ("verify-token / hello", ratio("verify-token", "hello"), ">= 0.7", lambda v: v >= 0.7),
+    ("verify-token / django-token", ratio("verify-token", "django-token"), ">= 50", lambda v: v >= 50),
+    ("verify-cookie / hello", ratio("verify-cookie", "hello"), ">= 0.6", lambda v: v >= 0.6),
+    ("verify-cookie / axum-login", ratio("verify-cookie", "axum-login"), ">= 3", lambda v: v >= 3),
+    ("session-info / hello", ratio("session-info", "hello"), ">= 0.5", lambda v: v >= 0.5),
+    ("gateway / upstream direct", ratio("gateway", "hello"), ">= 0.5", lambda v: v >= 0.5),
+    ("  (nginx proxy / upstream direct)", ratio("gateway-nginx", "hello"), "reference", None),
+    ("login / raw Argon2id", ratio("login", "argon2id-raw"), ">= 0.9", lambda v: v >= 0.9),
+    ("verify p99 under login flood (ms)", flood_p99, "<= 5", lambda v: v <= 5),
+    ("scale 1M / 1k (SQLite)", ratio("scale-1m", "scale-1k"), ">= 0.8", lambda v: v >= 0.8),
+    ("PostgreSQL verify-token / hello", ratio("pg-verify-token", "hello"), ">= 0.5", lambda v: v >= 0.5),
+    ("scale 1M / 1k (PostgreSQL)", ratio("pg-scale-1m", "pg-scale-1k"), ">= 0.8", lambda v: v >= 0.8),
+    ("idle RSS (MiB)", rows.get("idle", {}).get("peak_rss_mib"), "<= 30", lambda v: v <= 30),
+    ("  (RSS 12 s after the login flood, MiB)", rows.get("idle-after-logins", {}).get("peak_rss_mib"), "reference", None),
+    ("RSS under verify load (MiB)", rows.get("session-info", {}).get("peak_rss_mib"), "<= 80", lambda v: v <= 80),
+]
+print()
+print(f"{'target':36} {'measured':>9} {'target':>10}  met")
+summary = []
+for what, value, target, check in targets:
+    met = None if value is None or check is None else bool(check(value))
+    summary.append({"what": what.strip(), "measured": value, "target": target, "met": met})
+    shown = "-" if value is None else f"{value:g}"
+    print(f"{what:36} {shown:>9} {target:>10}  {'' if met is None else ('yes' if met else 'NO')}")
+report = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+          "machine": f"{platform.machine()} {os.cpu_count()} cores", "rows": rows, "targets": summary}
 json.dump(report, open(sys.argv[1], "w"), indent=2)

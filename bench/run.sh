@@ -3,13 +3,17 @@
 #
 #   bench/run.sh                 # all scenarios, 5 s each, 64 connections
 #   DURATION=10s CONNS=64 bench/run.sh
+#   SKIP_POSTGRES=1 bench/run.sh # without the PostgreSQL scenarios
 #
 # Builds release binaries, starts the peers from ../shared/peers (axum hello world,
-# axum-login, Django/DRF) and Tessera on loopback, seeds users and tokens, drives each
-# scenario with wrk, and prints one table (requests/s, p50, p99, peak RSS of the server,
-# ratio to the hello-world ceiling measured in the same run). The table is also written
-# as JSON to bench/results/latest.json. Compare ratios, not absolute numbers: machines
-# are shared and noisy.
+# axum-login, Django/DRF), nginx as a reference reverse proxy, a throwaway PostgreSQL
+# cluster, and Tessera on loopback (decision service on SQLite, the same on PostgreSQL,
+# gateway), seeds users, sessions and tokens, drives each scenario with wrk, and prints
+# one table (requests/s, p50, p99, peak RSS of the server, ratio to the hello-world
+# ceiling measured in the same run). The table is also written as JSON to
+# bench/results/latest.json. Compare ratios, not absolute numbers: machines are shared
+# and noisy. Installs wrk and nginx (Debian packages) when missing; needs root or the
+# PostgreSQL binaries' owner for the cluster (initdb runs as `postgres` when root).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -21,14 +25,27 @@ out=$here/results
 mkdir -p "$out"
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -f "$work/pg/data/postmaster.pid" ]; then
+    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+as_pg=()
+pgbin=""
 trap cleanup EXIT
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk; then
-  echo "bench: installing wrk" >&2
-  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+missing=()
+need wrk || missing+=(wrk)
+need nginx || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: installing ${missing[*]}" >&2
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 echo "bench: building release binaries" >&2
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin tessera
@@ -36,6 +53,7 @@ tessera=$root/target/release/tessera
 
 wait_port() { for _ in $(seq 1 1200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: port $1 never opened" >&2; return 1; }
 rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss_now_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 declare -A RPS P50 P99 RSS
 # run NAME PID wrk-args...: records requests/s, p50, p99 (ms) and the server's peak RSS.
@@ -99,8 +117,11 @@ export TESSERA_CONFIG=$work/t/tessera.toml TESSERA_ADMIN_PASSWORD="bench admin p
 (cd "$work/t" && echo "bench password correct horse" | "$tessera" user add bench --password-stdin --role orders >/dev/null)
 pat=$(cd "$work/t" && "$tessera" token create bench --name bench --expires-in 30d 2>/dev/null)
 (cd "$work/t" && exec "$tessera" serve >"$work/tessera.log" 2>&1) & pids+=($!)
+tessera_pid=$!
 wait_port 8110
-tessera_pid=$(pgrep -f "release/tessera serve" | head -1)
+sleep 1
+# Idle: started, migrated, nothing asked yet.
+RPS[idle]=0; P50[idle]=-; P99[idle]=-; RSS[idle]=$(rss_now_kib "$tessera_pid")
 session=$(curl -s -u "bench:bench password correct horse" http://127.0.0.1:8110/api/login)
 cookie=$(curl -s -i -X POST -H 'Content-Type: application/json' \
   -d '{"username":"bench","password":"bench password correct horse"}' http://127.0.0.1:8110/api/login \
@@ -121,10 +142,67 @@ upstream = "http://127.0.0.1:8102"
 match = "GET /api/me"
 TOML
 (cd "$work/g" && TESSERA_CONFIG=$work/g/tessera.toml exec "$tessera" serve >"$work/gateway.log" 2>&1) & pids+=($!)
+gateway_pid=$!
 wait_port 8111
-gateway_pid=$(pgrep -f "release/tessera serve" | grep -v "^$tessera_pid$" | head -1)
 (cd "$work/g" && TESSERA_CONFIG=$work/g/tessera.toml "$tessera" token create admin --name bench 2>/dev/null) >"$work/g/pat"
 gw_pat=$(cat "$work/g/pat")
+
+# nginx in front of the same upstream: what a mature reverse proxy achieves here.
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+daemon off;
+error_log $work/nginx/error.log;
+pid $work/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream hello { server 127.0.0.1:8102; keepalive 64; }
+  server {
+    listen 127.0.0.1:8120;
+    location / { proxy_pass http://hello; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGINX
+"$nginx_bin" -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!)
+nginx_pid=$!
+wait_port 8120
+
+# --- Tessera on PostgreSQL -----------------------------------------------------------
+pg=""
+if [ -z "${SKIP_POSTGRES:-}" ]; then
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  as_pg=()
+  [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
+  mkdir -p "$work/pg" && chmod 755 "$work"
+  [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+  "${as_pg[@]}" "$pgbin/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
+    -o "-p 8132 -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+  pg="postgres://postgres@127.0.0.1:8132/postgres"
+  mkdir -p "$work/p"
+  cat >"$work/p/tessera.toml" <<TOML
+[server]
+listen = "127.0.0.1:8112"
+trusted_proxies = ["127.0.0.1"]
+data_dir = "$work/p/data"
+
+[database]
+url = "$pg"
+
+[[rules]]
+match = "GET /orders/**"
+permissions = ["orders:read"]
+TOML
+  export TESSERA_CONFIG=$work/p/tessera.toml
+  (cd "$work/p" && "$tessera" role add orders --permission orders:read >/dev/null)
+  (cd "$work/p" && echo "bench password correct horse" | "$tessera" user add bench --password-stdin --role orders >/dev/null)
+  pg_pat=$(cd "$work/p" && "$tessera" token create bench --name bench --expires-in 30d 2>/dev/null)
+  (cd "$work/p" && exec "$tessera" serve >"$work/postgres.log" 2>&1) & pids+=($!)
+  pg_tessera_pid=$!
+  wait_port 8112
+  export TESSERA_CONFIG=$work/t/tessera.toml
+fi
 
 verify=(-H "X-Original-URI: /orders/1" -H "X-Original-Method: GET")
 
@@ -136,19 +214,37 @@ run verify-token "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" h
 run verify-cookie "$tessera_pid" "${verify[@]}" -H "Cookie: $cookie" http://127.0.0.1:8110/api/verify
 run session-info "$tessera_pid" -H "Authorization: Bearer $session" http://127.0.0.1:8110/api/session
 run gateway "$gateway_pid" -H "Authorization: Bearer $gw_pat" http://127.0.0.1:8111/api/me
+run gateway-nginx "$nginx_pid" http://127.0.0.1:8120/api/me
 run login "$tessera_pid" -s "$here/login.lua" http://127.0.0.1:8110/api/login
 # Verification latency while logins saturate the machine.
 wrk -t1 -c16 -d"$DURATION" -s "$here/login.lua" http://127.0.0.1:8110/api/login >/dev/null 2>&1 &
 flood=$!
 run verify-under-login-flood "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
 wait "$flood" || true
-# Scale: a million more live tokens in the store.
+# Hashing threads give their Argon2 memory back after 10 idle seconds.
+sleep 12
+RPS[idle-after-logins]=0; P50[idle-after-logins]=-; P99[idle-after-logins]=-
+RSS[idle-after-logins]=$(rss_now_kib "$tessera_pid")
+# Scale: verify-token with 1,000 and with 1,000,000 live tokens and sessions in the store.
+python3 "$here/seed_tokens.py" "$work/t/data/tessera.db" 1000 >/dev/null
+run scale-1k "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
+echo "bench: seeding 1,000,000 tokens and sessions (SQLite)" >&2
 python3 "$here/seed_tokens.py" "$work/t/data/tessera.db" 1000000 >/dev/null
-run scale-1m-tokens "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
+run scale-1m "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
+
+if [ -n "$pg" ]; then
+  psql_pg() { psql -q -X -v ON_ERROR_STOP=1 "$pg" "$@"; }
+  run pg-verify-token "$pg_tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pg_pat" http://127.0.0.1:8112/api/verify
+  psql_pg -v n=1000 -f "$here/seed_tokens.sql" >/dev/null
+  run pg-scale-1k "$pg_tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pg_pat" http://127.0.0.1:8112/api/verify
+  echo "bench: seeding 1,000,000 tokens and sessions (PostgreSQL)" >&2
+  psql_pg -v n=1000000 -f "$here/seed_tokens.sql" >/dev/null
+  run pg-scale-1m "$pg_tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pg_pat" http://127.0.0.1:8112/api/verify
+fi
 
 # The raw Argon2id rate of the same parameters on the same cores (criterion, one hash per
 # core at a time), for the login ratio.
-argon_ns=$(cargo bench --quiet --manifest-path "$root/Cargo.toml" -p tessera-core --bench hot_paths -- 'argon2id/raw' \
+argon_ns=$(cargo bench --quiet --manifest-path "$root/Cargo.toml" -p tessera-core --bench hot_paths -- 'argon2id/raw parallel' \
   --warm-up-time 1 --measurement-time 5 2>/dev/null | awk '/time:/ {v=$4; u=$5; gsub(/\[/,"",v); if (u=="ms") v*=1e6; else if (u=="µs"||u=="us") v*=1e3; print v; exit}')
 cores=$(nproc)
 argon_rate=$(python3 -c "print(round($cores * 1e9 / ${argon_ns:-1e12}, 1))")

@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+use base64::Engine as _;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -23,8 +24,67 @@ const HASHING_NICE: i32 = 10;
 thread_local! {
     /// The Argon2 memory of a hashing thread, kept between evaluations: allocating (and
     /// page-faulting) `memory_kib` for every login costs about a tenth of the hash.
-    static ARGON_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static ARGON_MEMORY: std::cell::RefCell<ArgonMemory> =
+        const { std::cell::RefCell::new(ArgonMemory::EMPTY) };
+}
+
+/// Argon2 blocks mapped straight from the operating system, so that releasing them gives
+/// the memory back at once whatever the global allocator keeps for reuse.
+struct ArgonMemory {
+    blocks: *mut argon2::Block,
+    len: usize,
+}
+
+impl ArgonMemory {
+    const EMPTY: Self = Self {
+        blocks: std::ptr::NonNull::dangling().as_ptr(),
+        len: 0,
+    };
+
+    /// Exactly `len` blocks: these, or freshly mapped (zeroed) ones. `None` when the
+    /// system refuses the mapping.
+    fn blocks(&mut self, len: usize) -> Option<&mut [argon2::Block]> {
+        if self.len != len {
+            *self = Self::EMPTY;
+            let bytes = len.checked_mul(std::mem::size_of::<argon2::Block>())?;
+            if bytes > 0 {
+                // SAFETY: an anonymous private mapping: no file, no aliasing; checked below.
+                let p = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        bytes,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                        -1,
+                        0,
+                    )
+                };
+                if p == libc::MAP_FAILED {
+                    return None;
+                }
+                self.blocks = p.cast();
+            }
+            self.len = len;
+        }
+        // SAFETY: `blocks` maps `len` blocks (page-aligned, so aligned for `Block`), zeroed
+        // by the kernel or written by earlier hashes; all-zero bytes are a valid `Block`
+        // (plain `u64`s). The `&mut self` borrow makes the slice unique.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.blocks, self.len) })
+    }
+}
+
+impl Drop for ArgonMemory {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: unmaps exactly the mapping made in `blocks`.
+            unsafe {
+                libc::munmap(
+                    self.blocks.cast(),
+                    self.len * std::mem::size_of::<argon2::Block>(),
+                );
+            }
+        }
+    }
 }
 
 /// Checks `password` against `hash` on this thread's kept Argon2 memory. `None` when the
@@ -43,12 +103,9 @@ fn verify_on_kept_memory(password: &[u8], hash: &PasswordHash) -> Option<bool> {
     let mut out = [0u8; 64];
     let out = out.get_mut(..expected.len())?;
     ARGON_MEMORY.with_borrow_mut(|memory| {
-        if memory.len() != blocks {
-            memory.clear();
-            memory.resize(blocks, argon2::Block::new());
-        }
+        let memory = memory.blocks(blocks)?;
         argon
-            .hash_password_into_with_memory(password, salt.as_ref(), out, &mut memory[..])
+            .hash_password_into_with_memory(password, salt.as_ref(), out, memory)
             .ok()
     })?;
     Some(crate::secret::constant_time_eq(out, expected.as_ref()))
@@ -226,12 +283,22 @@ impl PasswordHasher {
     /// `concurrency` bounds simultaneous evaluations; `None` means one per core.
     pub fn new(params: PasswordParams, concurrency: Option<usize>) -> Result<Self> {
         let argon = params.argon2()?;
-        let mut junk = [0u8; 32];
-        crate::secret::fill_random(&mut junk);
-        let dummy = argon
-            .hash_password(&junk)
-            .map_err(|e| Error::Internal(format!("argon2: {e}")))?
-            .to_string();
+        // The dummy needs the current parameters and a salt, not a known password: a
+        // random output is never matched and costs a full evaluation, like any hash.
+        let (mut salt, mut output) = ([0u8; 16], [0u8; 32]);
+        crate::secret::fill_random(&mut salt);
+        crate::secret::fill_random(&mut output);
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD_NO_PAD.encode(b);
+        let dummy = format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            b64(&salt),
+            b64(&output)
+        );
+        PasswordHash::new(&dummy)
+            .map_err(|e| Error::Internal(format!("argon2 dummy hash: {e}")))?;
         let threads = concurrency
             .unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
@@ -251,7 +318,7 @@ impl PasswordHasher {
                         let job = match queue.recv_timeout(KEEP_MEMORY_IDLE) {
                             Ok(job) => job,
                             Err(flume::RecvTimeoutError::Timeout) => {
-                                ARGON_MEMORY.with_borrow_mut(|m| *m = Vec::new());
+                                ARGON_MEMORY.with_borrow_mut(|m| *m = ArgonMemory::EMPTY);
                                 continue;
                             }
                             Err(flume::RecvTimeoutError::Disconnected) => return,
@@ -404,7 +471,7 @@ mod tests {
             );
             assert_eq!(verify_on_kept_memory(b"", &parsed), Some(false));
         }
-        let kept = ARGON_MEMORY.with_borrow(Vec::len);
+        let kept = ARGON_MEMORY.with_borrow(|m| m.len);
         assert_eq!(kept, 64, "the memory of the last parameters is kept");
     }
 
