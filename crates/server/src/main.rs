@@ -6,6 +6,7 @@ mod config;
 mod credentials;
 mod keyfile;
 mod logging;
+mod sched;
 mod serve;
 
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
     logging::init(cli.log_format, matches!(cli.command, Command::Serve));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(sched::prefer_latency)
         .build()
     {
         Ok(rt) => rt,
