@@ -5,10 +5,21 @@ import json, platform, os, sys, time
 order = ["idle", "idle-after-logins", "argon2id-raw", "hello", "axum-login", "django-token", "verify-token", "verify-cookie",
          "session-info", "gateway", "gateway-nginx", "login", "verify-under-login-flood", "scale-1k", "scale-1m",
          "pg-verify-token", "pg-scale-1k", "pg-scale-1m"]
-rows = {}
+rounds = {}
 for line in sys.stdin:
     name, rps, p50, p99, rss = line.split()
-    rows[name] = {"rps": float(rps or 0), "p50": p50, "p99": p99, "peak_rss_mib": round(int(rss or 0) / 1024, 1)}
+    rounds.setdefault(name, []).append(
+        {"rps": float(rps or 0), "p50": p50, "p99": p99, "peak_rss_mib": round(int(rss or 0) / 1024, 1)})
+# Per scenario, the round with the median requests/s (its latencies with it) and the
+# largest peak RSS of any round.
+rows = {}
+for name, rs in rounds.items():
+    ordered = sorted(rs, key=lambda r: r["rps"])
+    row = dict(ordered[(len(ordered) - 1) // 2])
+    row["peak_rss_mib"] = max(r["peak_rss_mib"] for r in rs)
+    row["rounds_rps"] = [r["rps"] for r in rs]
+    row["rounds_p99"] = [r["p99"] for r in rs]
+    rows[name] = row
 ceiling = rows.get("hello", {}).get("rps") or 1
 for r in rows.values():
     r["ratio_to_hello"] = round(r["rps"] / ceiling, 3)
@@ -39,7 +50,8 @@ for name in order + sorted(set(rows) - set(order)):
         r = rows[name]
         print(f"{name:26} {r['rps']:>10.0f} {r['p50']:>9} {r['p99']:>9} {r['peak_rss_mib']:>8} {r['ratio_to_hello']:>9.3f}")
 
-flood_p99 = ms(rows.get("verify-under-login-flood", {}).get("p99", ""))
+flood_p99s = sorted(v for v in (ms(p) for p in rows.get("verify-under-login-flood", {}).get("rounds_p99", [])) if v is not None)
+flood_p99 = flood_p99s[(len(flood_p99s) - 1) // 2] if flood_p99s else None
 # (what, measured, target, met?)
 targets = [
     ("verify-token / hello", ratio("verify-token", "hello"), ">= 0.7", lambda v: v >= 0.7),
@@ -50,7 +62,7 @@ targets = [
     ("gateway / upstream direct", ratio("gateway", "hello"), ">= 0.5", lambda v: v >= 0.5),
     ("  (nginx proxy / upstream direct)", ratio("gateway-nginx", "hello"), "reference", None),
     ("login / raw Argon2id", ratio("login", "argon2id-raw"), ">= 0.9", lambda v: v >= 0.9),
-    ("verify p99 under login flood (ms)", flood_p99, "<= 5", lambda v: v <= 5),
+    ("verify p99 under login flood (ms, median round)", flood_p99, "<= 5", lambda v: v <= 5),
     ("scale 1M / 1k (SQLite)", ratio("scale-1m", "scale-1k"), ">= 0.8", lambda v: v >= 0.8),
     ("PostgreSQL verify-token / hello", ratio("pg-verify-token", "hello"), ">= 0.5", lambda v: v >= 0.5),
     ("scale 1M / 1k (PostgreSQL)", ratio("pg-scale-1m", "pg-scale-1k"), ">= 0.8", lambda v: v >= 0.8),
@@ -59,13 +71,13 @@ targets = [
     ("RSS under verify load (MiB)", rows.get("session-info", {}).get("peak_rss_mib"), "<= 80", lambda v: v <= 80),
 ]
 print()
-print(f"{'target':36} {'measured':>9} {'target':>10}  met")
+print(f"{'target':48} {'measured':>9} {'target':>10}  met")
 summary = []
 for what, value, target, check in targets:
     met = None if value is None or check is None else bool(check(value))
     summary.append({"what": what.strip(), "measured": value, "target": target, "met": met})
     shown = "-" if value is None else f"{value:g}"
-    print(f"{what:36} {shown:>9} {target:>10}  {'' if met is None else ('yes' if met else 'NO')}")
+    print(f"{what:48} {shown:>9} {target:>10}  {'' if met is None else ('yes' if met else 'NO')}")
 report = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
           "machine": f"{platform.machine()} {os.cpu_count()} cores", "rows": rows, "targets": summary}
 json.dump(report, open(sys.argv[1], "w"), indent=2)

@@ -216,3 +216,44 @@ async fn readiness_follows_the_database() {
         200
     );
 }
+
+/// Password hashing cannot take the cores from request handling: the hashing threads run
+/// at nice 10 and the request threads ask for the scheduler's shortest slice.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashing_threads_yield_to_request_threads() {
+    let env = Env::sqlite();
+    let server = env.serve(&[]);
+    let mut hashing = 0;
+    let mut workers = 0;
+    for task in std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap() {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(task.join("stat")).unwrap_or_default();
+        // Field 19 of /proc/<pid>/task/<tid>/stat, counted after the parenthesised name.
+        let nice: i32 = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(16))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(-100);
+        let sched = std::fs::read_to_string(task.join("sched")).unwrap_or_default();
+        let slice = sched
+            .lines()
+            .find(|l| l.starts_with("se.slice"))
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if name.starts_with("tessera-argon2") {
+            hashing += 1;
+            assert_eq!(nice, 10, "hashing thread {name}");
+        } else if name.starts_with("tokio-rt-worker") {
+            workers += 1;
+            assert_eq!(nice, 0, "request thread {name}");
+            // Kernels before EEVDF custom slices (6.12) show no se.slice.
+            if let Some(slice) = slice {
+                assert_eq!(slice, 100_000, "request thread {name} slice");
+            }
+        }
+    }
+    assert!(hashing >= 1, "hashing threads exist");
+    assert!(workers >= 1, "request threads exist");
+}
