@@ -210,6 +210,31 @@ enum Flight {
 
 type Flights = HashMap<([u8; 32], u64), Arc<tokio::sync::OnceCell<Flight>>>;
 
+struct FlightGuard<'a> {
+    flights: &'a std::sync::Mutex<Flights>,
+    key: ([u8; 32], u64),
+    flight: Arc<tokio::sync::OnceCell<Flight>>,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut flights = self
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Held by the map and by this guard only: nobody else waits for it (each waiter
+        // holds it through its own guard).
+        let last = Arc::strong_count(&self.flight) <= 2;
+        if (self.flight.initialized() || last)
+            && flights
+                .get(&self.key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+        {
+            flights.remove(&self.key);
+        }
+    }
+}
+
 struct Inner {
     /// Recently verified credentials by token digest.
     cache: std::sync::Mutex<HashMap<[u8; 32], CachedIdentity>>,
@@ -263,6 +288,15 @@ impl Authenticator {
         self.inner
             .credential_reads
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Store reads for credentials in progress (each possibly awaited by many requests).
+    pub fn pending_credential_reads(&self) -> usize {
+        self.inner
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 
     pub fn accounts(&self) -> &Accounts {
@@ -476,17 +510,24 @@ impl Authenticator {
             .cache_generation
             .load(std::sync::atomic::Ordering::Acquire);
         let key = (parsed.digest, generation);
-        let flight = {
-            let mut flights = self
-                .inner
-                .flights
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(flights.entry(key).or_default())
+        // Leaves the map when the read is done, or when its last waiter gives up (a client
+        // that disconnects mid-read must not leave an entry behind).
+        let flight = FlightGuard {
+            flights: &self.inner.flights,
+            key,
+            flight: Arc::clone(
+                self.inner
+                    .flights
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(key)
+                    .or_default(),
+            ),
         };
         let mut own_error = None;
         let slot = &mut own_error;
         let outcome = flight
+            .flight
             .get_or_init(|| async move {
                 // The entry's age counts from before the store was read.
                 let read_at = std::time::Instant::now();
@@ -505,16 +546,6 @@ impl Authenticator {
                 }
             })
             .await;
-        {
-            let mut flights = self
-                .inner
-                .flights
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-                flights.remove(&key);
-            }
-        }
         match outcome {
             Flight::Found(identity) => Ok(Arc::clone(identity)),
             Flight::Invalid => Err(AuthFailure::Invalid),
