@@ -175,6 +175,17 @@ wait_port 8120
 pg=""
 if [ -z "${SKIP_POSTGRES:-}" ]; then
   pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$pgbin" ]; then
+    echo "bench: installing postgresql" >&2
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null || true
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  fi
+fi
+if [ -z "${SKIP_POSTGRES:-}" ] && [ -z "$pgbin" ]; then
+  echo "bench: no PostgreSQL binaries; the PostgreSQL scenarios are skipped" >&2
+  SKIP_POSTGRES=1
+fi
+if [ -z "${SKIP_POSTGRES:-}" ]; then
   as_pg=()
   [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
   mkdir -p "$work/pg" && chmod 755 "$work"
