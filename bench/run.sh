@@ -67,7 +67,7 @@ run() {
   rps=$(awk '/^Requests\/sec/ {print $2}' "$log")
   p50=$(awk '$1=="50%" {print $2}' "$log")
   p99=$(awk '$1=="99%" {print $2}' "$log")
-  echo "$name ${rps:-0} ${p50:-?} ${p99:-?} $(rss_kib "$pid")" >>"$work/rounds.txt"
+  echo "$name ${rps:-0} ${p50:-?} ${p99:-?} $(rss_kib "$pid") $(rss_now_kib "$pid")" >>"$work/rounds.txt"
   non2xx=$(awk '/Non-2xx/ {print $5}' "$log")
   [ -z "$non2xx" ] || echo "bench: $name had $non2xx non-2xx answers" >&2
   echo "bench: $name ${rps:-0} req/s" >&2
@@ -124,7 +124,7 @@ tessera_pid=$!
 wait_port 8110
 sleep 1
 # Idle: started, migrated, nothing asked yet.
-echo "idle 0 - - $(rss_now_kib "$tessera_pid")" >>"$work/rounds.txt"
+echo "idle 0 - - $(rss_now_kib "$tessera_pid") $(rss_now_kib "$tessera_pid")" >>"$work/rounds.txt"
 session=$(curl -s -u "bench:bench password correct horse" http://127.0.0.1:8110/api/login)
 cookie=$(curl -s -i -X POST -H 'Content-Type: application/json' \
   -d '{"username":"bench","password":"bench password correct horse"}' http://127.0.0.1:8110/api/login \
@@ -241,7 +241,7 @@ for round in $(seq "$ROUNDS"); do
 done
 # Hashing threads give their Argon2 memory back after 10 idle seconds.
 sleep 12
-echo "idle-after-logins 0 - - $(rss_now_kib "$tessera_pid")" >>"$work/rounds.txt"
+echo "idle-after-logins 0 - - $(rss_now_kib "$tessera_pid") $(rss_now_kib "$tessera_pid")" >>"$work/rounds.txt"
 # Scale: verify-token with 1,000 and with 1,000,000 live tokens and sessions in the store.
 python3 "$here/seed_tokens.py" "$work/t/data/tessera.db" 1000 >/dev/null
 for round in $(seq "$ROUNDS"); do
@@ -274,5 +274,5 @@ cores=$(nproc)
 argon_rate=$(python3 -c "print(round($cores * 1e9 / ${argon_ns:-1e12}, 1))")
 
 # --- report -----------------------------------------------------------------------
-echo "argon2id-raw $argon_rate - - 0" >>"$work/rounds.txt"
+echo "argon2id-raw $argon_rate - - 0 0" >>"$work/rounds.txt"
 python3 "$here/report.py" "$out/latest.json" <"$work/rounds.txt"
