@@ -29,6 +29,8 @@ mkdir -p "$out"
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  # nginx's workers first: they would outlive their master.
+  [ -z "${nginx_pid:-}" ] || pkill -TERM -P "$nginx_pid" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   if [ -f "$work/pg/data/postmaster.pid" ]; then
     "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
@@ -49,6 +51,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+for port in 8101 8102 8103 8110 8111 8112 8120 8132; do
+  if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "bench: port $port is already in use; stop what listens there first" >&2
+    exit 1
+  fi
+done
 
 echo "bench: building release binaries" >&2
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin tessera
