@@ -229,6 +229,20 @@ fi
 
 verify=(-H "X-Original-URI: /orders/1" -H "X-Original-Method: GET")
 
+# raw_argon2id: the raw Argon2id rate of the same parameters on the same cores (criterion,
+# one hash per core at a time, in parallel), for the login ratio. Measured in every round
+# next to the logins, as the machine's load changes over a run.
+raw_argon2id() {
+  local ns rate
+  ns=$(cargo bench --quiet --manifest-path "$root/Cargo.toml" -p tessera-core --bench hot_paths -- 'argon2id/raw parallel' \
+    --warm-up-time 1 --measurement-time 3 2>/dev/null | awk '/time:/ {v=$4; u=$5; gsub(/\[/,"",v); if (u=="ms") v*=1e6; else if (u=="µs"||u=="us") v*=1e3; print v; exit}')
+  rate=$(python3 -c "print(round($(nproc) * 1e9 / ${ns:-1e12}, 1))")
+  echo "argon2id-raw $rate - - 0 0" >>"$work/rounds.txt"
+  echo "bench: argon2id-raw $rate hashes/s" >&2
+}
+echo "bench: building the Argon2id benchmark" >&2
+cargo bench --quiet --manifest-path "$root/Cargo.toml" -p tessera-core --bench hot_paths --no-run 2>/dev/null
+
 # --- scenarios --------------------------------------------------------------------
 for round in $(seq "$ROUNDS"); do
   echo "bench: round $round of $ROUNDS" >&2
@@ -241,6 +255,7 @@ for round in $(seq "$ROUNDS"); do
   run gateway "$gateway_pid" -H "Authorization: Bearer $gw_pat" http://127.0.0.1:8111/api/me
   run gateway-nginx "$nginx_pid" http://127.0.0.1:8120/api/me
   [ -z "$pg" ] || run pg-verify-token "$pg_tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pg_pat" http://127.0.0.1:8112/api/verify
+  raw_argon2id
   run login "$tessera_pid" -s "$here/login.lua" http://127.0.0.1:8110/api/login
   # Verification latency while logins saturate the machine.
   wrk -t1 -c16 -d"$DURATION" -s "$here/login.lua" http://127.0.0.1:8110/api/login >/dev/null 2>&1 &
@@ -275,13 +290,5 @@ if [ -n "$pg" ]; then
   done
 fi
 
-# The raw Argon2id rate of the same parameters on the same cores (criterion, one hash per
-# core at a time), for the login ratio.
-argon_ns=$(cargo bench --quiet --manifest-path "$root/Cargo.toml" -p tessera-core --bench hot_paths -- 'argon2id/raw parallel' \
-  --warm-up-time 1 --measurement-time 5 2>/dev/null | awk '/time:/ {v=$4; u=$5; gsub(/\[/,"",v); if (u=="ms") v*=1e6; else if (u=="µs"||u=="us") v*=1e3; print v; exit}')
-cores=$(nproc)
-argon_rate=$(python3 -c "print(round($cores * 1e9 / ${argon_ns:-1e12}, 1))")
-
 # --- report -----------------------------------------------------------------------
-echo "argon2id-raw $argon_rate - - 0 0" >>"$work/rounds.txt"
 python3 "$here/report.py" "$out/latest.json" <"$work/rounds.txt"
