@@ -266,8 +266,9 @@ struct Inner {
     argon: Argon2<'static>,
     params: PasswordParams,
     jobs: flume::Sender<Job>,
-    /// A hash of a random password with the current parameters, verified when the login
-    /// is unknown so that an unknown login costs the same time as a wrong password.
+    /// A PHC string with the current parameters, a random salt and a random output,
+    /// verified when the login is unknown so that an unknown login costs the same time
+    /// as a wrong password (and never matches).
     dummy: String,
 }
 
