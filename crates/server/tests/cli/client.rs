@@ -115,6 +115,13 @@ impl Client {
         }
     }
 
+    /// Sends as a header-only client would: cookies the answer sets are not kept.
+    pub async fn send_once(&mut self, rb: reqwest::RequestBuilder) -> Resp {
+        let r = self.send(rb).await;
+        self.jar.clear();
+        r
+    }
+
     pub async fn get(&mut self, path: &str) -> Resp {
         let rb = self.req(Method::GET, path);
         self.send(rb).await

@@ -43,22 +43,15 @@ impl Session {
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        let r = self.c.send(rb).await;
-        self.c.jar.clear();
-        r
+        self.c.send_once(rb).await
     }
 
     async fn with(&mut self, token: &str, method: Method, path: &str) -> Resp {
-        let r = self
+        let rb = self
             .c
-            .send(
-                self.c
-                    .req(method, path)
-                    .header("authorization", bearer(token)),
-            )
-            .await;
-        self.c.jar.clear();
-        r
+            .req(method, path)
+            .header("authorization", bearer(token));
+        self.c.send_once(rb).await
     }
 }
 
@@ -67,9 +60,7 @@ async fn oauth(c: &mut Client, path: &str, auth: Option<String>, form: &[(&str, 
     if let Some(a) = auth {
         rb = rb.header("authorization", a);
     }
-    let r = c.send(rb).await;
-    c.jar.clear();
-    r
+    c.send_once(rb).await
 }
 
 /// Client authentication, form, expected status and OAuth2 error.
@@ -269,12 +260,11 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(r.status, 200);
     c.jar.clear();
     let bad = c
-        .send(
+        .send_once(
             c.req(Method::POST, "/api/login/key")
                 .json(&json!({"apiKey": key_id, "apiSecret": "tsx_wrong"})),
         )
         .await;
-    c.jar.clear();
     let unknown = c
         .send(
             c.req(Method::POST, "/api/login/key")

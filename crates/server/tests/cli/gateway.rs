@@ -78,9 +78,7 @@ async fn get(c: &mut Client, path: &str, token: Option<&str>) -> Resp {
     if let Some(t) = token {
         rb = rb.header("authorization", format!("Bearer {t}"));
     }
-    let r = c.send(rb).await;
-    c.jar.clear();
-    r
+    c.send_once(rb).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,31 +233,28 @@ async fn credential_kinds_are_accepted_only_where_listed() {
             .header("authorization", auth)
             .body("{}")
     };
-    let r = c.send(hook(&c, format!("Secret {secret}"))).await;
-    c.jar.clear();
+    let r = c.send_once(hook(&c, format!("Secret {secret}"))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["headers"]["x-tessera-credential"], "client_secret");
     assert_eq!(r.json()["headers"]["x-tessera-user"], "joe");
-    let r = c.send(hook(&c, format!("secret {secret}"))).await;
-    c.jar.clear();
+    let r = c.send_once(hook(&c, format!("secret {secret}"))).await;
     assert_eq!(r.status, 200, "scheme is case-insensitive");
-    let r = c.send(hook(&c, format!("Bearer {}", s.joe_token))).await;
-    c.jar.clear();
+    let r = c
+        .send_once(hook(&c, format!("Bearer {}", s.joe_token)))
+        .await;
     assert_eq!(
         r.status, 401,
         "a token is not accepted where only client_secret is"
     );
-    let r = c.send(hook(&c, "Secret tsc_wrong".into())).await;
-    c.jar.clear();
+    let r = c.send_once(hook(&c, "Secret tsc_wrong".into())).await;
     assert_eq!(r.status, 401);
     // ...and the client secret is refused where it is not listed.
     let r = c
-        .send(
+        .send_once(
             c.req(Method::GET, "/files/a")
                 .header("authorization", format!("Secret {secret}")),
         )
         .await;
-    c.jar.clear();
     assert_eq!(r.status, 401);
 
     // A session cookie is refused on the client_secret rule; accepted on /files with CSRF.
@@ -303,29 +298,26 @@ async fn credential_kinds_are_accepted_only_where_listed() {
 
     // Basic only where listed.
     let r = c
-        .send(
+        .send_once(
             c.req(Method::GET, "/basic/x")
                 .header("authorization", basic("joe", PW)),
         )
         .await;
-    c.jar.clear();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["headers"]["x-tessera-credential"], "basic");
     let r = c
-        .send(
+        .send_once(
             c.req(Method::GET, "/basic/x")
                 .header("authorization", basic("joe", "wrong password!")),
         )
         .await;
-    c.jar.clear();
     assert_eq!(r.status, 401);
     let r = c
-        .send(
+        .send_once(
             c.req(Method::GET, "/files/x")
                 .header("authorization", basic("joe", PW)),
         )
         .await;
-    c.jar.clear();
     assert_eq!(r.status, 401);
 }
 
@@ -491,46 +483,41 @@ async fn verify_answers_forward_auth() {
             .header(u, uri)
     };
     let r = c
-        .send(
+        .send_once(
             verify(&c, "GET", "/orders/7?x=1", true)
                 .header("authorization", format!("Bearer {token}")),
         )
         .await;
-    c.jar.clear();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("x-tessera-user"), Some("joe"));
     assert_eq!(r.header("x-tessera-credential"), Some("token"));
     assert_eq!(r.header("x-tessera-permissions"), Some("orders:read"));
     assert!(r.header("x-tessera-session").is_some());
-    let r = c.send(verify(&c, "GET", "/orders/7", false)).await;
-    c.jar.clear();
+    let r = c.send_once(verify(&c, "GET", "/orders/7", false)).await;
     assert_eq!(r.status, 401);
     assert!(r.header("www-authenticate").is_some());
     let r = c
-        .send(
+        .send_once(
             verify(&c, "DELETE", "/admin/x", false)
                 .header("authorization", format!("Bearer {token}")),
         )
         .await;
-    c.jar.clear();
     assert_eq!(
         (r.status, r.json()["required"].as_str()),
         (403, Some("admin:all"))
     );
-    let r = c.send(verify(&c, "GET", "/public/x", true)).await;
-    c.jar.clear();
+    let r = c.send_once(verify(&c, "GET", "/public/x", true)).await;
     assert_eq!(r.status, 200);
     assert!(r.header("x-tessera-user").is_none());
     // The two header families must agree: a client cannot describe a harmless request in
     // the spelling the proxy does not set.
     let r = c
-        .send(
+        .send_once(
             verify(&c, "DELETE", "/admin/x", true)
                 .header("x-forwarded-uri", "/public/x")
                 .header("x-forwarded-method", "GET"),
         )
         .await;
-    c.jar.clear();
     assert_eq!(r.status, 400);
     // Cookie + unsafe original method: CSRF applies.
     let mut browser = Client::new(&server.base);
