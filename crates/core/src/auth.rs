@@ -323,16 +323,10 @@ impl Authenticator {
         if !t.enabled {
             return Ok(None);
         }
-        let now = Timestamp::now();
-        // The address is only checked here and counted on failure: a busy address with
-        // good credentials (a NAT, a gateway client using Basic) is never locked out.
-        if let Some(ip) = ip
-            && let Some(until) = self.store().locked_until(Scope::Ip, ip, now).await?
-        {
-            let r = Attempt::Throttled { until }.retry_after(now).unwrap_or(1);
-            tracing::warn!(scope = "ip", subject = %ip, retry_after = r, "login attempts throttled");
+        if let Some(r) = self.admit_address(ip).await? {
             return Ok(Some(r));
         }
+        let now = Timestamp::now();
         // The account is counted before its secret is checked, atomically, so concurrent
         // guesses cannot exceed the limit.
         let a: Attempt = self
@@ -345,6 +339,27 @@ impl Authenticator {
                 retry_after = r,
                 "login attempts throttled"
             );
+            return Ok(Some(r));
+        }
+        Ok(None)
+    }
+
+    /// Checks the client address only. Machine secrets (API secrets, client secrets) carry
+    /// 190 random bits, so guessing one needs no per-account limit; counting failures per
+    /// key or client would only let anyone who knows a key id or login lock its real
+    /// client out. Failures are counted against the address ([`Self::failed`]).
+    async fn admit_address(&self, ip: Option<&str>) -> Result<Option<u64>> {
+        if !self.inner.throttle.enabled {
+            return Ok(None);
+        }
+        let now = Timestamp::now();
+        // The address is only checked here and counted on failure: a busy address with
+        // good credentials (a NAT, a gateway client using Basic) is never locked out.
+        if let Some(ip) = ip
+            && let Some(until) = self.store().locked_until(Scope::Ip, ip, now).await?
+        {
+            let r = Attempt::Throttled { until }.retry_after(now).unwrap_or(1);
+            tracing::warn!(scope = "ip", subject = %ip, retry_after = r, "login attempts throttled");
             return Ok(Some(r));
         }
         Ok(None)
@@ -1048,10 +1063,7 @@ impl Authenticator {
                     )
                 ))
         };
-        if let Some(r) = self
-            .admit(Scope::ApiKey, key_id, client.ip.as_deref())
-            .await?
-        {
+        if let Some(r) = self.admit_address(client.ip.as_deref()).await? {
             self.audit(event("throttled")).await;
             return Ok(LoginOutcome::Throttled(r));
         }
@@ -1067,7 +1079,6 @@ impl Authenticator {
             return Ok(LoginOutcome::Failed);
         };
         self.audit(event("success").user(&record.user)).await;
-        self.succeeded(Scope::ApiKey, key_id).await;
         let lifetime = self.inner.tokens.api_key_session_lifetime;
         let key_id = record.key.id.clone();
         let scopes = record.key.scopes.clone();
@@ -1167,7 +1178,7 @@ impl Authenticator {
         ip: Option<&str>,
     ) -> std::result::Result<(User, PermissionSet), AuthFailure> {
         let subject = Login::key_of(client_id);
-        match self.admit(Scope::Client, &subject, ip).await {
+        match self.admit_address(ip).await {
             Ok(Some(r)) => {
                 let e = AuditEvent::new("login", "throttled")
                     .attempted_login(client_id)
@@ -1196,7 +1207,6 @@ impl Authenticator {
                 return Err(AuthFailure::Invalid);
             }
         };
-        self.succeeded(Scope::Client, &subject).await;
         Ok((user, permissions))
     }
 

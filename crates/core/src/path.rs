@@ -6,7 +6,10 @@
 //! removes the previous segment, and `;` parameters are cut from every segment. What
 //! cannot be normalised without guessing (an encoded `/`, `\` or NUL, control characters,
 //! bad escapes, `..` above the root) is refused, so no two components can disagree about
-//! which resource a path names.
+//! which resource a path names. So is what an upstream may silently rewrite into another
+//! path: a double-encoded escape (`%252e`, which a second decoding turns into `.`), and a
+//! segment ending in a dot or a space (`/admin.`, `/admin%20`, which Windows-based
+//! servers treat as `/admin`).
 
 use std::fmt::Write as _;
 
@@ -22,6 +25,10 @@ pub enum PathError {
     AboveRoot,
     #[error("the path is too long")]
     TooLong,
+    #[error("the path contains a double-encoded escape (`%25` followed by hex digits)")]
+    DoubleEncoded,
+    #[error("a path segment ends in a dot or a space")]
+    TrailingDotOrSpace,
 }
 
 /// Longest path accepted, in bytes.
@@ -50,12 +57,18 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
         // `;` parameters (`/admin;jsessionid=x`) never select a different resource here.
         let seg = seg.split(';').next().unwrap_or("");
         let decoded = decode_segment(seg)?;
+        if double_encoded(&decoded) {
+            return Err(PathError::DoubleEncoded);
+        }
         match decoded.as_str() {
             "" | "." => {}
             ".." => {
                 if segments.pop().is_none() {
                     return Err(PathError::AboveRoot);
                 }
+            }
+            d if d.ends_with('.') || d.ends_with("%20") || d.ends_with(' ') => {
+                return Err(PathError::TrailingDotOrSpace);
             }
             _ => segments.push(decoded),
         }
@@ -69,6 +82,15 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
         out.push('/');
     }
     Ok(out)
+}
+
+/// Whether a decoded segment (where `%` is always spelled `%25`) holds `%25` followed by
+/// two hex digits: an escape that a second decoding would turn into a character,
+/// however the first level was spelled (`%252e`, `%25%32%65`).
+fn double_encoded(decoded: &str) -> bool {
+    let b = decoded.as_bytes();
+    b.windows(5)
+        .any(|w| w[..3].eq_ignore_ascii_case(b"%25") && hex(w[3]).is_some() && hex(w[4]).is_some())
 }
 
 /// Decodes unreserved escapes; keeps the others (upper-case hex); refuses ambiguity.
@@ -160,6 +182,28 @@ mod tests {
             normalize(&format!("/{}", "a".repeat(9000))),
             Err(PathError::TooLong)
         );
+    }
+
+    #[test]
+    fn refuses_what_an_upstream_could_rewrite_into_another_path() {
+        for p in ["/admin%252e/x", "/%2561dmin", "/a/%25%32%65", "/x%252F"] {
+            assert_eq!(normalize(p), Err(PathError::DoubleEncoded), "{p}");
+        }
+        for p in [
+            "/admin./x",
+            "/admin%2e/x",
+            "/admin%20/x",
+            "/admin%20",
+            "/admin...",
+            "/a/b.",
+        ] {
+            assert_eq!(normalize(p), Err(PathError::TrailingDotOrSpace), "{p}");
+        }
+        // A literal percent sign not followed by hex, and dots inside a segment, are fine.
+        assert_eq!(normalize("/100%25").unwrap(), "/100%25");
+        assert_eq!(normalize("/a%25z").unwrap(), "/a%25z");
+        assert_eq!(normalize("/v1.2/file.txt").unwrap(), "/v1.2/file.txt");
+        assert_eq!(normalize("/a%20b").unwrap(), "/a%20b");
     }
 
     #[test]

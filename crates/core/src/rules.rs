@@ -3,8 +3,12 @@
 //! A rule is `match = "<methods> <glob>"` (`*` for any method, or a list such as
 //! `GET,HEAD`), where the glob's `*` stands for exactly one path segment and `**` for any
 //! number of them (zero included). A trailing `/` on the request path is not significant
-//! for matching. Rules are compiled once at start-up, checked for mistakes, and matched
-//! first-to-last without allocating.
+//! for matching. Letter case in paths is ignored by default (`/ADMIN/x` is matched as
+//! `/admin/x`), because many upstreams route case-insensitively; [`Rules::compile_case_sensitive`]
+//! keeps it significant. Rules are compiled once at start-up, checked for mistakes, and
+//! matched first-to-last, allocating only to lower-case a path that has capitals.
+
+use std::borrow::Cow;
 
 use std::fmt;
 
@@ -65,6 +69,8 @@ pub struct Rule {
     pub credentials: Vec<CredentialKind>,
     pub public: bool,
     pub source: String,
+    /// Literals are kept as written (else lower-cased, and paths lower-cased to match).
+    case_sensitive: bool,
 }
 
 /// A rule that cannot work, named by its position and text.
@@ -92,7 +98,7 @@ const METHODS: &[&str] = &[
 ];
 
 impl Rule {
-    fn compile(index: usize, spec: &RuleSpec) -> Result<Self, RuleError> {
+    fn compile(index: usize, spec: &RuleSpec, case_sensitive: bool) -> Result<Self, RuleError> {
         let err = |reason: String| RuleError {
             index,
             source: spec.matches.clone(),
@@ -147,7 +153,8 @@ impl Rule {
                         "`{s}`: write the decoded path, not percent-escapes"
                     )));
                 }
-                s => Segment::Literal(s.to_owned()),
+                s if case_sensitive => Segment::Literal(s.to_owned()),
+                s => Segment::Literal(s.to_lowercase()),
             });
         }
         let credentials = match &spec.credentials {
@@ -184,11 +191,21 @@ impl Rule {
             credentials,
             public: spec.public,
             source: spec.matches.clone(),
+            case_sensitive,
         })
     }
 
     /// Whether this rule applies to `method` and the normalised `path`.
     pub fn matches(&self, method: &str, path: &str) -> bool {
+        if self.case_sensitive {
+            self.matches_folded(method, path)
+        } else {
+            self.matches_folded(method, &fold(path))
+        }
+    }
+
+    /// [`Rule::matches`] for a path already lower-cased when the rule ignores case.
+    fn matches_folded(&self, method: &str, path: &str) -> bool {
         if let Some(ms) = &self.methods
             && !ms.iter().any(|m| m.eq_ignore_ascii_case(method))
         {
@@ -267,13 +284,33 @@ pub struct Rules {
     by_first: std::collections::HashMap<String, Vec<usize>>,
     /// Rules whose glob starts with `*` or `**`, or is `/`.
     wild: Vec<usize>,
+    case_sensitive: bool,
+}
+
+/// `path` lower-cased, borrowed when it has no capital letter.
+fn fold(path: &str) -> Cow<'_, str> {
+    if path.is_ascii() && !path.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(path.to_lowercase())
+    }
 }
 
 impl Rules {
+    /// Compiles rules that match paths ignoring letter case (the default).
     pub fn compile(specs: &[RuleSpec]) -> Result<Self, RuleError> {
+        Self::compile_with_case(specs, false)
+    }
+
+    /// Compiles rules that match paths with letter case significant.
+    pub fn compile_case_sensitive(specs: &[RuleSpec]) -> Result<Self, RuleError> {
+        Self::compile_with_case(specs, true)
+    }
+
+    fn compile_with_case(specs: &[RuleSpec], case_sensitive: bool) -> Result<Self, RuleError> {
         let mut rules: Vec<Rule> = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
-            let rule = Rule::compile(i, spec)?;
+            let rule = Rule::compile(i, spec, case_sensitive)?;
             if let Some(earlier) = rules.iter().find(|e| rule.shadowed_by(e)) {
                 return Err(RuleError {
                     index: i,
@@ -299,11 +336,20 @@ impl Rules {
             rules,
             by_first,
             wild,
+            case_sensitive,
         })
     }
 
     /// The first rule that applies, if any.
     pub fn find(&self, method: &str, normalized_path: &str) -> Option<&Rule> {
+        if self.case_sensitive {
+            self.find_folded(method, normalized_path)
+        } else {
+            self.find_folded(method, &fold(normalized_path))
+        }
+    }
+
+    fn find_folded(&self, method: &str, normalized_path: &str) -> Option<&Rule> {
         let first = normalized_path
             .trim_start_matches('/')
             .split('/')
@@ -321,10 +367,15 @@ impl Rules {
                 (None, None) => return None,
             };
             let rule = &self.rules[*next?];
-            if rule.matches(method, normalized_path) {
+            if rule.matches_folded(method, normalized_path) {
                 return Some(rule);
             }
         }
+    }
+
+    /// Whether paths are matched with letter case significant.
+    pub fn case_sensitive(&self) -> bool {
+        self.case_sensitive
     }
 
     pub fn len(&self) -> usize {
@@ -394,6 +445,30 @@ mod tests {
         assert!(mid.find("GET", "/a/z").is_some());
         assert!(mid.find("GET", "/a/b/c/z").is_some());
         assert!(mid.find("GET", "/a/b/c/y").is_none());
+    }
+
+    #[test]
+    fn letter_case_is_ignored_unless_asked() {
+        let specs = [spec("* /admin/**"), spec("GET /Café/*"), spec("* /**")];
+        let r = Rules::compile(&specs).unwrap();
+        for p in ["/admin/x", "/ADMIN/x", "/Admin", "/aDmIn/Y/z"] {
+            assert_eq!(r.find("GET", p).map(|r| r.index), Some(0), "{p}");
+        }
+        assert_eq!(r.find("GET", "/CAFÉ/x").map(|r| r.index), Some(1));
+        assert_eq!(r.find("GET", "/café/x").map(|r| r.index), Some(1));
+        assert_eq!(r.find("GET", "/administrator").map(|r| r.index), Some(2));
+        assert!(r.rules[0].matches("GET", "/ADMIN/x"));
+
+        let exact = Rules::compile_case_sensitive(&specs).unwrap();
+        assert_eq!(exact.find("GET", "/admin/x").map(|r| r.index), Some(0));
+        assert_eq!(exact.find("GET", "/ADMIN/x").map(|r| r.index), Some(2));
+        assert_eq!(exact.find("GET", "/Café/x").map(|r| r.index), Some(1));
+        assert_eq!(exact.find("GET", "/café/x").map(|r| r.index), Some(2));
+
+        // Ignoring case, two spellings of one glob are one rule: the second is unreachable.
+        let dup = [spec("GET /Orders"), spec("GET /orders")];
+        assert!(Rules::compile(&dup).is_err());
+        assert!(Rules::compile_case_sensitive(&dup).is_ok());
     }
 
     #[test]

@@ -46,6 +46,13 @@ impl Login {
                 "it contains white space or control characters",
             ));
         }
+        // Invisible and bidirectional-control characters make two different logins look
+        // the same on screen (`joe\u{200D}`, `\u{202E}eoj`).
+        if display.chars().any(is_format_character) {
+            return Err(Error::InvalidLogin(
+                "it contains invisible formatting or bidirectional-control characters",
+            ));
+        }
         // A colon cannot be sent in HTTP Basic (RFC 7617 §2); a slash would make
         // paths and URLs that embed the login ambiguous.
         if display.contains([':', '/', '\\']) {
@@ -67,6 +74,35 @@ impl Login {
     pub fn key(&self) -> &str {
         &self.key
     }
+}
+
+/// Unicode general category Cf (format characters: zero-width joiners and spaces,
+/// bidirectional marks, embeddings, overrides and isolates, tags, the BOM, ...).
+fn is_format_character(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 impl fmt::Display for Login {
@@ -185,6 +221,26 @@ mod tests {
         assert!(Login::parse(&"x".repeat(151)).is_err());
         assert!(Login::parse(&"x".repeat(150)).is_ok());
         assert!(Login::parse("josé.núñez@example").is_ok());
+    }
+
+    #[test]
+    fn refuses_logins_that_look_like_another() {
+        for bad in [
+            "joe\u{200D}",
+            "j\u{200B}oe",
+            "\u{202E}eoj",
+            "joe\u{2066}",
+            "\u{FEFF}joe",
+            "joe\u{00AD}",
+            "joe\u{E0041}",
+        ] {
+            let e = Login::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("bidirectional"), "{bad:?}: {e}");
+        }
+        assert!(
+            Login::parse("جو").is_ok(),
+            "right-to-left scripts themselves are fine"
+        );
     }
 
     #[test]

@@ -101,7 +101,9 @@ impl FromRequestParts<AppState> for Authenticated {
 }
 
 /// An [`Authenticated`] request whose credential came from a password login (cookie or
-/// session token): the only kind that may manage credentials. Others get 403.
+/// session token): the only kind that may manage credentials and sessions and read the
+/// audit log. Personal access tokens, API-key tokens and access tokens get 403
+/// `password_session_required`.
 pub struct PasswordSession(pub Authenticated);
 
 impl FromRequestParts<AppState> for PasswordSession {
@@ -110,14 +112,7 @@ impl FromRequestParts<AppState> for PasswordSession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let auth = Authenticated::from_request_parts(parts, state).await?;
         if auth.identity.session.kind != tessera_core::session::SessionKind::Password {
-            return Err(Problem::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "password_session_required",
-                "Forbidden",
-            )
-            .with_detail(
-                "managing credentials needs a password login (session cookie or session token)",
-            ));
+            return Err(Problem::password_session_required());
         }
         Ok(Self(auth))
     }

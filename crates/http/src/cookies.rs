@@ -19,6 +19,9 @@ use crate::settings::{SameSite, SessionCookie};
 pub struct SetSessionCookie {
     pub token: String,
     pub expires_at: Timestamp,
+    /// When the session was opened: `Max-Age` counts from here, so a fresh login's cookie
+    /// says exactly the configured lifetime whatever second the response is written in.
+    pub issued_at: Timestamp,
 }
 
 /// Response extension: expire the session cookie.
@@ -35,6 +38,42 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().trim_matches('"'))
+}
+
+/// How many cookies of one name a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found<'a> {
+    None,
+    One(&'a str),
+    /// More than one (a cookie tossed in from a sibling domain or another path).
+    Many,
+}
+
+impl<'a> Found<'a> {
+    /// The value when exactly one cookie of the name was sent.
+    pub fn one(self) -> Option<&'a str> {
+        match self {
+            Self::One(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The cookie named `name`, distinguishing absent, one, and repeated.
+pub fn get_unique<'a>(headers: &'a HeaderMap, name: &str) -> Found<'a> {
+    let mut found = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().trim_matches('"'));
+    match (found.next(), found.next()) {
+        (None, _) => Found::None,
+        (Some(v), None) => Found::One(v),
+        (Some(_), Some(_)) => Found::Many,
+    }
 }
 
 pub fn seal_session(sealer: &Sealer, cookie_name: &str, token: &str) -> String {

@@ -3,19 +3,20 @@
 //! headers on the way out.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tessera_core::Timestamp;
 use tessera_core::secret::digest;
 
-use crate::AppState;
 use crate::cookies::{self, ClearSessionCookie, SetSessionCookie};
 use crate::csrf::{self, Binding, CsrfContext, IssueToken};
 use crate::net;
 use crate::settings::Secure;
+use crate::timeout::{self, Deadline};
+use crate::{AppState, Problem};
 
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -62,13 +63,60 @@ impl RequestContext {
     }
 }
 
-pub async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Set once the misconfiguration warning below has been logged.
+static WARNED_UNTRUSTED_FORWARDING: AtomicBool = AtomicBool::new(false);
+
+/// Whether `path` (as received) is under the base path, so Tessera reads its body itself.
+fn under_base(base: &str, path: &str) -> bool {
+    base.is_empty()
+        || path
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`; HTTP/1.0 and HTTP/2 at
+/// most one. Two would let Tessera and the upstream judge different hosts.
+fn check_host(req: &Request) -> Result<(), Problem> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(Problem::invalid_request("the Host header is repeated"));
+    }
+    if first.is_none() && req.version() == Version::HTTP_11 {
+        return Err(Problem::invalid_request(
+            "an HTTP/1.1 request needs a Host header",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Err(p) = check_host(&req) {
+        return p.into_response();
+    }
     let settings = &state.settings;
+    let deadline = if under_base(&settings.base_path, req.uri().path()) {
+        Deadline::Whole
+    } else {
+        Deadline::EachChunk
+    };
+    let mut req = req.map(|b| timeout::timed(b, settings.body_read_timeout, deadline));
     let headers = req.headers();
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    if settings.trusted_proxies.is_empty()
+        && peer.is_some_and(|p| net::canonical(p).is_loopback())
+        && headers.contains_key(&X_FORWARDED_FOR)
+        && !WARNED_UNTRUSTED_FORWARDING.swap(true, Ordering::Relaxed)
+    {
+        tracing::warn!(
+            "a request from a loopback proxy carries X-Forwarded-For, but server.trusted_proxies is empty: \
+             every client then looks local (plain-HTTP credentials accepted, one shared throttling counter per address); \
+             list the proxy in server.trusted_proxies"
+        );
+    }
     let from_trusted_proxy =
         peer.is_some_and(|p| settings.trusted_proxies.iter().any(|n| n.contains(p)));
     let client_ip = peer.map(|p| {
@@ -101,13 +149,23 @@ pub async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -
     let loopback = client_ip.is_some_and(|ip| ip.is_loopback());
     let credentials_allowed = https || settings.allow_insecure_http || loopback;
 
-    let session_cookie = cookies::get(headers, &settings.session_cookie.name)
-        .map(|v| cookies::open_session(&state.cookie_sealer, &settings.session_cookie.name, v));
+    // Two session cookies (one tossed from a sibling subdomain, say) make the request
+    // ambiguous: treated as an invalid cookie (401), never as whichever came first.
+    let session_cookie = match cookies::get_unique(headers, &settings.session_cookie.name) {
+        cookies::Found::None => None,
+        cookies::Found::Many => Some(None),
+        cookies::Found::One(v) => Some(cookies::open_session(
+            &state.cookie_sealer,
+            &settings.session_cookie.name,
+            v,
+        )),
+    };
     let binding = match &session_cookie {
         Some(Some(token)) => Binding::Session(digest(token.as_bytes())),
         _ => Binding::Anonymous,
     };
-    let valid_cookie = cookies::get(headers, &settings.csrf.cookie_name)
+    let valid_cookie = cookies::get_unique(headers, &settings.csrf.cookie_name)
+        .one()
         .filter(|t| csrf::verify_token(&state.csrf_signer, binding, t))
         .map(str::to_owned);
     let csrf_ctx = CsrfContext {
@@ -189,14 +247,13 @@ fn finish(state: &AppState, out: &Outgoing, res: &mut Response) {
             &settings.session_cookie.name,
             &s.token,
         );
-        let now = Timestamp::now();
         append_cookie(
             h,
             &cookies::session_set_cookie(
                 &settings.session_cookie,
                 &sealed,
                 s.expires_at,
-                now,
+                s.issued_at,
                 secure,
             ),
         );

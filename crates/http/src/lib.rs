@@ -13,6 +13,7 @@ pub mod problem;
 pub mod proxy;
 mod routes;
 pub mod settings;
+pub mod timeout;
 
 use std::sync::Arc;
 

@@ -118,6 +118,27 @@ impl Problem {
         .with_detail("the request body is larger than this endpoint accepts")
     }
 
+    /// The client took longer than `server.body_read_timeout` to send the body.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "Request Timeout",
+        )
+        .with_detail("the request body did not arrive in time")
+    }
+
+    /// Managing sessions and credentials, and reading the audit log, need a password
+    /// login: a token's holder may not widen or watch what the password holder owns.
+    pub fn password_session_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "password_session_required",
+            "Forbidden",
+        )
+        .with_detail("this needs a password login (session cookie or session token)")
+    }
+
     pub fn https_required() -> Self {
         Self::new(StatusCode::BAD_REQUEST, "https_required", "HTTPS Required")
             .with_detail("credentials are accepted only over HTTPS")

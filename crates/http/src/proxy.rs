@@ -31,9 +31,11 @@ pub fn client() -> UpstreamClient {
 
 /// Headers a client must not be able to pass to the upstream: identity headers (also
 /// spelled with `_`, which CGI-style servers read as `-`), method and URL overrides that
-/// would make the upstream act on something other than what the rules judged, and
-/// forwarding headers from anyone but a trusted proxy.
-fn must_not_pass(name: &str, from_trusted_proxy: bool) -> bool {
+/// would make the upstream act on something other than what the rules judged, and every
+/// claim about the client's address, scheme or host. The upstream's forwarding headers
+/// (`X-Forwarded-For`, `-Proto`, `-Host`) are built by Tessera alone, from what it
+/// believes (a trusted proxy's, or the connection's); no other is passed on, from anyone.
+fn must_not_pass(name: &str) -> bool {
     // Compared with `_` read as `-`, without building the respelled name (this runs for
     // every header of every proxied request).
     let is = |target: &str| {
@@ -45,7 +47,9 @@ fn must_not_pass(name: &str, from_trusted_proxy: bool) -> bool {
     };
     let starts = |prefix: &str| name.len() >= prefix.len() && is_prefix(name, prefix);
     starts("x-tessera-")
+        || starts("x-forwarded-")
         || [
+            // Overrides of what was judged.
             "x-http-method-override",
             "x-http-method",
             "x-method-override",
@@ -53,23 +57,20 @@ fn must_not_pass(name: &str, from_trusted_proxy: bool) -> bool {
             "x-rewrite-url",
             "x-original-uri",
             "x-original-method",
-            "x-forwarded-uri",
-            "x-forwarded-method",
+            // Claims about the client, the scheme or the host.
+            "forwarded",
+            "x-real-ip",
+            "x-client-ip",
+            "true-client-ip",
+            "cf-connecting-ip",
+            "x-cluster-client-ip",
+            "fastly-client-ip",
+            "x-original-host",
+            "x-host",
+            "front-end-https",
         ]
         .into_iter()
         .any(is)
-        || (!from_trusted_proxy
-            && [
-                "forwarded",
-                "x-real-ip",
-                "x-forwarded-port",
-                "x-forwarded-prefix",
-                "x-forwarded-host",
-                "x-forwarded-server",
-            ]
-            .into_iter()
-            .any(is))
-        || (name.contains('_') && starts("x-forwarded-"))
 }
 
 /// `prefix` starts `name`, with `_` in `name` read as `-`.
@@ -199,13 +200,13 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         return Err(Problem::not_found());
     };
     let (mut parts, body) = req.into_parts();
-    let base = &settings.base_path;
-    let raw_path = parts.uri.path().to_owned();
-    if !base.is_empty() && (raw_path == *base || raw_path.starts_with(&format!("{base}/"))) {
+    let path = tessera_core::path::normalize(parts.uri.path())
+        .map_err(|e| Problem::invalid_request(e.to_string()))?;
+    // Decided on the normalised path, as the upstream would read it: `//api/login` or
+    // `/x/../API/login` is Tessera's own path too, and its credentials never leave.
+    if is_own_path(settings, &path) {
         return Err(Problem::not_found());
     }
-    let path = tessera_core::path::normalize(&raw_path)
-        .map_err(|e| Problem::invalid_request(e.to_string()))?;
     let method = parts.method.as_str().to_ascii_uppercase();
     let principal = decision::decide(state, &parts, &method, &path, parts.uri.query()).await?;
     contexts(&parts)?;
@@ -227,9 +228,17 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
     let host = parts.headers.get(header::HOST).cloned();
     let mut headers = std::mem::take(&mut parts.headers);
     strip_hop_by_hop(&mut headers);
+    let forwarded_host = ctx
+        .from_trusted_proxy
+        .then(|| headers.get(&X_FORWARDED_HOST).cloned())
+        .flatten();
+    let forwarded_for = ctx
+        .from_trusted_proxy
+        .then(|| headers.get(&X_FORWARDED_FOR).cloned())
+        .flatten();
     let incoming: Vec<HeaderName> = headers
         .keys()
-        .filter(|k| must_not_pass(k.as_str(), ctx.from_trusted_proxy))
+        .filter(|k| must_not_pass(k.as_str()))
         .cloned()
         .collect();
     for k in incoming {
@@ -241,7 +250,12 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
     if let Some(p) = &principal {
         identity_headers(&mut headers, p);
     }
-    forwarded_headers(&mut headers, &ctx, host.as_ref(), ctx.https);
+    forwarded_headers(
+        &mut headers,
+        &ctx,
+        forwarded_for.as_ref(),
+        forwarded_host.as_ref().or(host.as_ref()),
+    );
     if let Some(u) = upgrade_header {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, u);
@@ -264,6 +278,9 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
 
     let res = match tokio::time::timeout(proxy.timeout, state.upstream.request(out)).await {
         Ok(Ok(res)) => res,
+        Ok(Err(e)) if crate::timeout::is_body_timeout(&e) => {
+            return Err(Problem::request_timeout());
+        }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "upstream unreachable");
             return Err(
@@ -314,20 +331,38 @@ fn identity_headers(h: &mut HeaderMap, p: &Principal) {
     }
 }
 
+/// Whether a normalised path is one of Tessera's own (under the base path, or, with an
+/// empty base path, one of the auth endpoints), compared ignoring case unless the rules
+/// are case-sensitive.
+pub(crate) fn is_own_path(settings: &HttpSettings, path: &str) -> bool {
+    let fold = !settings.rules.case_sensitive();
+    let eq = |a: &str, b: &str| {
+        if fold {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    };
+    let base = settings.base_path.as_str();
+    if base.is_empty() {
+        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        return crate::routes::FIRST_SEGMENTS.iter().any(|s| eq(s, first));
+    }
+    path.len() >= base.len()
+        && path.is_char_boundary(base.len())
+        && eq(&path[..base.len()], base)
+        && matches!(path.as_bytes().get(base.len()), None | Some(b'/'))
+}
+
 fn forwarded_headers(
     h: &mut HeaderMap,
     ctx: &crate::edge::RequestContext,
+    prior_for: Option<&HeaderValue>,
     host: Option<&HeaderValue>,
-    https: bool,
 ) {
+    let https = ctx.https;
     if let Some(ip) = ctx.client_ip {
-        let prior = if ctx.from_trusted_proxy {
-            h.get(&X_FORWARDED_FOR)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        } else {
-            None
-        };
+        let prior = prior_for.and_then(|v| v.to_str().ok());
         let value = match prior {
             Some(p) => format!("{p}, {ip}"),
             None => ip.to_string(),
@@ -373,17 +408,53 @@ mod tests {
             "x-http-method-override",
             "x-original-url",
             "x_forwarded_for",
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "x-forwarded-ssl",
+            "x-forwarded-scheme",
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "forwarded",
+            "x-real-ip",
+            "x_real_ip",
+            "x-client-ip",
+            "true-client-ip",
+            "cf-connecting-ip",
+            "x-cluster-client-ip",
+            "x-original-host",
+            "x-host",
+            "x_original_uri",
         ] {
-            assert!(must_not_pass(h, true), "{h}");
+            assert!(must_not_pass(h), "{h}");
         }
-        assert!(must_not_pass("forwarded", false));
-        assert!(!must_not_pass("forwarded", true));
-        assert!(!must_not_pass("accept", false));
-        assert!(must_not_pass("x_original_uri", true));
-        assert!(must_not_pass("x-forwarded-host", false));
-        assert!(!must_not_pass("x-forwarded-host", true));
-        assert!(!must_not_pass("x-tessera", false));
-        assert!(!must_not_pass("x-original-uri-extra", false));
+        assert!(!must_not_pass("accept"));
+        assert!(!must_not_pass("x-tessera"));
+        assert!(!must_not_pass("x-original-uri-extra"));
+        assert!(!must_not_pass("x-request-id"));
+    }
+
+    #[test]
+    fn own_paths_are_judged_after_normalisation() {
+        let mut s = HttpSettings::default();
+        for p in ["/api", "/api/", "/api/login", "/API/tokens", "/Api/x"] {
+            assert!(is_own_path(&s, p), "{p}");
+        }
+        for p in ["/apis", "/", "/x/api/login", "/ap"] {
+            assert!(!is_own_path(&s, p), "{p}");
+        }
+        s.base_path = String::new();
+        for p in [
+            "/login",
+            "/LOGIN/key",
+            "/tokens/1",
+            "/oauth/token",
+            "/verify",
+        ] {
+            assert!(is_own_path(&s, p), "{p}");
+        }
+        for p in ["/", "/orders", "/loginx"] {
+            assert!(!is_own_path(&s, p), "{p}");
+        }
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct HttpSettings {
     pub tls: bool,
     pub trusted_proxies: Vec<IpNet>,
     pub allow_insecure_http: bool,
+    /// Longest wait for a request body: all of it on Tessera's own endpoints, each chunk
+    /// on proxied requests.
+    pub body_read_timeout: Duration,
     pub session_cookie: SessionCookie,
     pub csrf: Csrf,
     pub alias_header: Option<HeaderName>,
@@ -89,6 +92,7 @@ impl Default for HttpSettings {
             tls: false,
             trusted_proxies: Vec::new(),
             allow_insecure_http: false,
+            body_read_timeout: Duration::from_secs(30),
             session_cookie: SessionCookie {
                 name: "sessionid".into(),
                 same_site: SameSite::Lax,

@@ -83,6 +83,17 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     pub trusted_proxies: Vec<String>,
     pub allow_insecure_http: bool,
+    /// Longest wait for a complete request head (also the idle keep-alive timeout).
+    pub header_read_timeout: ConfigDuration,
+    /// Longest wait for a request body (Tessera's own endpoints: the whole body; proxied
+    /// requests: each chunk).
+    pub body_read_timeout: ConfigDuration,
+    /// Connections served at once; further ones wait until one closes.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes; larger is 431.
+    pub max_header_bytes: usize,
+    /// Match `[[rules]]` paths with letter case significant (default: ignored).
+    pub rules_case_sensitive: bool,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +107,11 @@ impl Default for ServerConfig {
             tls_key: None,
             trusted_proxies: Vec::new(),
             allow_insecure_http: false,
+            header_read_timeout: ConfigDuration::secs(10),
+            body_read_timeout: ConfigDuration::secs(30),
+            max_connections: 10_000,
+            max_header_bytes: 64 * 1024,
+            rules_case_sensitive: false,
         }
     }
 }
@@ -228,6 +244,8 @@ pub struct PasswordConfig {
     pub hash_iterations: u32,
     /// Argon2id lanes.
     pub hash_parallelism: u32,
+    /// Accept Argon2id costs below OWASP's minimum (tests and constrained devices only).
+    pub allow_weak_hashing: bool,
 }
 
 impl Default for PasswordConfig {
@@ -238,6 +256,7 @@ impl Default for PasswordConfig {
             hash_memory_kib: p.memory_kib,
             hash_iterations: p.iterations,
             hash_parallelism: p.parallelism,
+            allow_weak_hashing: false,
         }
     }
 }
@@ -411,6 +430,14 @@ impl Config {
         if s.tls_cert.is_some() != s.tls_key.is_some() {
             return err("server.tls_cert and server.tls_key must be set together");
         }
+        check_positive("server.header_read_timeout", s.header_read_timeout)?;
+        check_positive("server.body_read_timeout", s.body_read_timeout)?;
+        if !(1..=1_000_000).contains(&s.max_connections) {
+            return err("server.max_connections: must be between 1 and 1000000");
+        }
+        if !(4096..=1024 * 1024).contains(&s.max_header_bytes) {
+            return err("server.max_header_bytes: must be between 4096 and 1048576");
+        }
         for p in &s.trusted_proxies {
             tessera_http::IpNet::parse(p)
                 .or_else(|e| err(format!("server.trusted_proxies: {e}")))?;
@@ -439,8 +466,10 @@ impl Config {
                 "session.same_site: `none` needs secure cookies (browsers drop them otherwise)",
             );
         }
+        check_cookie_prefix("session.cookie_name", &ss.cookie_name, self)?;
         let c = &self.csrf;
         check_cookie_name("csrf.cookie_name", &c.cookie_name)?;
+        check_cookie_prefix("csrf.cookie_name", &c.cookie_name, self)?;
         check_header_name("csrf.header_name", &c.header_name)?;
         if c.form_field.is_empty() {
             return err("csrf.form_field: must not be empty");
@@ -503,6 +532,12 @@ impl Config {
         }
         tessera_core::PasswordHasher::validate_params(p.params())
             .or_else(|e| err(format!("password: {e}")))?;
+        if !p.allow_weak_hashing && !meets_owasp_minimum(p.hash_memory_kib, p.hash_iterations) {
+            return err(format!(
+                "password.hash_memory_kib/hash_iterations: m={} KiB, t={} is below OWASP's minimum for Argon2id (m=19456 t=2, m=12288 t=3, m=9216 t=4, m=7168 t=5 or m=47104 t=1); set password.allow_weak_hashing = true to accept it",
+                p.hash_memory_kib, p.hash_iterations
+            ));
+        }
         if let Some(u) = &self.proxy.upstream {
             let ok = u.starts_with("http://")
                 && u.parse::<axum::http::Uri>()
@@ -539,7 +574,11 @@ impl Config {
                 public: r.public,
             })
             .collect();
-        tessera_core::Rules::compile(&specs)
+        if self.server.rules_case_sensitive {
+            tessera_core::Rules::compile_case_sensitive(&specs)
+        } else {
+            tessera_core::Rules::compile(&specs)
+        }
     }
 
     pub fn throttle_settings(&self) -> tessera_core::ThrottleSettings {
@@ -592,6 +631,7 @@ impl Config {
                 .filter_map(|p| tessera_http::IpNet::parse(p).ok())
                 .collect(),
             allow_insecure_http: self.server.allow_insecure_http,
+            body_read_timeout: self.server.body_read_timeout.0,
             session_cookie: h::SessionCookie {
                 name: self.session.cookie_name.clone(),
                 same_site: match self.session.same_site {
@@ -651,6 +691,52 @@ fn check_cookie_name(key: &str, name: &str) -> Result<(), ConfigError> {
         return err(format!("{key}: `{name}` is not a valid cookie name"));
     }
     Ok(())
+}
+
+/// Browsers drop cookies whose `__Host-` or `__Secure-` prefix the attributes contradict
+/// (RFC 6265bis §4.1.3): refuse such settings rather than lose every login silently.
+/// The CSRF cookie is always written with `Path=/` and no `Domain`.
+fn check_cookie_prefix(key: &str, name: &str, config: &Config) -> Result<(), ConfigError> {
+    let session = key.starts_with("session.");
+    let lower = name.to_ascii_lowercase();
+    let never_secure = config.session.secure == Secure::Never;
+    if lower.starts_with("__host-") {
+        if never_secure {
+            return err(format!(
+                "{key}: a `__Host-` cookie must be Secure, but session.secure is `never`"
+            ));
+        }
+        if session && config.session.cookie_domain.is_some() {
+            return err(format!(
+                "{key}: a `__Host-` cookie cannot have a Domain: unset session.cookie_domain"
+            ));
+        }
+        if session && config.session.cookie_path != "/" {
+            return err(format!(
+                "{key}: a `__Host-` cookie needs Path=/: set session.cookie_path = \"/\""
+            ));
+        }
+    } else if lower.starts_with("__secure-") && never_secure {
+        return err(format!(
+            "{key}: a `__Secure-` cookie must be Secure, but session.secure is `never`"
+        ));
+    }
+    Ok(())
+}
+
+/// OWASP's Argon2id settings of equal strength: (memory KiB, iterations), any one of which
+/// (or more of both) is enough.
+fn meets_owasp_minimum(memory_kib: u32, iterations: u32) -> bool {
+    const MINIMA: [(u32, u32); 5] = [
+        (47_104, 1),
+        (19_456, 2),
+        (12_288, 3),
+        (9_216, 4),
+        (7_168, 5),
+    ];
+    MINIMA
+        .iter()
+        .any(|&(m, t)| memory_kib >= m && iterations >= t)
 }
 
 fn check_header_name(key: &str, name: &str) -> Result<(), ConfigError> {

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod credentials;
 mod keyfile;
+mod listener;
 mod logging;
 mod sched;
 mod serve;

@@ -8,10 +8,14 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use tessera_core::Timestamp;
 
-use crate::auth::Authenticated;
+use crate::auth::PasswordSession;
 use crate::{AppState, Problem};
 
-pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Response, Problem> {
+/// Password sessions only: a token must not reveal where and how the account is used.
+pub async fn list(
+    State(state): State<AppState>,
+    PasswordSession(auth): PasswordSession,
+) -> Result<Response, Problem> {
     let since = Timestamp::now().minus(Duration::from_secs(30 * 86_400));
     let store = state.auth.accounts().store();
     let events = store

@@ -1,10 +1,10 @@
-//! A JSON request body with problem+json errors: 415 unless `application/json`, 400
-//! naming what is wrong, 413 past the body limit.
+//! A JSON request body with problem+json errors: 415 unless `application/json` in UTF-8,
+//! 400 naming what is wrong (a repeated member included), 413 past the body limit, 408
+//! when it arrives too slowly.
 
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
-use super::BODY_LIMIT;
 use crate::Problem;
 
 pub struct JsonBody<T>(pub T);
@@ -13,23 +13,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Problem> {
-        let json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
-        if !json {
+        if super::body::media_type(req.headers())? != "application/json" {
             return Err(Problem::unsupported_media_type("send application/json"));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
-            .await
-            .map_err(|_| Problem::payload_too_large())?;
-        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
-            Problem::validation_failed(format!(
-                "invalid JSON body: {}",
-                e.to_string().replace('\n', " ")
-            ))
-        })
+        let bytes = super::body::read(req.into_body()).await?;
+        // Read as an object with unique members first, so that a repeated member is an
+        // error whatever `T` is, and no error names a Rust type.
+        let map = super::body::json_object(&bytes)?;
+        serde_json::from_value(serde_json::Value::Object(map))
+            .map(Self)
+            .map_err(|e| {
+                Problem::validation_failed(format!(
+                    "invalid JSON body: {}",
+                    e.to_string().replace('\n', " ")
+                ))
+            })
     }
 }

@@ -11,7 +11,6 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tessera_core::{Identity, LoginOutcome, Password, Timestamp};
 
-use super::BODY_LIMIT;
 use crate::auth::{authenticate, contexts};
 use crate::cookies::SetSessionCookie;
 use crate::credentials::{self, Presented};
@@ -71,9 +70,7 @@ pub async fn read_form_fields(headers: &HeaderMap, body: Body) -> Result<Fields,
 }
 
 async fn read_body(body: Body) -> Result<Bytes, Problem> {
-    axum::body::to_bytes(body, BODY_LIMIT)
-        .await
-        .map_err(|_| Problem::payload_too_large())
+    super::body::read(body).await
 }
 
 enum BodyKind {
@@ -83,21 +80,11 @@ enum BodyKind {
     Json,
 }
 
-fn media_type(headers: &HeaderMap) -> String {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
-}
-
 fn classify(headers: &HeaderMap, body: &[u8]) -> Result<BodyKind, Problem> {
     if body.is_empty() {
         return Ok(BodyKind::Empty);
     }
-    match media_type(headers).as_str() {
+    match super::body::media_type(headers)?.as_str() {
         "application/x-www-form-urlencoded" => Ok(BodyKind::Urlencoded),
         "multipart/form-data" => Ok(BodyKind::Multipart),
         "application/json" => Ok(BodyKind::Json),
@@ -238,8 +225,11 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
     }
     if let Some((username, password)) = query_credentials(&query) {
         if !state.settings.allow_query_credentials {
-            return Err(Problem::invalid_request(
-                "credentials in the URL are not accepted (login.allow_query_credentials is off)",
+            return Ok(without_referrer(
+                Problem::invalid_request(
+                    "credentials in the URL are not accepted (login.allow_query_credentials is off)",
+                )
+                .into_response(),
             ));
         }
         let creds = Credentials {
@@ -262,6 +252,16 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
         let token = csrf_ctx.current_or_new(&state.csrf_signer);
         let next = field(&query, "next").map(safe_next).unwrap_or_default();
         let mut res = login_page(&state, &token, &next).into_response();
+        let h = res.headers_mut();
+        // Never framed (clickjacking of the password form), no script at all.
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res.extensions_mut().insert(IssueToken(token));
         return Ok(res);
     }
@@ -279,13 +279,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
         BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
         BodyKind::Multipart => (parse_multipart(&parts.headers, bytes).await?, None),
         BodyKind::Json => {
-            let v: Value = serde_json::from_slice(&bytes)
-                .map_err(|_| Problem::validation_failed("the JSON body is not valid"))?;
-            let Value::Object(map) = v else {
-                return Err(Problem::validation_failed(
-                    "the JSON body must be an object",
-                ));
-            };
+            let map = super::body::json_object(&bytes)?;
             (json_options(&map), Some(map))
         }
     };
@@ -357,14 +351,10 @@ pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response
         BodyKind::Empty => (Vec::new(), None),
         BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
         BodyKind::Multipart => (parse_multipart(&parts.headers, bytes).await?, None),
-        BodyKind::Json => match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => (json_options(&map), Some(map)),
-            _ => {
-                return Err(Problem::validation_failed(
-                    "the JSON body must be an object",
-                ));
-            }
-        },
+        BodyKind::Json => {
+            let map = super::body::json_object(&bytes)?;
+            (json_options(&map), Some(map))
+        }
     };
     let presented = credentials::extract(&parts, &state.settings, ctx)?;
     let (key_id, secret, challenge) = match (presented, &json) {
@@ -456,6 +446,33 @@ async fn login(
     creds: Credentials,
     params: &Fields,
 ) -> Result<Response, Problem> {
+    if creds.method != Method_::Query {
+        return password_login(state, parts, ctx, csrf_ctx, creds, params).await;
+    }
+    let res = password_login(state, parts, ctx, csrf_ctx, creds, params).await;
+    Ok(without_referrer(
+        res.unwrap_or_else(IntoResponse::into_response),
+    ))
+}
+
+/// The password is in this page's URL: a link followed from the answer must not carry it
+/// to another site in `Referer`.
+fn without_referrer(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+async fn password_login(
+    state: &AppState,
+    parts: &Parts,
+    ctx: &RequestContext,
+    csrf_ctx: &CsrfContext,
+    creds: Credentials,
+    params: &Fields,
+) -> Result<Response, Problem> {
     if !ctx.credentials_allowed {
         return Err(Problem::https_required());
     }
@@ -496,6 +513,7 @@ async fn login(
     let mut res = render(&identity, token.expose(), output, is_post, false);
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+
     // A fresh CSRF token, bound to the new session when a cookie carries it.
     let binding = if is_post {
         Binding::Session(token.digest())
@@ -508,15 +526,18 @@ async fn login(
         res.extensions_mut().insert(SetSessionCookie {
             token: token.expose().to_owned(),
             expires_at: identity.session.expires_at,
+            issued_at: identity.session.created_at,
         });
     }
     Ok(res)
 }
 
+/// Seconds until the new session's idle expiry, counted from its creation so that the
+/// answer is exactly the configured timeout whichever second it is written in.
 fn expires_in(identity: &Identity) -> i64 {
     let s = &identity.session;
     let until = s.idle_expires_at.unwrap_or(s.expires_at).min(s.expires_at);
-    (until.unix() - Timestamp::now().unix()).max(0)
+    (until.unix() - s.created_at.unix()).max(0)
 }
 
 fn render(

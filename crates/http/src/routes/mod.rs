@@ -3,6 +3,7 @@
 
 mod apikeys;
 mod audit;
+pub(crate) mod body;
 mod client_secret;
 mod health;
 mod json_body;
@@ -35,12 +36,26 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
     }
 }
 
+/// The first path segments (under the base path) of the auth endpoints.
+pub(crate) const FIRST_SEGMENTS: [&str; 10] = [
+    "audit",
+    "verify",
+    "login",
+    "session",
+    "logout",
+    "sessions",
+    "tokens",
+    "apikeys",
+    "client-secret",
+    "oauth",
+];
+
 /// Largest request body the auth endpoints read.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-pub fn router(state: AppState) -> Router {
-    let base = state.settings.base_path.clone();
-    let routes: [(&str, MethodRouter<AppState>); 18] = [
+/// The auth endpoints, by path under the base path.
+fn routes() -> [(&'static str, MethodRouter<AppState>); 18] {
+    [
         ("/audit", get(audit::list)),
         ("/verify", get(verify::verify)),
         (
@@ -68,9 +83,13 @@ pub fn router(state: AppState) -> Router {
         ("/oauth/token", post(oauth::token)),
         ("/oauth/introspect", post(oauth::introspect)),
         ("/oauth/revoke", post(oauth::revoke)),
-    ];
+    ]
+}
+
+pub fn router(state: AppState) -> Router {
+    let base = state.settings.base_path.clone();
     let mut router = health::routes();
-    for (path, handler) in routes {
+    for (path, handler) in routes() {
         router = router
             .route(&format!("{base}{path}"), handler.clone())
             .route(&format!("{base}{path}/"), handler);
@@ -88,4 +107,15 @@ pub fn router(state: AppState) -> Router {
             edge::edge,
         ))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_is_known_as_an_own_path() {
+        for (path, _) in super::routes() {
+            let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+            assert!(super::FIRST_SEGMENTS.contains(&first), "{path}");
+        }
+    }
 }

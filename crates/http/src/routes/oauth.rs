@@ -124,16 +124,14 @@ async fn form(parts: &Parts, body: Body) -> Result<Fields, OAuthError> {
             "credentials and tokens are not accepted in the URL",
         ));
     }
-    let media = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !media
-        .trim()
-        .to_ascii_lowercase()
-        .starts_with("application/x-www-form-urlencoded")
-    {
+    let media = super::body::media_type(&parts.headers).map_err(|p| {
+        OAuthError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            p.detail.as_deref().unwrap_or("unsupported media type"),
+        )
+    })?;
+    if media != "application/x-www-form-urlencoded" {
         return Err(OAuthError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid_request",

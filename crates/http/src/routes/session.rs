@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use tessera_core::{Identity, Permission, Timestamp};
 
-use crate::auth::{Authenticated, AuthenticatedUnchecked, Carrier, contexts};
+use crate::auth::{Authenticated, AuthenticatedUnchecked, Carrier, PasswordSession, contexts};
 use crate::cookies::ClearSessionCookie;
 use crate::csrf::{self, Binding, IssueToken};
 use crate::{AppState, Problem};
@@ -139,8 +139,12 @@ fn after_logout(query: Option<&str>) -> Response {
     }
 }
 
-/// `GET {base}/sessions`: my live sessions.
-pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Response, Problem> {
+/// `GET {base}/sessions`: my live sessions (password sessions only: the list shows where
+/// and from what the account is used).
+pub async fn list(
+    State(state): State<AppState>,
+    PasswordSession(auth): PasswordSession,
+) -> Result<Response, Problem> {
     let sessions = state.auth.list_sessions(&auth.identity).await?;
     let now = Timestamp::now();
     let body: Vec<Value> = sessions
@@ -167,7 +171,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
 pub async fn revoke_one(
     State(state): State<AppState>,
     super::Id(id): super::Id,
-    auth: Authenticated,
+    PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     if !state.auth.revoke_session(&auth.identity, &id).await? {
         return Err(Problem::not_found().with_detail("no such session"));
@@ -183,7 +187,7 @@ pub async fn revoke_one(
 /// `DELETE {base}/sessions`: end all my other sessions.
 pub async fn revoke_others(
     State(state): State<AppState>,
-    auth: Authenticated,
+    PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     let n = state.auth.revoke_other_sessions(&auth.identity).await?;
     tracing::info!(user = %auth.identity.user.login, revoked = n, "other sessions revoked");

@@ -17,11 +17,30 @@ use crate::auth::PasswordSession;
 use crate::{AppState, Problem};
 
 /// Scopes as a JSON array or a space-separated string.
-#[derive(Deserialize)]
-#[serde(untagged)]
 pub enum Scopes {
     List(Vec<String>),
     Spaced(String),
+}
+
+impl<'de> Deserialize<'de> for Scopes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Self::Spaced(s)),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    _ => Err(serde::de::Error::custom(
+                        "scopes: every scope must be a string",
+                    )),
+                })
+                .collect::<Result<_, _>>()
+                .map(Self::List),
+            _ => Err(serde::de::Error::custom(
+                "scopes: a list of strings, or one space-separated string",
+            )),
+        }
+    }
 }
 
 impl Scopes {
@@ -34,11 +53,20 @@ impl Scopes {
 }
 
 /// A lifetime as seconds or a duration string (`30d`).
-#[derive(Deserialize)]
-#[serde(untagged)]
 pub enum Lifetime {
     Seconds(u64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for Lifetime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bad = || serde::de::Error::custom("expires_in: seconds, or a duration such as `30d`");
+        match Value::deserialize(d)? {
+            Value::Number(n) => n.as_u64().map(Self::Seconds).ok_or_else(bad),
+            Value::String(s) => Ok(Self::Text(s)),
+            _ => Err(bad()),
+        }
+    }
 }
 
 impl Lifetime {

@@ -53,14 +53,21 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Respo
             "the original request is read only from server.trusted_proxies (X-Forwarded-Uri or X-Original-URI)",
         ));
     }
-    let method = original(&parts.headers, &X_FORWARDED_METHOD, &X_ORIGINAL_METHOD)?
-        .unwrap_or("GET")
-        .to_ascii_uppercase();
     let Some(uri) = original(&parts.headers, &X_FORWARDED_URI, &X_ORIGINAL_URI)? else {
         return Err(Problem::invalid_request(
             "X-Forwarded-Uri or X-Original-URI is required",
         ));
     };
+    // Never assumed: judging an unknown method as GET would allow a POST that only a GET
+    // rule permits.
+    let Some(method) = original(&parts.headers, &X_FORWARDED_METHOD, &X_ORIGINAL_METHOD)?
+        .filter(|m| !m.is_empty())
+    else {
+        return Err(Problem::invalid_request(
+            "X-Forwarded-Method or X-Original-Method is required",
+        ));
+    };
+    let method = method.to_ascii_uppercase();
     let uri = uri.split('#').next().unwrap_or("");
     let (path, query) = match uri.split_once('?') {
         Some((p, q)) => (p, Some(q)),

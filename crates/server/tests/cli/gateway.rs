@@ -328,7 +328,7 @@ async fn large_bodies_stream_with_bounded_memory() {
     // Cheap password hashing, so that the memory peak before the transfers is low.
     let s = setup(
         &format!("http://{up}"),
-        "[password]\nhash_memory_kib = 1024\n",
+        "[password]\nhash_memory_kib = 1024\nallow_weak_hashing = true\n",
     )
     .await;
     let before = s.server.peak_rss_kib();

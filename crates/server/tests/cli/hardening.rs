@@ -137,40 +137,6 @@ async fn password_spraying_is_throttled_by_address() {
     assert_eq!(r.status, 200);
 }
 
-/// The key exchange and the OAuth2 client authentication are throttled too.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_and_client_guessing_are_throttled() {
-    let env = Env::sqlite().config("[throttle]\naccount_max_failures = 3\n");
-    env.add_user("joe", PW, &[]);
-    let server = env.serve(&[]);
-    let mut c = Client::new(&server.base);
-    let mut statuses = Vec::new();
-    for _ in 0..5 {
-        let r = c
-            .send(
-                c.req(Method::POST, "/api/login/key")
-                    .json(&json!({"apiKey": "key_guess", "apiSecret": "tsx_nope"})),
-            )
-            .await;
-        statuses.push(r.status);
-        c.jar.clear();
-    }
-    assert_eq!(statuses, [401, 401, 401, 429, 429]);
-    let mut statuses = Vec::new();
-    for _ in 0..5 {
-        let r = c
-            .send(
-                c.req(Method::POST, "/api/oauth/token")
-                    .basic_auth("joe", Some("tsc_wrong"))
-                    .form(&[("grant_type", "client_credentials")]),
-            )
-            .await;
-        statuses.push(r.status);
-        c.jar.clear();
-    }
-    assert_eq!(statuses, [401, 401, 401, 429, 429]);
-}
-
 /// Security events land in the audit log (store, CLI, `{base}/audit`) and as log lines,
 /// with the method, and never with a secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

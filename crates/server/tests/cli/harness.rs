@@ -78,6 +78,10 @@ impl Env {
                 c.env_remove(k);
             }
         }
+        // `serve` binds its port before anything else: never the shared default one.
+        if args.first() == Some(&"serve") {
+            c.env("TESSERA_SERVER__LISTEN", "127.0.0.1:0");
+        }
         c.envs(self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         c
     }

@@ -9,5 +9,6 @@ mod hardening;
 mod harness;
 mod login;
 mod nginx;
+mod probe;
 mod serve;
 mod upstream;

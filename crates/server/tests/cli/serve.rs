@@ -257,3 +257,20 @@ async fn hashing_threads_yield_to_request_threads() {
     assert!(hashing >= 1, "hashing threads exist");
     assert!(workers >= 1, "request threads exist");
 }
+
+/// A taken port fails the start before anything is created, so the first admin's
+/// one-time password is never printed for a server that did not start.
+#[test]
+fn a_taken_port_fails_before_the_first_admin_is_created() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let env = Env::sqlite().with("TESSERA_SERVER__LISTEN", &addr);
+    let run = env.run(&["serve"], "");
+    let line = run.serve_failure();
+    assert!(line.contains("server.listen"), "{line}");
+    assert!(!run.stderr().contains("password"), "{}", run.stderr());
+    assert!(
+        !data_dir(&env).join("tessera.db").exists(),
+        "no database was created"
+    );
+}
