@@ -16,10 +16,10 @@ use crate::time::Timestamp;
 pub enum Scope {
     /// A login (normalised), whether or not it exists; also OAuth2 client ids.
     Account,
-    /// An API key id.
+    /// An API key id. Not counted any more (API secrets are throttled per address only,
+    /// so nobody can lock a key's client out); kept so stored rows stay readable.
     ApiKey,
-    /// An OAuth2 client id (a login), counted apart from password logins so that neither
-    /// a working client nor a broken one affects the owner's password logins.
+    /// An OAuth2 client id (a login). Not counted any more, like [`Scope::ApiKey`].
     Client,
     /// A client IP address (password spraying).
     Ip,
