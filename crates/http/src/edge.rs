@@ -92,7 +92,12 @@ fn check_host(req: &Request) -> Result<(), Problem> {
 
 pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Err(p) = check_host(&req) {
-        return p.into_response();
+        let mut res = p.into_response();
+        res.headers_mut().insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        return res;
     }
     let settings = &state.settings;
     let deadline = if under_base(&settings.base_path, req.uri().path()) {

@@ -532,6 +532,12 @@ async fn ambiguous_requests_are_refused() {
     )
     .await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("x-content-type-options: nosniff"),
+        "{answer}"
+    );
     let answer = raw(
         &addr,
         "GET /api/login HTTP/1.1\r\nConnection: close\r\n\r\n",
