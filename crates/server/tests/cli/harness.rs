@@ -278,3 +278,28 @@ impl Drop for Server {
 pub fn data_dir(env: &Env) -> PathBuf {
     env.path().join("tessera-data")
 }
+
+/// A self-signed certificate for `localhost` (P-256) and its key, written under the
+/// environment's directory; returns the `[server]` lines that enable native TLS.
+pub fn tls_settings(env: &Env) -> String {
+    let (cert, key) = (env.path().join("cert.pem"), env.path().join("key.pem"));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    )
+}

@@ -746,35 +746,8 @@ async fn transport_rules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_tls() {
     let env = Env::sqlite();
-    let (cert, key) = (env.path().join("cert.pem"), env.path().join("key.pem"));
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let env = env.config(&format!(
-        "[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-        cert.display(),
-        key.display()
-    ));
+    let tls = crate::harness::tls_settings(&env);
+    let env = env.config(&format!("[server]\n{tls}"));
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     assert!(server.base.starts_with("https://"), "{}", server.base);

@@ -174,26 +174,8 @@ async fn oversized_heads_are_refused_and_connections_are_capped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_tls_handshakes_are_cut_off() {
     let env = Env::sqlite();
-    let (cert, key) = (env.path().join("cert.pem"), env.path().join("key.pem"));
-    let ok = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let env = env.config(&format!(
-        "[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\nheader_read_timeout = \"2s\"\n",
-        cert.display(),
-        key.display()
-    ));
+    let tls = crate::harness::tls_settings(&env);
+    let env = env.config(&format!("[server]\n{tls}header_read_timeout = \"2s\"\n"));
     let server = env.serve(&[]);
     let addr = addr_of(&server.base);
     let mut silent = Vec::new();
