@@ -48,11 +48,8 @@ impl Accounts {
             .create_user(&user, &hash, Timestamp::now())
             .await?;
         let e = AuditEvent::new("user_created", "success").user(&created);
-        crate::audit::record(
-            &self.store,
-            e.detail(format!("roles={}", created.roles.join(","))),
-        )
-        .await;
+        self.record_audit(e.detail(format!("roles={}", created.roles.join(","))))
+            .await;
         Ok(created)
     }
 
@@ -78,11 +75,8 @@ impl Accounts {
         {
             return Err(Error::UnknownUser(login.to_owned()));
         }
-        crate::audit::record(
-            &self.store,
-            AuditEvent::new("password_changed", "success").user(&user),
-        )
-        .await;
+        self.record_audit(AuditEvent::new("password_changed", "success").user(&user))
+            .await;
         Ok(())
     }
 
@@ -100,7 +94,8 @@ impl Accounts {
         } else {
             "user_enabled"
         };
-        crate::audit::record(&self.store, AuditEvent::new(event, "success").user(&user)).await;
+        self.record_audit(AuditEvent::new(event, "success").user(&user))
+            .await;
         Ok(User { disabled, ..user })
     }
 

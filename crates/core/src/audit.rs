@@ -1,9 +1,6 @@
 //! The audit log: security events, kept in the store and written as structured log lines
 //! (target `tessera::audit`). Never a secret: credentials appear by id only.
 
-use std::sync::Arc;
-
-use crate::store::Store;
 use crate::time::Timestamp;
 use crate::user::{User, UserId};
 
@@ -80,24 +77,6 @@ pub fn loggable(value: &str, plausible: bool) -> String {
         value.to_owned()
     } else {
         "[redacted]".to_owned()
-    }
-}
-
-/// Logs the event and stores it. A store failure is logged, not returned: the action the
-/// event describes has already happened.
-pub async fn record(store: &Arc<dyn Store>, e: AuditEvent) {
-    tracing::info!(
-        target: "tessera::audit",
-        event = %e.event,
-        outcome = %e.outcome,
-        user = e.login.as_deref().unwrap_or("-"),
-        method = e.method.as_deref().unwrap_or("-"),
-        ip = e.ip.as_deref().unwrap_or("-"),
-        detail = e.detail.as_deref().unwrap_or("-"),
-        "audit"
-    );
-    if let Err(err) = store.append_audit(&e).await {
-        tracing::error!(error = %err, event = %e.event, "could not store an audit event");
     }
 }
 

@@ -426,7 +426,7 @@ impl Authenticator {
     }
 
     async fn audit(&self, e: AuditEvent) {
-        audit::record(self.store(), e).await;
+        self.inner.accounts.record_audit(e).await;
     }
 
     /// Checks a login and password and opens a password session. Unknown login, wrong

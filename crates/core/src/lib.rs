@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod credential;
+mod directory;
 pub mod error;
 pub mod keys;
 pub mod password;

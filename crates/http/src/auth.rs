@@ -8,8 +8,8 @@ use tessera_core::Identity;
 
 use crate::AppState;
 use crate::credentials::{self, Presented};
-use crate::csrf::{self, CsrfContext};
-use crate::edge::RequestContext;
+use crate::csrf;
+use crate::edge::contexts;
 use crate::problem::{Challenge, Problem};
 
 /// How the credential of an authenticated request travelled.
@@ -29,19 +29,6 @@ pub struct Authenticated {
 /// As [`Authenticated`], but leaves the CSRF check of cookie requests to the handler
 /// (endpoints that also accept the token in a form field).
 pub struct AuthenticatedUnchecked(pub Authenticated);
-
-pub(crate) fn contexts(parts: &Parts) -> Result<(&RequestContext, &CsrfContext), Problem> {
-    match (
-        parts.extensions.get::<RequestContext>(),
-        parts.extensions.get::<CsrfContext>(),
-    ) {
-        (Some(c), Some(s)) => Ok((c, s)),
-        _ => {
-            tracing::error!("the edge layer is missing in front of an auth route");
-            Err(Problem::internal())
-        }
-    }
-}
 
 /// Judges the presented credential (first by precedence) for the auth endpoints, which
 /// accept session tokens and the session cookie.
@@ -90,11 +77,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let auth = authenticate(parts, state).await?;
         if auth.carrier == Carrier::Cookie && csrf::is_unsafe(&parts.method) {
             let (_, csrf_ctx) = contexts(parts)?;
-            let header = parts
-                .headers
-                .get(&state.settings.csrf.header_name)
-                .and_then(|v| v.to_str().ok());
-            csrf_ctx.check(header)?;
+            csrf_ctx.check_request(&parts.headers, &state.settings.csrf, None)?;
         }
         Ok(auth)
     }

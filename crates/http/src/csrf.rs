@@ -76,6 +76,20 @@ impl CsrfContext {
 
     /// Checks that `submitted` (header or form field) equals the request's valid
     /// `csrftoken` cookie.
+    /// Checks the token a request submitted: the CSRF header, else (on endpoints that
+    /// read a form) the form field. The one CSRF check of every endpoint and rule.
+    pub fn check_request(
+        &self,
+        headers: &axum::http::HeaderMap,
+        settings: &crate::settings::Csrf,
+        form_field: Option<&str>,
+    ) -> Result<(), Problem> {
+        let header = headers
+            .get(&settings.header_name)
+            .and_then(|v| v.to_str().ok());
+        self.check(header.or(form_field))
+    }
+
     pub fn check(&self, submitted: Option<&str>) -> Result<(), Problem> {
         let Some(cookie) = &self.valid_cookie else {
             return Err(Problem::csrf_failed(

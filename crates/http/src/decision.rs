@@ -10,9 +10,9 @@ use tessera_core::rules::CredentialKind;
 use tessera_core::{AuthFailure, Identity, PermissionSet, User};
 
 use crate::AppState;
-use crate::auth::contexts;
 use crate::credentials::{self, Presented};
 use crate::csrf;
+use crate::edge::contexts;
 use crate::problem::{Challenge, Problem};
 
 /// Who a request was allowed for.
@@ -170,11 +170,7 @@ pub async fn decide(
         return Err(Problem::credential_not_accepted(challenge));
     }
     if kind == CredentialKind::Session && unsafe_method {
-        let header = parts
-            .headers
-            .get(&state.settings.csrf.header_name)
-            .and_then(|v| v.to_str().ok());
-        csrf_ctx.check(header)?;
+        csrf_ctx.check_request(&parts.headers, &state.settings.csrf, None)?;
     }
     let principal = verify(state, presented, kind, challenge, ctx.client_ip).await?;
     if let Some(missing) = rule.permissions.iter().find(|p| !principal.allows(p)) {
@@ -224,11 +220,7 @@ async fn verify(
                 .await?
             {
                 Ok(user) => {
-                    let store = state.auth.accounts().store();
-                    let permissions = store
-                        .permissions_of(user.id)
-                        .await
-                        .map_err(tessera_core::Error::from)?;
+                    let permissions = state.auth.accounts().permissions_of(&user).await?;
                     Ok(Principal {
                         credential: kind,
                         who: Who::Account { user, permissions },

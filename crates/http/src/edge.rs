@@ -63,6 +63,23 @@ impl RequestContext {
     }
 }
 
+/// The contexts [`edge`] attached to a request; a 500 (and an error in the log) when the
+/// edge layer is missing in front of a route.
+pub(crate) fn contexts(
+    parts: &axum::http::request::Parts,
+) -> Result<(&RequestContext, &CsrfContext), Problem> {
+    match (
+        parts.extensions.get::<RequestContext>(),
+        parts.extensions.get::<CsrfContext>(),
+    ) {
+        (Some(c), Some(s)) => Ok((c, s)),
+        _ => {
+            tracing::error!("the edge layer is missing in front of an auth route");
+            Err(Problem::internal())
+        }
+    }
+}
+
 /// Set once the misconfiguration warning below has been logged.
 static WARNED_UNTRUSTED_FORWARDING: AtomicBool = AtomicBool::new(false);
 

@@ -8,26 +8,13 @@ use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
-use crate::auth::contexts;
 use crate::decision::{self, Principal};
+use crate::edge::contexts;
 use crate::edge::{X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use crate::settings::{HttpSettings, Proxy};
 use crate::{AppState, Problem};
-
-pub type UpstreamClient = Client<HttpConnector, Body>;
-
-pub fn client() -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(64)
-        .build(connector)
-}
 
 /// Headers a client must not be able to pass to the upstream: identity headers (also
 /// spelled with `_`, which CGI-style servers read as `-`), method and URL overrides that
@@ -204,7 +191,7 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         .map_err(|e| Problem::invalid_request(e.to_string()))?;
     // Decided on the normalised path, as the upstream would read it: `//api/login` or
     // `/x/../API/login` is Tessera's own path too, and its credentials never leave.
-    if is_own_path(settings, &path) {
+    if crate::paths::is_own_path(settings, &path) {
         return Err(Problem::not_found());
     }
     let method = parts.method.as_str().to_ascii_uppercase();
@@ -331,29 +318,6 @@ fn identity_headers(h: &mut HeaderMap, p: &Principal) {
     }
 }
 
-/// Whether a normalised path is one of Tessera's own (under the base path, or, with an
-/// empty base path, one of the auth endpoints), compared ignoring case unless the rules
-/// are case-sensitive.
-pub(crate) fn is_own_path(settings: &HttpSettings, path: &str) -> bool {
-    let fold = !settings.rules.case_sensitive();
-    let eq = |a: &str, b: &str| {
-        if fold {
-            a.eq_ignore_ascii_case(b)
-        } else {
-            a == b
-        }
-    };
-    let base = settings.base_path.as_str();
-    if base.is_empty() {
-        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-        return crate::routes::FIRST_SEGMENTS.iter().any(|s| eq(s, first));
-    }
-    path.len() >= base.len()
-        && path.is_char_boundary(base.len())
-        && eq(&path[..base.len()], base)
-        && matches!(path.as_bytes().get(base.len()), None | Some(b'/'))
-}
-
 fn forwarded_headers(
     h: &mut HeaderMap,
     ctx: &crate::edge::RequestContext,
@@ -431,30 +395,6 @@ mod tests {
         assert!(!must_not_pass("x-tessera"));
         assert!(!must_not_pass("x-original-uri-extra"));
         assert!(!must_not_pass("x-request-id"));
-    }
-
-    #[test]
-    fn own_paths_are_judged_after_normalisation() {
-        let mut s = HttpSettings::default();
-        for p in ["/api", "/api/", "/api/login", "/API/tokens", "/Api/x"] {
-            assert!(is_own_path(&s, p), "{p}");
-        }
-        for p in ["/apis", "/", "/x/api/login", "/ap"] {
-            assert!(!is_own_path(&s, p), "{p}");
-        }
-        s.base_path = String::new();
-        for p in [
-            "/login",
-            "/LOGIN/key",
-            "/tokens/1",
-            "/oauth/token",
-            "/verify",
-        ] {
-            assert!(is_own_path(&s, p), "{p}");
-        }
-        for p in ["/", "/orders", "/loginx"] {
-            assert!(!is_own_path(&s, p), "{p}");
-        }
     }
 
     #[test]

@@ -5,10 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use tessera_core::audit::{self, AuditEvent};
 use tessera_core::{
-    Accounts, Error as CoreError, Login, NewUser, Password, PasswordHasher, Permission, Role,
-    Store, StoreError, Timestamp, User,
+    Accounts, Error as CoreError, Login, NewUser, Password, PasswordHasher, Permission, Store,
+    StoreError, Timestamp, User,
 };
 
 use crate::cli::{ConfigCommand, RoleCommand, UserCommand};
@@ -101,11 +100,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
             println!("created user {} (id {})", user.login, user.id);
         }
         UserCommand::List { json } => {
-            let users = accounts
-                .store()
-                .list_users()
-                .await
-                .map_err(|e| explain(e.into()))?;
+            let users = accounts.list_users().await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
@@ -114,11 +109,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Show { login, json } => {
             let user = accounts.find(&login).await.map_err(explain)?;
-            let permissions = accounts
-                .store()
-                .permissions_of(user.id)
-                .await
-                .map_err(|e| explain(e.into()))?;
+            let permissions = accounts.permissions_of(&user).await.map_err(explain)?;
             if json {
                 let mut value = serde_json::to_value(&user)?;
                 value["permissions"] = serde_json::to_value(&permissions)?;
@@ -156,30 +147,16 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
 
 pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
     let accounts = accounts(config).await?;
-    let store = accounts.store();
     match command {
         RoleCommand::Add { name, permissions } => {
-            let permissions = permissions
-                .iter()
-                .map(|p| Permission::parse(p))
-                .collect::<Result<_, _>>()
-                .map_err(explain)?;
-            let role = Role::new(&name, permissions).map_err(explain)?;
-            store
-                .create_role(&role, Timestamp::now())
+            accounts
+                .create_role(&name, &permissions, "cli")
                 .await
-                .map_err(|e| explain(e.into()))?;
-            let perms: Vec<&str> = role.permissions.iter().map(Permission::as_str).collect();
-            let e = AuditEvent::new("role_created", "success").method("cli");
-            audit::record(
-                store,
-                e.detail(format!("role={name} permissions={}", perms.join(","))),
-            )
-            .await;
+                .map_err(explain)?;
             println!("created role {name}");
         }
         RoleCommand::List { json } => {
-            let roles = store.list_roles().await.map_err(|e| explain(e.into()))?;
+            let roles = accounts.list_roles().await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&roles)?);
             } else {
@@ -193,15 +170,11 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
         }
         RoleCommand::Grant { login, role } => {
             let user = accounts.find(&login).await.map_err(explain)?;
-            let granted = store
-                .grant_role(user.id, &role)
+            if accounts
+                .grant_role(&user, &role, "cli")
                 .await
-                .map_err(|e| explain(e.into()))?;
-            if granted {
-                let e = AuditEvent::new("role_granted", "success")
-                    .user(&user)
-                    .method("cli");
-                audit::record(store, e.detail(format!("role={role}"))).await;
+                .map_err(explain)?
+            {
                 println!("granted {role} to {}", user.login);
             } else {
                 println!("{} already has {role}", user.login);
@@ -209,17 +182,13 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
         }
         RoleCommand::Revoke { login, role } => {
             let user = accounts.find(&login).await.map_err(explain)?;
-            if !store
-                .revoke_role(user.id, &role)
+            if !accounts
+                .revoke_role(&user, &role, "cli")
                 .await
-                .map_err(|e| explain(e.into()))?
+                .map_err(explain)?
             {
                 bail!("{} does not have the role `{role}`", user.login);
             }
-            let e = AuditEvent::new("role_revoked", "success")
-                .user(&user)
-                .method("cli");
-            audit::record(store, e.detail(format!("role={role}"))).await;
             println!("revoked {role} from {}", user.login);
         }
     }
@@ -317,10 +286,9 @@ pub async fn audit(
     };
     let from = Timestamp::now().minus(since.0);
     let events = accounts
-        .store()
-        .list_audit(user_id, from, limit.min(10_000))
+        .audit_events(user_id, from, limit.min(10_000))
         .await
-        .map_err(|e| explain(e.into()))?;
+        .map_err(explain)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&events)?);
         return Ok(());

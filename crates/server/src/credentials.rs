@@ -2,8 +2,8 @@
 //! sessions. Secret values are printed only where DESIGN.md says so, on stdout alone.
 
 use anyhow::{Context, bail};
+use tessera_core::Authenticator;
 use tessera_core::store::Owned;
-use tessera_core::{Authenticator, Timestamp, UserId};
 
 use crate::cli::{ApikeyCommand, ClientSecretCommand, SessionCommand, TokenCommand};
 use crate::config::{Config, ConfigDuration};
@@ -26,11 +26,7 @@ fn scopes(list: Vec<String>) -> Option<Vec<String>> {
 }
 
 async fn owner(auth: &Authenticator, what: Owned, id: &str) -> anyhow::Result<tessera_core::User> {
-    let store = auth.accounts().store();
-    let user = match store.owner_of(what, id).await? {
-        Some(uid) => store.user_by_id(uid).await?,
-        None => None,
-    };
+    let user = auth.accounts().owner_of(what, id).await?;
     user.with_context(|| format!("no such id `{id}`"))
 }
 
@@ -44,7 +40,7 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()>
             expires_in,
         } => {
             let user = auth.accounts().find(&login).await?;
-            let perms = auth.accounts().store().permissions_of(user.id).await?;
+            let perms = auth.accounts().permissions_of(&user).await?;
             let lifetime = expires_in
                 .map(|d| ConfigDuration::parse(&d).map(|d| d.0))
                 .transpose()
@@ -99,7 +95,7 @@ pub async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<(
             scopes: s,
         } => {
             let user = auth.accounts().find(&login).await?;
-            let perms = auth.accounts().store().permissions_of(user.id).await?;
+            let perms = auth.accounts().permissions_of(&user).await?;
             let (key, secret) = auth.create_api_key(&user, &perms, &name, scopes(s)).await?;
             eprintln!(
                 "created API key for {} (the secret is shown only now)",
@@ -157,17 +153,16 @@ pub async fn client_secret(config: &Config, command: ClientSecretCommand) -> any
 
 pub async fn session(config: &Config, command: SessionCommand) -> anyhow::Result<()> {
     let auth = authenticator(config).await?;
-    let store = auth.accounts().store().clone();
+    let accounts = auth.accounts();
     match command {
         SessionCommand::List { login, json } => {
             let users = match login {
-                Some(l) => vec![auth.accounts().find(&l).await?],
-                None => store.list_users().await?,
+                Some(l) => vec![accounts.find(&l).await?],
+                None => accounts.list_users().await?,
             };
-            let now = Timestamp::now();
             let mut rows = Vec::new();
             for u in &users {
-                for s in store.list_sessions(u.id, now).await? {
+                for s in accounts.sessions_of(u).await? {
                     rows.push((u.login.clone(), s));
                 }
             }
@@ -205,22 +200,18 @@ pub async fn session(config: &Config, command: SessionCommand) -> anyhow::Result
             id: Some(id),
             user: None,
         } => {
-            let uid: UserId = store
-                .owner_of(Owned::Session, &id)
-                .await?
-                .with_context(|| format!("no such session `{id}`"))?;
-            if !store.revoke_session(uid, &id, Timestamp::now()).await? {
-                bail!("session `{id}` has already ended");
+            match accounts.end_session_by_id(&id).await? {
+                None => bail!("no such session `{id}`"),
+                Some(false) => bail!("session `{id}` has already ended"),
+                Some(true) => {}
             }
             println!("revoked session {id}");
         }
         SessionCommand::Revoke {
             user: Some(login), ..
         } => {
-            let user = auth.accounts().find(&login).await?;
-            let n = store
-                .revoke_sessions(user.id, None, Timestamp::now())
-                .await?;
+            let user = accounts.find(&login).await?;
+            let n = accounts.end_all_sessions(&user).await?;
             println!("revoked {n} session(s) of {}", user.login);
         }
         SessionCommand::Revoke {

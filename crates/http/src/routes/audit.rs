@@ -17,10 +17,10 @@ pub async fn list(
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     let since = Timestamp::now().minus(Duration::from_secs(30 * 86_400));
-    let store = state.auth.accounts().store();
-    let events = store
-        .list_audit(Some(auth.identity.user.id), since, 200)
-        .await
-        .map_err(tessera_core::Error::from)?;
+    let events = state
+        .auth
+        .accounts()
+        .audit_events(Some(auth.identity.user.id), since, 200)
+        .await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(events)).into_response())
 }

@@ -1,9 +1,11 @@
-//! Reading request bodies for the auth endpoints: the media type (UTF-8 only), the bytes
-//! (bounded in size and, through the edge, in time), and JSON objects with unique keys.
+//! Reading requests for the auth endpoints: the media type (UTF-8 only), the bytes
+//! (bounded in size and, through the edge, in time), forms (urlencoded, multipart),
+//! query strings, JSON objects with unique keys, and same-origin `next` targets.
 
 use std::fmt;
 
 use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{HeaderMap, header};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -55,6 +57,103 @@ pub fn error(e: &(dyn std::error::Error + 'static)) -> Problem {
     } else {
         Problem::payload_too_large()
     }
+}
+
+/// Form or query fields, in order (a name may repeat).
+pub type Fields = Vec<(String, String)>;
+
+/// The first value of `name`.
+pub fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The query string as fields; 400 when it is not valid.
+pub fn query_pairs(query: Option<&str>) -> Result<Fields, Problem> {
+    serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|_| Problem::invalid_request("the query string is not valid"))
+}
+
+/// A `next` target when it is a path on this origin (one leading `/`, no scheme, no `//`,
+/// no backslash, no control characters); `/` otherwise.
+pub fn safe_next(next: &str) -> String {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 2048;
+    if !ok {
+        return "/".to_owned();
+    }
+    // A `Location` header is ASCII: percent-encode anything else.
+    let mut out = String::with_capacity(next.len());
+    for c in next.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// The fields of a form body (urlencoded or multipart); other or empty bodies have none.
+pub async fn read_form_fields(headers: &HeaderMap, body: Body) -> Result<Fields, Problem> {
+    let bytes = read(body).await?;
+    match classify(headers, &bytes)? {
+        BodyKind::Urlencoded => parse_urlencoded(&bytes),
+        BodyKind::Multipart => parse_multipart(headers, bytes).await,
+        BodyKind::Empty | BodyKind::Json => Ok(Vec::new()),
+    }
+}
+
+/// What a request body holds, by its media type.
+pub enum BodyKind {
+    Empty,
+    Urlencoded,
+    Multipart,
+    Json,
+}
+
+/// The kind of a body; 415 for a media type the endpoints do not read.
+pub fn classify(headers: &HeaderMap, body: &[u8]) -> Result<BodyKind, Problem> {
+    if body.is_empty() {
+        return Ok(BodyKind::Empty);
+    }
+    match media_type(headers)?.as_str() {
+        "application/x-www-form-urlencoded" => Ok(BodyKind::Urlencoded),
+        "multipart/form-data" => Ok(BodyKind::Multipart),
+        "application/json" => Ok(BodyKind::Json),
+        _ => Err(Problem::unsupported_media_type(
+            "send application/json, application/x-www-form-urlencoded or multipart/form-data",
+        )),
+    }
+}
+
+/// The fields of an urlencoded form.
+pub fn parse_urlencoded(bytes: &[u8]) -> Result<Fields, Problem> {
+    serde_urlencoded::from_bytes(bytes)
+        .map_err(|_| Problem::validation_failed("the form body is not valid"))
+}
+
+/// The fields of a multipart form.
+pub async fn parse_multipart(headers: &HeaderMap, bytes: Bytes) -> Result<Fields, Problem> {
+    let bad = || Problem::validation_failed("the multipart body is not valid");
+    let mut req = Request::new(Body::from(bytes));
+    *req.headers_mut() = headers.clone();
+    let mut mp = Multipart::from_request(req, &()).await.map_err(|_| bad())?;
+    let mut fields = Vec::new();
+    while let Some(f) = mp.next_field().await.map_err(|_| bad())? {
+        let name = f.name().unwrap_or_default().to_owned();
+        let value = f.text().await.map_err(|_| bad())?;
+        fields.push((name, value));
+    }
+    Ok(fields)
 }
 
 /// A JSON object whose members (at every depth) are unique: `{"username":"ann",

@@ -3,115 +3,25 @@
 //! `access_token`, OAuth2-style JSON, JSON, `next` redirect, plain token).
 
 use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tessera_core::{Identity, LoginOutcome, Password, Timestamp};
 
-use crate::auth::{authenticate, contexts};
+use super::body::{
+    BodyKind, Fields, classify, field, parse_multipart, parse_urlencoded, query_pairs, read,
+    safe_next,
+};
+use crate::auth::authenticate;
 use crate::cookies::SetSessionCookie;
 use crate::credentials::{self, Presented};
 use crate::csrf::{self, Binding, CsrfContext, IssueToken};
 use crate::edge::RequestContext;
+use crate::edge::contexts;
 use crate::problem::Challenge;
 use crate::{AppState, Problem};
-
-pub type Fields = Vec<(String, String)>;
-
-pub fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-pub fn query_pairs(query: Option<&str>) -> Result<Fields, Problem> {
-    serde_urlencoded::from_str(query.unwrap_or(""))
-        .map_err(|_| Problem::invalid_request("the query string is not valid"))
-}
-
-/// A `next` target when it is a path on this origin (one leading `/`, no scheme, no `//`,
-/// no backslash, no control characters); `/` otherwise.
-pub fn safe_next(next: &str) -> String {
-    let ok = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
-        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
-        && next.len() <= 2048;
-    if !ok {
-        return "/".to_owned();
-    }
-    // A `Location` header is ASCII: percent-encode anything else.
-    let mut out = String::with_capacity(next.len());
-    for c in next.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    out
-}
-
-/// The fields of a form body (urlencoded or multipart); other or empty bodies have none.
-pub async fn read_form_fields(headers: &HeaderMap, body: Body) -> Result<Fields, Problem> {
-    let bytes = read_body(body).await?;
-    match classify(headers, &bytes)? {
-        BodyKind::Urlencoded => parse_urlencoded(&bytes),
-        BodyKind::Multipart => parse_multipart(headers, bytes).await,
-        BodyKind::Empty | BodyKind::Json => Ok(Vec::new()),
-    }
-}
-
-async fn read_body(body: Body) -> Result<Bytes, Problem> {
-    super::body::read(body).await
-}
-
-enum BodyKind {
-    Empty,
-    Urlencoded,
-    Multipart,
-    Json,
-}
-
-fn classify(headers: &HeaderMap, body: &[u8]) -> Result<BodyKind, Problem> {
-    if body.is_empty() {
-        return Ok(BodyKind::Empty);
-    }
-    match super::body::media_type(headers)?.as_str() {
-        "application/x-www-form-urlencoded" => Ok(BodyKind::Urlencoded),
-        "multipart/form-data" => Ok(BodyKind::Multipart),
-        "application/json" => Ok(BodyKind::Json),
-        _ => Err(Problem::unsupported_media_type(
-            "send application/json, application/x-www-form-urlencoded or multipart/form-data",
-        )),
-    }
-}
-
-fn parse_urlencoded(bytes: &[u8]) -> Result<Fields, Problem> {
-    serde_urlencoded::from_bytes(bytes)
-        .map_err(|_| Problem::validation_failed("the form body is not valid"))
-}
-
-async fn parse_multipart(headers: &HeaderMap, bytes: Bytes) -> Result<Fields, Problem> {
-    let bad = || Problem::validation_failed("the multipart body is not valid");
-    let mut req = Request::new(Body::from(bytes));
-    *req.headers_mut() = headers.clone();
-    let mut mp = Multipart::from_request(req, &()).await.map_err(|_| bad())?;
-    let mut fields = Vec::new();
-    while let Some(f) = mp.next_field().await.map_err(|_| bad())? {
-        let name = f.name().unwrap_or_default().to_owned();
-        let value = f.text().await.map_err(|_| bad())?;
-        fields.push((name, value));
-    }
-    Ok(fields)
-}
 
 /// How a login's credentials arrived (recorded, and decides the 401 challenge).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +183,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
     let (parts, body) = req.into_parts();
     let (ctx, csrf_ctx) = contexts(&parts)?;
     let query = query_pairs(parts.uri.query())?;
-    let bytes = read_body(body).await?;
+    let bytes = read(body).await?;
     let (mut params, json) = match classify(&parts.headers, &bytes)? {
         BodyKind::Empty => (Vec::new(), None),
         BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
@@ -346,7 +256,7 @@ pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response
             "the API secret is not accepted in the URL",
         ));
     }
-    let bytes = read_body(body).await?;
+    let bytes = read(body).await?;
     let (mut params, json) = match classify(&parts.headers, &bytes)? {
         BodyKind::Empty => (Vec::new(), None),
         BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
@@ -483,12 +393,8 @@ async fn password_login(
     let from_browser =
         parts.headers.contains_key(header::ORIGIN) || parts.headers.contains_key("sec-fetch-site");
     if is_post && from_browser {
-        let submitted = parts
-            .headers
-            .get(&state.settings.csrf.header_name)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| field(params, &state.settings.csrf.form_field));
-        csrf_ctx.check(submitted)?;
+        let form = field(params, &state.settings.csrf.form_field);
+        csrf_ctx.check_request(&parts.headers, &state.settings.csrf, form)?;
     }
     let client = ctx.client_info(&parts.headers, creds.method.as_str());
     let challenge = if creds.method == Method_::Basic {
@@ -605,6 +511,9 @@ fn render(
     }
 }
 
+/// The sign-in page; `{{name}}` placeholders are filled with HTML-escaped values.
+const LOGIN_PAGE: &str = include_str!("../../templates/login.html");
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -613,31 +522,61 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// `template` with each `{{name}}` replaced by its value, HTML-escaped. Values are
+/// escaped before insertion, so a value can never introduce a placeholder or markup.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 128);
+    let mut rest = template;
+    while let Some(at) = rest.find("{{") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = &after[..end];
+                if let Some((_, v)) = values.iter().find(|(k, _)| *k == name) {
+                    out.push_str(&escape(v));
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[at..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn login_page(state: &AppState, csrf_token: &str, next: &str) -> Html<String> {
     let action = format!("{}/login/", state.settings.base_path);
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Sign in</h1>
-<form method="post" action="{action}">
-<input type="hidden" name="{field}" value="{token}">
-<input type="hidden" name="next" value="{next}">
-<p><label>Login <input name="username" autocomplete="username" required autofocus></label></p>
-<p><label>Password <input name="password" type="password" autocomplete="current-password" required></label></p>
-<p><button type="submit">Sign in</button></p>
-</form></main></body></html>
-"#,
-        action = escape(&action),
-        field = escape(&state.settings.csrf.form_field),
-        token = escape(csrf_token),
-        next = escape(if next.is_empty() { "/" } else { next }),
+    Html(fill(
+        LOGIN_PAGE,
+        &[
+            ("action", &action),
+            ("field", &state.settings.csrf.form_field),
+            ("token", csrf_token),
+            ("next", if next.is_empty() { "/" } else { next }),
+        ],
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_are_filled_with_escaped_values() {
+        let page = fill(
+            "<a href=\"{{x}}\">{{y}}</a>{{missing}}",
+            &[("x", "/a?b=\"c\"&d"), ("y", "<{{x}}>")],
+        );
+        assert_eq!(
+            page,
+            "<a href=\"/a?b=&quot;c&quot;&amp;d\">&lt;{{x}}&gt;</a>"
+        );
+        assert!(LOGIN_PAGE.contains("{{token}}"));
+    }
 
     #[test]
     fn next_stays_on_this_origin() {

@@ -36,25 +36,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
     }
 }
 
-/// The first path segments (under the base path) of the auth endpoints.
-pub(crate) const FIRST_SEGMENTS: [&str; 10] = [
-    "audit",
-    "verify",
-    "login",
-    "session",
-    "logout",
-    "sessions",
-    "tokens",
-    "apikeys",
-    "client-secret",
-    "oauth",
-];
-
 /// Largest request body the auth endpoints read.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The auth endpoints, by path under the base path.
-fn routes() -> [(&'static str, MethodRouter<AppState>); 18] {
+pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 18] {
     [
         ("/audit", get(audit::list)),
         ("/verify", get(verify::verify)),
@@ -115,7 +101,7 @@ mod tests {
     fn every_route_is_known_as_an_own_path() {
         for (path, _) in super::routes() {
             let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-            assert!(super::FIRST_SEGMENTS.contains(&first), "{path}");
+            assert!(crate::paths::FIRST_SEGMENTS.contains(&first), "{path}");
         }
     }
 }

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera_core::{AuthFailure, PermissionSet, User};
 
-use super::login::{Fields, field, query_pairs, read_form_fields};
-use crate::auth::contexts;
+use super::body::{Fields, field, query_pairs, read_form_fields};
 use crate::credentials::{self, Presented};
 use crate::edge::RequestContext;
+use crate::edge::contexts;
 use crate::{AppState, Problem};
 
 /// An RFC 6749 §5.2 error, with the problem-details members alongside.

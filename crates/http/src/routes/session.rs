@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use tessera_core::{Identity, Permission, Timestamp};
 
-use crate::auth::{Authenticated, AuthenticatedUnchecked, Carrier, PasswordSession, contexts};
+use crate::auth::{Authenticated, AuthenticatedUnchecked, Carrier, PasswordSession};
 use crate::cookies::ClearSessionCookie;
 use crate::csrf::{self, Binding, IssueToken};
+use crate::edge::contexts;
 use crate::{AppState, Problem};
 
 /// The session info document (DESIGN.md, "Session info"). Typed rather than built as a
@@ -104,37 +105,30 @@ pub async fn logout_post(
     req: Request,
 ) -> Result<Response, Problem> {
     let (parts, body) = req.into_parts();
-    let form = super::login::read_form_fields(&parts.headers, body).await?;
+    let form = super::body::read_form_fields(&parts.headers, body).await?;
     if auth.carrier == Carrier::Cookie {
         let (_, csrf_ctx) = contexts(&parts)?;
-        let submitted = parts
-            .headers
-            .get(&state.settings.csrf.header_name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| {
-                super::login::field(&form, &state.settings.csrf.form_field).map(str::to_owned)
-            });
-        csrf_ctx.check(submitted.as_deref())?;
+        let field = super::body::field(&form, &state.settings.csrf.form_field);
+        csrf_ctx.check_request(&parts.headers, &state.settings.csrf, field)?;
     }
-    let next = super::login::field(&form, "next").map(str::to_owned);
-    let query_next = super::login::query_pairs(query.as_deref())?
+    let next = super::body::field(&form, "next").map(str::to_owned);
+    let query_next = super::body::query_pairs(query.as_deref())?
         .into_iter()
         .find(|(k, _)| k == "next")
         .map(|(_, v)| v);
     let ok = match next.or(query_next) {
-        Some(n) => Redirect::to(&super::login::safe_next(&n)).into_response(),
+        Some(n) => Redirect::to(&super::body::safe_next(&n)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     };
     end_and(&state, &auth, ok).await
 }
 
 fn after_logout(query: Option<&str>) -> Response {
-    let next = super::login::query_pairs(query)
+    let next = super::body::query_pairs(query)
         .ok()
         .and_then(|p| p.into_iter().find(|(k, _)| k == "next").map(|(_, v)| v));
     match next {
-        Some(n) => Redirect::to(&super::login::safe_next(&n)).into_response(),
+        Some(n) => Redirect::to(&super::body::safe_next(&n)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     }
 }

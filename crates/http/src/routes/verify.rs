@@ -7,8 +7,8 @@ use axum::extract::{Request, State};
 use axum::http::HeaderName;
 use axum::response::Response;
 
-use crate::auth::contexts;
 use crate::decision;
+use crate::edge::contexts;
 use crate::{AppState, Problem};
 
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");

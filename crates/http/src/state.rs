@@ -1,0 +1,45 @@
+//! The state every handler can reach: the authenticator, the settings, the cookie and
+//! CSRF keys, and the upstream client.
+
+use std::sync::Arc;
+
+use tessera_core::keys::{Sealer, Signer};
+use tessera_core::{Authenticator, SecretKey};
+
+use crate::settings::HttpSettings;
+use crate::upstream::UpstreamClient;
+
+/// What every handler can reach. Cloned for every request (axum's `State`), so it is
+/// one reference count.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
+    pub auth: Authenticator,
+    pub settings: Arc<HttpSettings>,
+    pub cookie_sealer: Sealer,
+    pub csrf_signer: Signer,
+    /// Pooled connections to `proxy.upstream` (gateway mode).
+    pub upstream: UpstreamClient,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(auth: Authenticator, settings: HttpSettings, key: &SecretKey) -> Self {
+        Self(Arc::new(Shared {
+            auth,
+            settings: Arc::new(settings),
+            cookie_sealer: key.sealer("tessera session cookie v1"),
+            csrf_signer: key.signer("tessera csrf token v1"),
+            upstream: crate::upstream::client(),
+        }))
+    }
+}
