@@ -188,7 +188,7 @@ pub struct Authenticator {
 
 /// How long a verified credential may be served from memory. Revocations made through
 /// this instance clear the cache at once; made elsewhere (another instance, the CLI),
-/// they take effect within this time, as DESIGN.md allows.
+/// they take effect within this time, as the README promises.
 pub const VERIFY_CACHE_TTL: Duration = Duration::from_secs(1);
 const VERIFY_CACHE_MAX: usize = 100_000;
 

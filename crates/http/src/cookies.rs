@@ -130,7 +130,7 @@ pub fn session_clear_cookie(cfg: &SessionCookie, secure: bool) -> String {
     )
 }
 
-/// `csrftoken=<t>; Path=/; HttpOnly; SameSite=Lax` (+ `Secure` over HTTPS), as DESIGN.md
+/// `csrftoken=<t>; Path=/; HttpOnly; SameSite=Lax` (+ `Secure` over HTTPS), as the README
 /// specifies: the token reaches scripts through the `X-CSRFToken` response header.
 pub fn csrf_set_cookie(name: &str, token: &str, secure: bool) -> String {
     // Sent on most responses: one allocation, no formatting machinery.

@@ -1,5 +1,4 @@
-//! Reading the credential a request presents, once, in the order of precedence of
-//! DESIGN.md: a token (Authorization Bearer, the alias header, the URL parameter), a client
+//! Reading the credential a request presents, once, in the order of precedence: a token (Authorization Bearer, the alias header, the URL parameter), a client
 //! secret, HTTP Basic, the session cookie. The first one present is the one judged; a
 //! present but unusable one is an error, never a fall-back to the next.
 

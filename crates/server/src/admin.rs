@@ -2,38 +2,15 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tessera_core::{
-    Accounts, Error as CoreError, Login, NewUser, Password, PasswordHasher, Permission, Store,
-    StoreError, Timestamp, User,
+    Error as CoreError, Login, NewUser, Password, Permission, StoreError, Timestamp, User,
 };
 
+use crate::app::{accounts, open_store};
 use crate::cli::{ConfigCommand, RoleCommand, UserCommand};
 use crate::config::Config;
-
-/// Opens the configured database, applying pending migrations.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    if config.database.url.is_none() {
-        crate::keyfile::ensure_data_dir(config)?;
-    }
-    let options = tessera_store::OpenOptions {
-        migrate: true,
-        connect_timeout: config.database.connect_timeout.0,
-        max_connections: config.database.max_connections,
-    };
-    let url = config.database_url();
-    tessera_store::open(&url, &options)
-        .await
-        .with_context(|| format!("database {}", tessera_store::redact_url(&url)))
-}
-
-pub async fn accounts(config: &Config) -> anyhow::Result<Accounts> {
-    let store = open_store(config).await?;
-    let hasher = PasswordHasher::new(config.password.params(), None)?;
-    Ok(Accounts::new(store, hasher, config.password.policy()))
-}
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;

@@ -1,4 +1,4 @@
-//! The command line, as DESIGN.md names it.
+//! The command line: every command and its arguments (the README's CLI reference).
 
 use std::path::PathBuf;
 

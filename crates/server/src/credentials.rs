@@ -1,5 +1,5 @@
 //! Admin commands for credentials: personal access tokens, API keys, client secrets and
-//! sessions. Secret values are printed only where DESIGN.md says so, on stdout alone.
+//! sessions. Secret values are printed only by the commands that create or show them, on stdout alone.
 
 use anyhow::{Context, bail};
 use tessera_core::Authenticator;
@@ -9,16 +9,7 @@ use crate::cli::{ApikeyCommand, ClientSecretCommand, SessionCommand, TokenComman
 use crate::config::{Config, ConfigDuration};
 
 async fn authenticator(config: &Config) -> anyhow::Result<Authenticator> {
-    crate::keyfile::ensure_data_dir(config)?;
-    let key = crate::keyfile::load_or_create(config)?;
-    let accounts = crate::admin::accounts(config).await?;
-    Ok(Authenticator::new(
-        accounts,
-        config.session_settings(),
-        config.token_settings(),
-        config.throttle_settings(),
-        &key,
-    ))
+    Ok(crate::app::authenticator(config).await?.0)
 }
 
 fn scopes(list: Vec<String>) -> Option<Vec<String>> {

@@ -1,21 +1,11 @@
 //! `tessera`: the authentication server and its admin commands.
 
-mod admin;
-mod cli;
-mod config;
-mod credentials;
-mod keyfile;
-mod listener;
-mod logging;
-mod sched;
-mod serve;
-
 use std::process::ExitCode;
 
 use clap::Parser;
-
-use crate::cli::{Cli, Command};
-use crate::config::Config;
+use tessera::cli::{Cli, Command};
+use tessera::config::Config;
+use tessera::{admin, credentials, logging, sched, serve};
 
 /// mimalloc instead of glibc's malloc: the request path allocates small, short-lived
 /// objects on two or more threads, where it measured about 1 µs less CPU per verified

@@ -497,7 +497,7 @@ fn render(
                 "authtokenexpires": Timestamp::now().plus(std::time::Duration::from_secs(secs as u64)),
             });
             if key_login {
-                // Seed 001's spelling of the same token.
+                // The camel-case spelling some clients expect of the same token.
                 body["authToken"] = json!(token);
             }
             Json(body).into_response()

@@ -13,7 +13,7 @@ use crate::csrf::{self, Binding, IssueToken};
 use crate::edge::contexts;
 use crate::{AppState, Problem};
 
-/// The session info document (DESIGN.md, "Session info"). Typed rather than built as a
+/// The session info document (README, "Endpoints"). Typed rather than built as a
 /// `serde_json::Value`, since it is answered on every `GET {base}/session`.
 #[derive(serde::Serialize)]
 pub struct InfoBody<'a> {

@@ -152,15 +152,7 @@ async fn users_and_roles(backend: Backend) {
     env.run(&["migrate"], "").success();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_and_roles_on_sqlite() {
-    users_and_roles(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_and_roles_on_postgres() {
-    users_and_roles(Backend::Postgres).await;
-}
+on_both_backends!(users_and_roles, users_and_roles);
 
 #[test]
 fn the_password_is_read_exactly_from_stdin() {

@@ -608,15 +608,7 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(r.status, 401);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn credential_lifecycle_on_sqlite() {
-    lifecycle(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn credential_lifecycle_on_postgres() {
-    lifecycle(Backend::Postgres).await;
-}
+on_both_backends!(credential_lifecycle, lifecycle);
 
 /// Expiry of a personal access token and of an access token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -90,15 +90,7 @@ async fn guessing(backend: Backend) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn password_guessing_is_throttled_on_sqlite() {
-    guessing(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn password_guessing_is_throttled_on_postgres() {
-    guessing(Backend::Postgres).await;
-}
+on_both_backends!(password_guessing_is_throttled, guessing);
 
 /// One address trying many accounts (password spraying) is throttled by address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,15 +460,7 @@ async fn crash_safety(backend: Backend) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_safety_on_sqlite() {
-    crash_safety(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_safety_on_postgres() {
-    crash_safety(Backend::Postgres).await;
-}
+on_both_backends!(crash_safety, crash_safety);
 
 /// The verification cache keeps the revocation promise: a token revoked on one instance
 /// is refused by another instance on the same PostgreSQL within one second, and at once

@@ -1,4 +1,5 @@
-//! The documented login and session flows of seeds 000, 001 and 003, and the attacks
+//! The login and session flows (a Django-style form login, a JSON login with a custom
+//! cookie under a deep base path, Basic login in every answer format), and the attacks
 //! that must fail against them, on the real server.
 
 use reqwest::Method;
@@ -22,19 +23,11 @@ fn assert_csrf_pair(r: &Resp, cookie_name: &str) -> String {
     header
 }
 
-/// Seed 000 (VOSS Automate, Django): form login at the root with `X-CSRFToken` +
+/// Django-style form login at the root with `X-CSRFToken` +
 /// `csrftoken`, `next=%2F`, then unsafe requests need the header.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_000_form_login_on_sqlite() {
-    seed_000(Backend::Sqlite).await;
-}
+on_both_backends!(form_login_with_csrf_header, form_login);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_000_form_login_on_postgres() {
-    seed_000(Backend::Postgres).await;
-}
-
-async fn seed_000(backend: Backend) {
+async fn form_login(backend: Backend) {
     let Some(env) = Env::new(backend).await else {
         return;
     };
@@ -140,9 +133,9 @@ async fn seed_000(backend: Backend) {
     assert_eq!(browser.get("/session").await.status, 401);
 }
 
-/// Seed 001 (Haivision): JSON login under /apis/authentication with a custom cookie name,
+/// JSON login under /apis/authentication with a custom cookie name,
 /// session info by GET, DELETE ends it.
-async fn seed_001(backend: Backend) {
+async fn json_login(backend: Backend) {
     let Some(env) = Env::new(backend).await else {
         return;
     };
@@ -200,19 +193,11 @@ async fn seed_001(backend: Backend) {
     assert!(after.header("www-authenticate").is_some());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_001_json_login_on_sqlite() {
-    seed_001(Backend::Sqlite).await;
-}
+on_both_backends!(json_login_with_a_custom_session_cookie, json_login);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_001_json_login_on_postgres() {
-    seed_001(Backend::Postgres).await;
-}
-
-/// Seed 003 (Simplicité): Basic login printing the token, `_json`, `_oauth2`,
+/// Basic login printing the token, `_json`, `_oauth2`,
 /// `redirect_uri`, the alias header, logout, idle timeout.
-async fn seed_003(backend: Backend) {
+async fn basic_login(backend: Backend) {
     let Some(env) = Env::new(backend).await else {
         return;
     };
@@ -365,15 +350,7 @@ async fn seed_003(backend: Backend) {
     assert_eq!(expired.code(), "session_expired");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_003_basic_login_on_sqlite() {
-    seed_003(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_003_basic_login_on_postgres() {
-    seed_003(Backend::Postgres).await;
-}
+on_both_backends!(basic_login_in_every_answer_format, basic_login);
 
 /// Activity slides the idle timeout; polling never passes the absolute limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -451,15 +428,7 @@ async fn failed_logins_are_indistinguishable() {
 }
 
 /// Attacks on sessions and CSRF that must fail.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_and_csrf_attacks_fail_on_sqlite() {
-    session_and_csrf_attacks(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_and_csrf_attacks_fail_on_postgres() {
-    session_and_csrf_attacks(Backend::Postgres).await;
-}
+on_both_backends!(session_and_csrf_attacks_fail, session_and_csrf_attacks);
 
 async fn session_and_csrf_attacks(backend: Backend) {
     let Some(env) = Env::new(backend).await else {

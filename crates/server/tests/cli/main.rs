@@ -1,12 +1,32 @@
 //! End-to-end tests of the `tessera` binary: the server started for real on loopback, and
 //! the admin commands, against SQLite and a throwaway PostgreSQL.
 
+/// Declares a module `$name` with the tests `on_sqlite` and `on_postgres`, each running
+/// `$body(backend)` (the PostgreSQL one on a throwaway database; skipped outside CI when
+/// PostgreSQL is not installed).
+macro_rules! on_both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$body(crate::harness::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$body(crate::harness::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
 mod admin;
 mod client;
 mod credentials;
 mod gateway;
 mod hardening;
 mod harness;
+mod in_process;
 mod login;
 mod nginx;
 mod probe;

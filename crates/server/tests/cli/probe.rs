@@ -455,15 +455,7 @@ async fn tokens_cannot_manage_sessions(backend: Backend) {
     assert_eq!(r.status, 401);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_cannot_manage_sessions_on_sqlite() {
-    tokens_cannot_manage_sessions(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_cannot_manage_sessions_on_postgres() {
-    tokens_cannot_manage_sessions(Backend::Postgres).await;
-}
+on_both_backends!(tokens_cannot_manage_sessions, tokens_cannot_manage_sessions);
 
 /// Requests that two components could read differently are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -737,15 +729,10 @@ async fn machine_credentials_cannot_be_locked_out(backend: Backend) {
     assert_eq!(r.status, 429, "the account itself is locked for passwords");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn machine_credentials_cannot_be_locked_out_on_sqlite() {
-    machine_credentials_cannot_be_locked_out(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn machine_credentials_cannot_be_locked_out_on_postgres() {
-    machine_credentials_cannot_be_locked_out(Backend::Postgres).await;
-}
+on_both_backends!(
+    machine_credentials_cannot_be_locked_out,
+    machine_credentials_cannot_be_locked_out
+);
 
 /// Smaller leaks and weak settings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
