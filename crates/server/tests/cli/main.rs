@@ -5,7 +5,8 @@
 /// `$body(backend)` (the PostgreSQL one on a throwaway database; skipped outside CI when
 /// PostgreSQL is not installed).
 macro_rules! on_both_backends {
-    ($name:ident, $body:ident) => {
+    ($(#[$doc:meta])* $name:ident, $body:ident) => {
+        $(#[$doc])*
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_sqlite() {
