@@ -23,9 +23,12 @@ fn assert_csrf_pair(r: &Resp, cookie_name: &str) -> String {
     header
 }
 
-/// Django-style form login at the root with `X-CSRFToken` +
-/// `csrftoken`, `next=%2F`, then unsafe requests need the header.
-on_both_backends!(form_login_with_csrf_header, form_login);
+on_both_backends!(
+    /// Django-style form login at the root with `X-CSRFToken` +
+    /// `csrftoken`, `next=%2F`, then unsafe requests need the header.
+    form_login_with_csrf_header,
+    form_login
+);
 
 async fn form_login(backend: Backend) {
     let Some(env) = Env::new(backend).await else {
@@ -427,8 +430,11 @@ async fn failed_logins_are_indistinguishable() {
     assert!(r.header("www-authenticate").unwrap().starts_with("Basic "));
 }
 
-/// Attacks on sessions and CSRF that must fail.
-on_both_backends!(session_and_csrf_attacks_fail, session_and_csrf_attacks);
+on_both_backends!(
+    /// Attacks on sessions and CSRF that must fail.
+    session_and_csrf_attacks_fail,
+    session_and_csrf_attacks
+);
 
 async fn session_and_csrf_attacks(backend: Backend) {
     let Some(env) = Env::new(backend).await else {
