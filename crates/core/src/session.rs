@@ -21,6 +21,17 @@ pub enum SessionKind {
 }
 
 impl SessionKind {
+    /// The kind of token that carries a session of this kind (the one place that maps
+    /// them: issuing and verifying both use it).
+    pub const fn token_kind(self) -> crate::token::TokenKind {
+        use crate::token::TokenKind;
+        match self {
+            Self::Password => TokenKind::Session,
+            Self::ApiKey => TokenKind::ApiKeySession,
+            Self::AccessToken | Self::PersonalAccess => TokenKind::AccessToken,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
