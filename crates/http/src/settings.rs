@@ -8,14 +8,20 @@ use tessera_core::Rules;
 
 use crate::net::IpNet;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `SameSite` attribute of the session cookie (`session.same_site`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SameSite {
+    /// Sent on top-level navigations from other sites, not on their subrequests.
     Lax,
+    /// Never sent on requests started by another site.
     Strict,
+    /// Sent everywhere (needs `Secure`).
     None,
 }
 
 impl SameSite {
+    /// The attribute's value as written in `Set-Cookie`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Lax => "Lax",
@@ -25,12 +31,15 @@ impl SameSite {
     }
 }
 
-/// When cookies get the `Secure` attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When cookies get the `Secure` attribute (`session.secure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Secure {
     /// Over HTTPS (native TLS, or `X-Forwarded-Proto: https` from a trusted proxy).
     Auto,
+    /// Always (the site is served over HTTPS by something Tessera cannot see).
     Always,
+    /// Never (local development over plain HTTP).
     Never,
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tessera_core::{Accounts, Authenticator, PasswordHasher, SecretKey, Store, Timestamp};
 
-use crate::config::Config;
+use crate::config::{Config, Settings};
 
 /// Opens the configured database, applying pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -38,14 +38,15 @@ pub async fn accounts(config: &Config) -> anyhow::Result<Accounts> {
 
 /// The server key (generated on first use) and the authenticator over the accounts.
 pub async fn authenticator(config: &Config) -> anyhow::Result<(Authenticator, SecretKey)> {
+    let settings = Settings::try_from(config)?;
     crate::keyfile::ensure_data_dir(config)?;
     let key = crate::keyfile::load_or_create(config)?;
     let accounts = accounts(config).await?;
     let auth = Authenticator::new(
         accounts,
-        config.session_settings(),
-        config.token_settings(),
-        config.throttle_settings(),
+        settings.session,
+        settings.tokens,
+        settings.throttle,
         &key,
     );
     Ok((auth, key))
@@ -94,13 +95,14 @@ impl App {
     /// Builds everything `serve` needs from `config` (opening and migrating the
     /// database, loading or creating the server key) and starts the background tasks.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let settings = Settings::try_from(config)?;
         let (auth, key) = authenticator(config).await?;
         let tls = match (&config.server.tls_cert, &config.server.tls_key) {
             (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
             _ => None,
         };
         tokio::spawn(purge_expired_sessions(auth.accounts().store().clone()));
-        let state = tessera_http::AppState::new(auth.clone(), config.http_settings(), &key);
+        let state = tessera_http::AppState::new(auth.clone(), settings.http, &key);
         Ok(Self {
             auth,
             router: tessera_http::router(state),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+pub use tessera_http::settings::{SameSite, Secure};
 
 /// A configuration problem, as one line that names the key.
 #[derive(Debug)]
@@ -134,22 +135,6 @@ impl Default for DatabaseConfig {
             connect_timeout: ConfigDuration::secs(5),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SameSite {
-    Lax,
-    Strict,
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Secure {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -359,6 +344,43 @@ impl<'de> Deserialize<'de> for ConfigDuration {
     }
 }
 
+/// The configuration turned into what the program uses, once. Every conversion that can
+/// fail fails here, naming the key, so nothing downstream re-checks or unwraps.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `server.listen`.
+    pub listen: SocketAddr,
+    /// What the HTTP edge, the gateway and `{base}/verify` need.
+    pub http: tessera_http::HttpSettings,
+    /// Password-session timeouts.
+    pub session: tessera_core::SessionSettings,
+    /// Lifetimes of the long-lived credentials.
+    pub tokens: tessera_core::TokenSettings,
+    /// Brute-force throttling.
+    pub throttle: tessera_core::ThrottleSettings,
+}
+
+impl TryFrom<&Config> for Settings {
+    type Error = ConfigError;
+
+    fn try_from(config: &Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let listen = config.server.listen.parse::<SocketAddr>().or_else(|_| {
+            err(format!(
+                "server.listen: `{}` is not an address and port such as `127.0.0.1:8080`",
+                config.server.listen
+            ))
+        })?;
+        Ok(Self {
+            listen,
+            http: config.http_settings()?,
+            session: config.session_settings(),
+            tokens: config.token_settings(),
+            throttle: config.throttle_settings(),
+        })
+    }
+}
+
 /// Where a configuration came from, for messages.
 pub struct Loaded {
     pub config: Config,
@@ -385,7 +407,8 @@ impl Config {
         };
         let overrides = overlay_env(&mut table, env)?;
         let config = deserialize(table, &overrides)?;
-        config.validate()?;
+        // Validating is converting: a configuration is valid when it makes settings.
+        Settings::try_from(&config)?;
         Ok(Loaded {
             config,
             file: file.map(Path::to_path_buf),
@@ -403,19 +426,9 @@ impl Config {
         }
     }
 
-    pub fn listen_addr(&self) -> SocketAddr {
-        self.server.listen.parse().expect("validated")
-    }
-
     /// Checks what types alone cannot express. Each message names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.server;
-        if s.listen.parse::<SocketAddr>().is_err() {
-            return err(format!(
-                "server.listen: `{}` is not an address and port such as `127.0.0.1:8080`",
-                s.listen
-            ));
-        }
         let base = &s.base_path;
         if !base.is_empty()
             && (!base.starts_with('/')
@@ -510,8 +523,10 @@ impl Config {
         if t.pat_default_lifetime > t.pat_max_lifetime {
             return err("tokens.pat_default_lifetime: must not exceed tokens.pat_max_lifetime");
         }
-        let at = t.access_token_default_lifetime.0.as_secs();
-        if !(60..=365 * 86_400).contains(&at) {
+        let at = t.access_token_default_lifetime.0;
+        if !(tessera_core::auth::ACCESS_TOKEN_MIN..=tessera_core::auth::ACCESS_TOKEN_MAX)
+            .contains(&at)
+        {
             return err("tokens.access_token_default_lifetime: must be between 60s and 365d");
         }
         for uri in &self.login.redirect_uris {
@@ -614,14 +629,29 @@ impl Config {
         }
     }
 
-    /// What the HTTP layer needs. Only call on a validated configuration.
-    pub fn http_settings(&self) -> tessera_http::HttpSettings {
+    /// What the HTTP layer needs, or the first key that cannot be converted.
+    fn http_settings(&self) -> Result<tessera_http::HttpSettings, ConfigError> {
         use tessera_http::settings as h;
-        let header = |name: &str| {
+        let header = |key: &str, name: &str| {
             axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .expect("validated header name")
+                .or_else(|_| err(format!("{key}: `{name}` is not a valid header name")))
         };
-        h::HttpSettings {
+        let upstream = match &self.proxy.upstream {
+            Some(u) => Some(
+                u.parse::<axum::http::Uri>()
+                    .or_else(|_| err(format!("proxy.upstream: `{u}` is not a URL")))?,
+            ),
+            None => None,
+        };
+        let rules = self
+            .compiled_rules()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let header_name = header("csrf.header_name", &self.csrf.header_name)?;
+        let alias_header = match &self.tokens.alias_header {
+            Some(a) => Some(header("tokens.alias_header", a)?),
+            None => None,
+        };
+        Ok(h::HttpSettings {
             base_path: self.server.base_path.clone(),
             tls: self.server.tls_cert.is_some(),
             trusted_proxies: self
@@ -634,36 +664,28 @@ impl Config {
             body_read_timeout: self.server.body_read_timeout.0,
             session_cookie: h::SessionCookie {
                 name: self.session.cookie_name.clone(),
-                same_site: match self.session.same_site {
-                    SameSite::Lax => h::SameSite::Lax,
-                    SameSite::Strict => h::SameSite::Strict,
-                    SameSite::None => h::SameSite::None,
-                },
+                same_site: self.session.same_site,
                 domain: self.session.cookie_domain.clone(),
                 path: self.session.cookie_path.clone(),
-                secure: match self.session.secure {
-                    Secure::Auto => h::Secure::Auto,
-                    Secure::Always => h::Secure::Always,
-                    Secure::Never => h::Secure::Never,
-                },
+                secure: self.session.secure,
             },
             csrf: h::Csrf {
                 cookie_name: self.csrf.cookie_name.clone(),
-                header_name: header(&self.csrf.header_name),
+                header_name,
                 form_field: self.csrf.form_field.clone(),
                 trusted_origins: self.csrf.trusted_origins.clone(),
             },
-            alias_header: self.tokens.alias_header.as_deref().map(header),
+            alias_header,
             url_param: self.tokens.url_param.clone(),
             allow_query_credentials: self.login.allow_query_credentials,
             redirect_uris: self.login.redirect_uris.clone(),
-            rules: std::sync::Arc::new(self.compiled_rules().expect("validated rules")),
-            proxy: self.proxy.upstream.as_ref().map(|u| h::Proxy {
-                upstream: u.parse().expect("validated upstream"),
+            rules: std::sync::Arc::new(rules),
+            proxy: upstream.map(|upstream| h::Proxy {
+                upstream,
                 timeout: self.proxy.timeout.0,
                 forward_credentials: self.proxy.forward_credentials,
             }),
-        }
+        })
     }
 
     /// The effective configuration as TOML, with secrets replaced by `***`.

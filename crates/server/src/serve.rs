@@ -9,7 +9,7 @@ use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     // Bound first: a taken port fails before anything (such as the first admin) is created.
-    let addr = config.listen_addr();
+    let addr = crate::config::Settings::try_from(config)?.listen;
     let listener = std::net::TcpListener::bind(addr)
         .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
     let app = App::build(config).await?;
@@ -36,7 +36,7 @@ async fn bootstrap_admin(accounts: &Accounts) -> anyhow::Result<()> {
             true,
         ),
     };
-    let mut admin = NewUser::new(Login::parse("admin").expect("valid login"));
+    let mut admin = NewUser::new(Login::parse("admin")?);
     admin.roles = vec![tessera_core::permission::ADMIN_ROLE.to_owned()];
     match accounts.create_user(admin, &password).await {
         Ok(_) => {}
