@@ -52,14 +52,9 @@ pub struct UserCredentials {
     pub password_hash: String,
 }
 
+/// Users, their password hashes, roles and permissions.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// `sqlite` or `postgres`.
-    fn backend(&self) -> &'static str;
-
-    /// Succeeds when the database answers a trivial query.
-    async fn ping(&self) -> StoreResult<()>;
-
+pub trait UserStore: Send + Sync + 'static {
     /// Creates a user with its roles in one transaction. A login whose key is taken is
     /// `Conflict`; a role that does not exist is `UnknownRole` and nothing is written.
     async fn create_user(
@@ -105,7 +100,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The union of the permissions of the user's roles.
     async fn permissions_of(&self, id: UserId) -> StoreResult<PermissionSet>;
+}
 
+/// Server-side sessions (password, API-key and access-token sessions), by token digest.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session under the digest of its secret.
     async fn create_session(&self, session: &Session, secret_digest: &[u8; 32]) -> StoreResult<()>;
 
@@ -143,7 +142,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes sessions that expired or were revoked before `before`; returns how many.
     async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64>;
+}
 
+/// Long-lived credentials: personal access tokens, API keys, client secrets, and who owns an id.
+#[async_trait]
+pub trait CredentialStore: Send + Sync + 'static {
     /// Stores a personal access token under the digest of its value.
     async fn create_pat(&self, pat: &PersonalToken, secret_digest: &[u8; 32]) -> StoreResult<()>;
 
@@ -200,7 +203,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Who owns the session, token or key with this public id (revoked ones included).
     async fn owner_of(&self, what: Owned, id: &str) -> StoreResult<Option<UserId>>;
+}
 
+/// Failure counters and locks for brute-force throttling, shared by every instance.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync + 'static {
     /// Counts an attempt for `subject` atomically, before any password is checked:
     /// `Throttled` (and nothing counted) while the subject is locked; otherwise counted,
     /// locking the subject from the `max_failures`-th attempt in the window on.
@@ -225,7 +232,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets the subject's attempts (after a success).
     async fn clear_attempts(&self, scope: Scope, subject: &str) -> StoreResult<()>;
+}
 
+/// The security-event log.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
 
     /// Events since `since`, of one user or of all, newest first, at most `limit`.
@@ -235,4 +246,17 @@ pub trait Store: Send + Sync + 'static {
         since: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Everything Tessera keeps, by capability; a backend implements all of them. Callers
+/// that need only one capability can take that trait instead.
+#[async_trait]
+pub trait Store:
+    UserStore + SessionStore + CredentialStore + ThrottleStore + AuditStore + Send + Sync + 'static
+{
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
 }

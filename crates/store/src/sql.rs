@@ -164,7 +164,7 @@ pub(crate) fn group<K: std::hash::Hash + Eq, V>(pairs: Vec<(K, V)>) -> HashMap<K
 macro_rules! impl_store {
     ($store:ty, $db:ty, $name:literal) => {
         #[async_trait::async_trait]
-        impl tessera_core::Store for $store {
+        impl tessera_core::store::Store for $store {
             fn backend(&self) -> &'static str {
                 $name
             }
@@ -176,7 +176,10 @@ macro_rules! impl_store {
                     .map(drop)
                     .map_err($crate::sql::unavailable)
             }
+        }
 
+        #[async_trait::async_trait]
+        impl tessera_core::store::UserStore for $store {
             async fn create_user(
                 &self,
                 user: &tessera_core::NewUser,
@@ -520,7 +523,10 @@ macro_rules! impl_store {
                 .map_err($crate::sql::unavailable)?;
                 Ok($crate::sql::permission_set(raw))
             }
+        }
 
+        #[async_trait::async_trait]
+        impl tessera_core::store::SessionStore for $store {
             async fn create_session(
                 &self,
                 session: &tessera_core::session::Session,
@@ -684,7 +690,10 @@ macro_rules! impl_store {
                 tx.commit().await.map_err(unavailable)?;
                 Ok(n)
             }
+        }
 
+        #[async_trait::async_trait]
+        impl tessera_core::store::CredentialStore for $store {
             async fn create_pat(
                 &self,
                 pat: &tessera_core::credential::PersonalToken,
@@ -977,6 +986,28 @@ macro_rules! impl_store {
                 let user = $crate::sql::user_from_row(&row, roles).map_err(unavailable)?;
                 Ok(Some((user, tessera_core::Timestamp::from_unix(expires))))
             }
+
+            async fn owner_of(
+                &self,
+                what: tessera_core::store::Owned,
+                id: &str,
+            ) -> tessera_core::store::StoreResult<Option<tessera_core::UserId>> {
+                let sql = match what {
+                    tessera_core::store::Owned::Session => "SELECT user_id FROM sessions WHERE id = $1",
+                    tessera_core::store::Owned::PersonalToken => "SELECT user_id FROM personal_tokens WHERE id = $1",
+                    tessera_core::store::Owned::ApiKey => "SELECT user_id FROM api_keys WHERE id = $1",
+                };
+                let owner: Option<i64> = sqlx::query_scalar(sql)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err($crate::sql::unavailable)?;
+                Ok(owner.map(tessera_core::UserId))
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl tessera_core::store::ThrottleStore for $store {
             async fn register_attempt(
                 &self,
                 scope: tessera_core::throttle::Scope,
@@ -1103,7 +1134,10 @@ macro_rules! impl_store {
                     .map_err(unavailable)?;
                 tx.commit().await.map_err(unavailable)
             }
+        }
 
+        #[async_trait::async_trait]
+        impl tessera_core::store::AuditStore for $store {
             async fn append_audit(
                 &self,
                 e: &tessera_core::audit::AuditEvent,
@@ -1172,24 +1206,6 @@ macro_rules! impl_store {
                         }
                     })
                     .collect())
-            }
-
-            async fn owner_of(
-                &self,
-                what: tessera_core::store::Owned,
-                id: &str,
-            ) -> tessera_core::store::StoreResult<Option<tessera_core::UserId>> {
-                let sql = match what {
-                    tessera_core::store::Owned::Session => "SELECT user_id FROM sessions WHERE id = $1",
-                    tessera_core::store::Owned::PersonalToken => "SELECT user_id FROM personal_tokens WHERE id = $1",
-                    tessera_core::store::Owned::ApiKey => "SELECT user_id FROM api_keys WHERE id = $1",
-                };
-                let owner: Option<i64> = sqlx::query_scalar(sql)
-                    .bind(id)
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err($crate::sql::unavailable)?;
-                Ok(owner.map(tessera_core::UserId))
             }
         }
 
