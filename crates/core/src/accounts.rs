@@ -10,6 +10,8 @@ use crate::store::Store;
 use crate::time::Timestamp;
 use crate::user::{Login, NewUser, User};
 
+/// Account operations over a store, with the password policy and hasher they need. Cheap to
+/// clone: the store and the hashing pool are shared.
 #[derive(Clone)]
 pub struct Accounts {
     store: Arc<dyn Store>,
@@ -18,6 +20,8 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// Combines a store, the hasher that hashes and verifies passwords, and the policy that
+    /// new passwords must meet.
     pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, policy: PasswordPolicy) -> Self {
         Self {
             store,
@@ -26,14 +30,20 @@ impl Accounts {
         }
     }
 
+    /// The store the accounts live in.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
+    /// The password hasher these accounts use.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher
     }
 
+    /// Creates a user after checking its profile fields, its role names and its password
+    /// (against the policy and the login), and records it in the audit log. A login whose
+    /// key is taken is a [`StoreError::Conflict`](crate::StoreError::Conflict), a role that
+    /// does not exist a [`StoreError::UnknownRole`](crate::StoreError::UnknownRole).
     pub async fn create_user(&self, user: NewUser, password: &Password) -> Result<User> {
         user.validate()?;
         for role in &user.roles {
@@ -80,6 +90,9 @@ impl Accounts {
         Ok(())
     }
 
+    /// Disables or re-enables the account with this login and records it; disabling also
+    /// ends all of its sessions. Returns the user with the new flag, or
+    /// [`Error::UnknownUser`].
     pub async fn set_disabled(&self, login: &str, disabled: bool) -> Result<User> {
         let user = self.find(login).await?;
         if !self

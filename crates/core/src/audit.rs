@@ -4,24 +4,35 @@
 use crate::time::Timestamp;
 use crate::user::{User, UserId};
 
+/// One security event, as stored in the audit log and written to the log. Built with
+/// [`AuditEvent::new`] and the setters that follow it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditEvent {
+    /// When the event happened (when it was built).
     pub at: Timestamp,
     /// `login`, `logout`, `session_revoked`, `token_created`, `user_disabled`, ...
     pub event: String,
     /// `success`, `failure` or `throttled`.
     pub outcome: String,
+    /// The account concerned, when the event names one (a failed login records only the
+    /// login that was tried).
     pub user_id: Option<UserId>,
+    /// The login of the account concerned, or the login someone tried (see
+    /// [`AuditEvent::attempted_login`]).
     pub login: Option<String>,
     /// How: `form`, `basic`, `json`, `query`, `key`, `client_credentials`, `cli`, ...
     pub method: Option<String>,
+    /// The client's address, when known.
     pub ip: Option<String>,
+    /// The client's `User-Agent`, when sent.
     pub user_agent: Option<String>,
     /// Ids of the objects concerned (`token=pat_...`, `role=ops`), never secret values.
     pub detail: Option<String>,
 }
 
 impl AuditEvent {
+    /// An event named `event` with outcome `outcome`, happening now, with no user, client
+    /// or detail yet.
     pub fn new(event: &str, outcome: &str) -> Self {
         Self {
             at: Timestamp::now(),
@@ -36,6 +47,7 @@ impl AuditEvent {
         }
     }
 
+    /// Names the account the event concerns (its id and login).
     pub fn user(mut self, user: &User) -> Self {
         self.user_id = Some(user.id);
         self.login = Some(user.login.clone());
@@ -50,17 +62,21 @@ impl AuditEvent {
         self
     }
 
+    /// Records how the credential came (`form`, `basic`, `key`, ...) or who acted (`cli`).
     pub fn method(mut self, method: &str) -> Self {
         self.method = Some(method.to_owned());
         self
     }
 
+    /// Records the client's address and `User-Agent`, each when known.
     pub fn client(mut self, ip: Option<&str>, user_agent: Option<&str>) -> Self {
         self.ip = ip.map(str::to_owned);
         self.user_agent = user_agent.map(str::to_owned);
         self
     }
 
+    /// Sets the detail: ids of the objects concerned (`token=pat_...`), never secret
+    /// values.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self

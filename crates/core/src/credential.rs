@@ -7,14 +7,21 @@ use crate::user::UserId;
 /// A personal access token (`tsp_...`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PersonalToken {
+    /// The public id (`pat_...`), shown in listings and used to revoke; not a credential.
     pub id: String,
+    /// The owner; never serialised.
     #[serde(skip)]
     pub user_id: UserId,
+    /// The owner's label for it (1 to 100 characters, trimmed).
     pub name: String,
     /// `None`: all of the owner's permissions.
     pub scopes: Option<Vec<String>>,
+    /// When it was created.
     pub created_at: Timestamp,
+    /// When it stops authenticating.
     pub expires_at: Timestamp,
+    /// When it last authenticated a request, recorded at most once a minute; `None` if
+    /// never.
     pub last_used_at: Option<Timestamp>,
 }
 
@@ -23,20 +30,31 @@ pub struct PersonalToken {
 pub struct ApiKey {
     /// The public key id the client sends as `apiKey`.
     pub id: String,
+    /// The owner; never serialised.
     #[serde(skip)]
     pub user_id: UserId,
+    /// The owner's label for it (1 to 100 characters, trimmed).
     pub name: String,
+    /// Scopes of the sessions opened with the key. `None`: all of the owner's permissions.
     pub scopes: Option<Vec<String>>,
+    /// When the key was created.
     pub created_at: Timestamp,
+    /// When the key was last used, if recorded. Nothing records it at present (API-key
+    /// logins do not), so it is `None`.
     pub last_used_at: Option<Timestamp>,
 }
 
 /// The account's client secret as stored: encrypted, so it can be shown again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredClientSecret {
+    /// The owner: an account has at most one client secret.
     pub user_id: UserId,
+    /// The secret sealed under the server's client-secret key (AES-256-GCM), bound to the
+    /// owner's id.
     pub ciphertext: Vec<u8>,
+    /// When the secret was generated.
     pub created_at: Timestamp,
+    /// When it stops authenticating.
     pub expires_at: Timestamp,
 }
 

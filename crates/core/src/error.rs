@@ -19,24 +19,34 @@ pub enum StoreError {
 /// Errors of core operations.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A login that [`Login::parse`](crate::Login::parse) refuses; the text says why.
     #[error("invalid login: {0}")]
     InvalidLogin(&'static str),
+    /// A new password that the policy refuses.
     #[error("password refused: {0}")]
     WeakPassword(PasswordProblem),
+    /// A permission that is not well formed: the permission as given, and why.
     #[error("invalid permission `{0}`: {1}")]
     InvalidPermission(String, &'static str),
+    /// A role name that is not valid: the name as given, and why.
     #[error("invalid role name `{0}`: {1}")]
     InvalidRoleName(String, &'static str),
+    /// Another value out of bounds (a profile field, a credential name, a lifetime, a
+    /// setting).
     #[error("invalid {field}: {reason}")]
     Invalid {
+        /// What was invalid, as the user knows it (`email`, `expires_in`, ...).
         field: &'static str,
+        /// Why, in words for the user.
         reason: &'static str,
     },
+    /// No account has this login (as typed).
     #[error("no such user `{0}`")]
     UnknownUser(String),
     /// A scope asked for a credential that its owner does not hold.
     #[error("scope `{0}` is not among the owner's permissions")]
     ScopeNotHeld(String),
+    /// The store refused (conflict, unknown role) or is unavailable.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Too much work queued (password hashing): retry shortly.
@@ -50,9 +60,20 @@ pub enum Error {
 /// Why a password was refused. Shown to the person choosing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordProblem {
-    TooShort { min: usize },
-    TooLong { max: usize },
+    /// Fewer characters than the policy asks for.
+    TooShort {
+        /// The policy's minimum, in characters.
+        min: usize,
+    },
+    /// More characters than anyone may use ([`crate::password::MAX_PASSWORD_CHARS`]).
+    TooLong {
+        /// The maximum, in characters.
+        max: usize,
+    },
+    /// On the list of commonly used or breached passwords (compared trimmed and in lower
+    /// case).
     Common,
+    /// Mostly made of the login: without it, less than half of the password remains.
     SameAsLogin,
 }
 
@@ -67,4 +88,5 @@ impl fmt::Display for PasswordProblem {
     }
 }
 
+/// The result of core operations: [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

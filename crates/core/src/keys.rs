@@ -18,6 +18,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// Shortest accepted key material, in bytes.
 pub const MIN_KEY_BYTES: usize = 32;
 
+/// The server's master key, kept only as the HKDF-Extract of its material: every use
+/// derives its own key from it. `Debug` never shows it.
 #[derive(Clone)]
 pub struct SecretKey {
     /// HKDF-Extract of the key material.
@@ -58,8 +60,7 @@ impl SecretKey {
     }
 
     fn from_material(material: &[u8]) -> Self {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(b"tessera secret key v1")
-            .expect("HMAC takes keys of any length");
+        let mut mac = hmac(b"tessera secret key v1");
         mac.update(material);
         Self {
             prk: mac.finalize().into_bytes().into(),
@@ -68,7 +69,7 @@ impl SecretKey {
 
     /// A 32-byte key for one purpose (HKDF-Expand with `purpose` as info).
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.prk).expect("any key length");
+        let mut mac = hmac(&self.prk);
         mac.update(purpose.as_bytes());
         mac.update(&[1]);
         mac.finalize().into_bytes().into()
@@ -78,17 +79,25 @@ impl SecretKey {
     pub fn sealer(&self, purpose: &str) -> Sealer {
         let key = self.derive(purpose);
         Sealer {
-            cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key"),
+            cipher: <Aes256Gcm as KeyInit>::new(&key.into()),
         }
     }
 
     /// HMAC-SHA256 under the key for `purpose`.
     pub fn signer(&self, purpose: &str) -> Signer {
         Signer {
-            mac: <HmacSha256 as Mac>::new_from_slice(&self.derive(purpose))
-                .expect("any key length"),
+            mac: hmac(&self.derive(purpose)),
         }
     }
+}
+
+/// HMAC-SHA256 keyed with `key`.
+// HMAC takes keys of any length (longer ones are hashed, shorter ones zero-padded), so
+// `new_from_slice` never fails for it; the `hmac` crate's own `Mac::new` unwraps the same
+// call.
+#[allow(clippy::expect_used)]
+fn hmac(key: &[u8]) -> HmacSha256 {
+    <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length")
 }
 
 /// AES-256-GCM with a random 96-bit nonce per message: `nonce || ciphertext || tag`.
@@ -108,9 +117,17 @@ const NONCE_LEN: usize = 12;
 impl Sealer {
     /// Encrypts and authenticates `plaintext`; `context` is authenticated too (e.g. the
     /// cookie name), so a value sealed for one use cannot be replayed in another.
+    ///
+    /// # Panics
+    ///
+    /// If `plaintext` or `context` is longer than 64 GiB, AES-GCM's limit.
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         crate::secret::fill_random(&mut nonce);
+        // AES-GCM refuses only a message or associated data longer than 2^36 bytes, and
+        // a `Vec` output grows without failing: what is sealed here (tokens, secrets,
+        // bound to cookie names and user ids) is a few dozen bytes.
+        #[allow(clippy::expect_used)]
         let ct = self
             .cipher
             .encrypt(
@@ -120,7 +137,7 @@ impl Sealer {
                     aad: context,
                 },
             )
-            .expect("AES-GCM encryption of a short message cannot fail");
+            .expect("AES-GCM encryption of a message under 64 GiB cannot fail");
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);
@@ -146,6 +163,8 @@ impl Sealer {
     }
 }
 
+/// HMAC-SHA256 under a key derived for one purpose ([`SecretKey::signer`]), for tags that
+/// need no encryption (CSRF tokens).
 #[derive(Clone)]
 pub struct Signer {
     /// Keyed once: signing clones the state instead of hashing the key again.

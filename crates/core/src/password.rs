@@ -132,10 +132,12 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 pub struct Password(String);
 
 impl Password {
+    /// A password as received; nothing is checked here (see [`PasswordPolicy::check`]).
     pub fn new(s: impl Into<String>) -> Self {
         Self(s.into())
     }
 
+    /// The password itself, for hashing and checking only: never log it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -158,6 +160,7 @@ static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 /// What a new password must satisfy. Deliberately no composition rules (NIST SP 800-63B).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
+    /// Fewest characters a new password may have (12 by default).
     pub min_length: usize,
 }
 
@@ -168,6 +171,9 @@ impl Default for PasswordPolicy {
 }
 
 impl PasswordPolicy {
+    /// Checks a new password for the account `login`: between `min_length` and
+    /// [`MAX_PASSWORD_CHARS`] characters, not on the list of common passwords, and not
+    /// mostly made of the login. The error names the rule it breaks.
     pub fn check(&self, password: &Password, login: &str) -> Result<(), PasswordProblem> {
         let pw = password.expose();
         let chars = pw.chars().count();
@@ -202,8 +208,11 @@ impl PasswordPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordParams {
+    /// Memory per evaluation, in KiB (`m`).
     pub memory_kib: u32,
+    /// Passes over that memory (`t`).
     pub iterations: u32,
+    /// Lanes (`p`).
     pub parallelism: u32,
 }
 
@@ -245,8 +254,10 @@ pub enum Verification {
     /// The password is right. `needs_rehash`: the hash uses other parameters than the
     /// configured ones and should be replaced now that the password is known.
     Match {
+        /// The hash uses other parameters than the configured ones.
         needs_rehash: bool,
     },
+    /// The password is wrong, or there was no stored hash to check it against.
     Mismatch,
 }
 
@@ -340,6 +351,7 @@ impl PasswordHasher {
         })
     }
 
+    /// The parameters new hashes are made with.
     pub fn params(&self) -> PasswordParams {
         self.inner.params
     }

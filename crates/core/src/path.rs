@@ -13,20 +13,29 @@
 
 use std::fmt::Write as _;
 
+/// Why a request path is refused by [`normalize`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
+    /// The path does not start with `/`.
     #[error("the path must start with `/`")]
     NotAbsolute,
+    /// A `%` that is not followed by two hex digits.
     #[error("the path has an invalid percent-escape")]
     BadEscape,
+    /// An encoded `/`, a `\` (encoded or not), or a NUL or other control character
+    /// (encoded or not).
     #[error("the path contains an encoded `/`, `\\`, NUL or a control character")]
     Ambiguous,
+    /// A `..` segment with nothing left to remove.
     #[error("the path climbs above the root")]
     AboveRoot,
+    /// Longer than [`MAX_PATH`] bytes.
     #[error("the path is too long")]
     TooLong,
+    /// An escape that a second decoding would turn into a character (`%252e`).
     #[error("the path contains a double-encoded escape (`%25` followed by hex digits)")]
     DoubleEncoded,
+    /// A segment ending in `.` or a space (`/admin.`, `/admin%20`).
     #[error("a path segment ends in a dot or a space")]
     TrailingDotOrSpace,
 }

@@ -11,11 +11,15 @@ use crate::error::{Error, Result};
 /// The role every installation has, granting everything.
 pub const ADMIN_ROLE: &str = "admin";
 
+/// A well-formed permission: colon-separated segments (`orders:read`), `*`, or a prefix
+/// ending in `:*`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct Permission(String);
 
 impl Permission {
+    /// Checks a permission: 1 to 128 characters among letters, digits and `: . _ -`, no
+    /// empty segment, and `*` only alone or as the whole last segment.
     pub fn parse(raw: &str) -> Result<Self> {
         let bad = |why| Err(Error::InvalidPermission(raw.to_owned(), why));
         if raw.is_empty() {
@@ -43,6 +47,7 @@ impl Permission {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The permission as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -88,12 +93,14 @@ impl fmt::Display for Permission {
 pub struct PermissionSet(Vec<Permission>);
 
 impl PermissionSet {
+    /// A set of `perms`, sorted and without duplicates.
     pub fn new(mut perms: Vec<Permission>) -> Self {
         perms.sort();
         perms.dedup();
         Self(perms)
     }
 
+    /// Whether some permission in the set grants `required`.
     pub fn allows(&self, required: &str) -> bool {
         self.0.iter().any(|p| p.grants(required))
     }
@@ -108,10 +115,12 @@ impl PermissionSet {
         self.0.iter().any(|mine| mine.covers(p))
     }
 
+    /// The permissions, in sorted order.
     pub fn iter(&self) -> impl Iterator<Item = &Permission> {
         self.0.iter()
     }
 
+    /// Whether the set grants nothing.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -126,11 +135,15 @@ impl FromIterator<Permission> for PermissionSet {
 /// A named set of permissions.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Role {
+    /// The role's name (see [`validate_role_name`]).
     pub name: String,
+    /// What holding the role grants.
     pub permissions: PermissionSet,
 }
 
 impl Role {
+    /// A role named `name` granting `permissions`; a name that is not valid is
+    /// [`Error::InvalidRoleName`].
     pub fn new(name: &str, permissions: PermissionSet) -> Result<Self> {
         validate_role_name(name)?;
         Ok(Self {
@@ -140,6 +153,8 @@ impl Role {
     }
 }
 
+/// Checks a role name: 1 to 64 characters, each a lower-case ASCII letter, a digit, `-`,
+/// `_` or `.`.
 pub fn validate_role_name(name: &str) -> Result<()> {
     let bad = |why| Err(Error::InvalidRoleName(name.to_owned(), why));
     if name.is_empty() || name.len() > 64 {

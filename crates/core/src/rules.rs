@@ -15,13 +15,18 @@ use std::fmt;
 /// How a credential was presented, as rules name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CredentialKind {
+    /// The session cookie (`session`).
     Session,
+    /// A bearer token, whichever way it came (`token`).
     Token,
+    /// A client secret in `Authorization: Secret` (`client_secret`).
     ClientSecret,
+    /// HTTP Basic with a login and password (`basic`).
     Basic,
 }
 
 impl CredentialKind {
+    /// The kind a rule's `credentials` list names; `None` for an unknown name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "session" => Some(Self::Session),
@@ -32,6 +37,7 @@ impl CredentialKind {
         }
     }
 
+    /// The kind's name, as rules write it (and as sent upstream in `X-Tessera-Credential`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Session => "session",
@@ -45,9 +51,14 @@ impl CredentialKind {
 /// A rule as configured.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSpec {
+    /// `<methods> <glob>`, such as `GET,HEAD /orders/**`, or a glob alone for any method.
     pub matches: String,
+    /// Permissions a request must hold, every one of them.
     pub permissions: Vec<String>,
+    /// Names of the credential kinds accepted; `None` accepts the session cookie and
+    /// tokens.
     pub credentials: Option<Vec<String>>,
+    /// Requests pass without any credential; such a rule cannot require permissions.
     pub public: bool,
 }
 
@@ -58,6 +69,7 @@ enum Segment {
     Any,
 }
 
+/// A rule compiled from a [`RuleSpec`].
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// Position in the configuration, from 0.
@@ -65,9 +77,13 @@ pub struct Rule {
     /// `None`: any method.
     methods: Option<Vec<String>>,
     segments: Vec<Segment>,
+    /// Permissions a request must hold, every one of them.
     pub permissions: Vec<String>,
+    /// The credential kinds accepted.
     pub credentials: Vec<CredentialKind>,
+    /// Requests pass without any credential.
     pub public: bool,
+    /// The rule's `matches` text as configured, for messages.
     pub source: String,
     /// Literals are kept as written (else lower-cased, and paths lower-cased to match).
     case_sensitive: bool,
@@ -76,8 +92,11 @@ pub struct Rule {
 /// A rule that cannot work, named by its position and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError {
+    /// The rule's position in the configuration, from 0.
     pub index: usize,
+    /// The rule's `matches` text as configured.
     pub source: String,
+    /// What is wrong with it.
     pub reason: String,
 }
 
@@ -216,6 +235,7 @@ impl Rule {
         match_segments(&self.segments, rest)
     }
 
+    /// Whether this rule accepts a credential of `kind`.
     pub fn accepts(&self, kind: CredentialKind) -> bool {
         self.credentials.contains(&kind)
     }
@@ -378,10 +398,12 @@ impl Rules {
         self.case_sensitive
     }
 
+    /// How many rules there are.
     pub fn len(&self) -> usize {
         self.rules.len()
     }
 
+    /// Whether there are no rules, so that no request matches any.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

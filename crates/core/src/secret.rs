@@ -13,7 +13,7 @@ thread_local! {
 }
 
 /// Fills `buf` from the operating system's CSPRNG. Without one the server cannot keep any
-/// promise, so failing here is fatal.
+/// promise, so failing here is fatal: it panics.
 ///
 /// Requests of up to 64 bytes (nonces, tokens, ids: one per HTTP response for the CSRF
 /// token) are served from a per-thread block of `getrandom` output, so that they cost a
@@ -21,12 +21,12 @@ thread_local! {
 /// as it is.
 pub fn fill_random(buf: &mut [u8]) {
     if buf.len() > 64 {
-        getrandom::fill(buf).expect("the operating system's random number generator failed");
+        os_random(buf);
         return;
     }
     RANDOM.with_borrow_mut(|(pool, used)| {
         if *used + buf.len() > POOL {
-            getrandom::fill(pool).expect("the operating system's random number generator failed");
+            os_random(pool);
             *used = 0;
         }
         let taken = &mut pool[*used..*used + buf.len()];
@@ -34,6 +34,16 @@ pub fn fill_random(buf: &mut [u8]) {
         taken.fill(0);
         *used += buf.len();
     });
+}
+
+/// Fills `buf` straight from `getrandom`, panicking when the operating system cannot
+/// provide randomness.
+// Deliberately fatal, not infallible: every token, session id, key and nonce comes from
+// here, and carrying on without randomness would hand out guessable secrets. No caller
+// could do anything safe with an error but stop.
+#[allow(clippy::expect_used)]
+fn os_random(buf: &mut [u8]) {
+    getrandom::fill(buf).expect("the operating system's random number generator failed");
 }
 
 /// The SHA-256 digest under which a secret (token, session id, API secret) is stored.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::time::Timestamp;
 use crate::user::UserId;
 
+/// What opened a session, which also decides the kind of token that carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
@@ -32,6 +33,7 @@ impl SessionKind {
         }
     }
 
+    /// The kind's name as stored and shown (`password`, `api_key`, `access_token`, `pat`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
@@ -41,6 +43,7 @@ impl SessionKind {
         }
     }
 
+    /// The kind named as by [`SessionKind::as_str`]; `None` for any other name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "password" => Some(Self::Password),
@@ -58,21 +61,33 @@ impl fmt::Display for SessionKind {
     }
 }
 
+/// A session as stored, or a personal access token described as one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// Public identifier (listings, `DELETE {base}/sessions/{id}`); not a credential.
     pub id: String,
+    /// What opened it.
     pub kind: SessionKind,
+    /// The owner.
     pub user_id: UserId,
+    /// The API key it was opened with, for kind [`SessionKind::ApiKey`]; `None` otherwise.
     pub api_key_id: Option<String>,
     /// `None`: the user's full permissions. `Some`: at most these.
     pub scopes: Option<Vec<String>>,
+    /// When it was opened.
     pub created_at: Timestamp,
+    /// Its last recorded use, at first its creation. Recorded in batches and only once it
+    /// is stale (see [`crate::SessionSettings::touch_interval`]), so it can lag behind the
+    /// latest request. Sessions without an idle timeout (API-key sessions, access tokens)
+    /// keep their creation time; a personal access token shows its `last_used_at`.
     pub last_seen_at: Timestamp,
     /// `None` when the kind has no idle timeout.
     pub idle_expires_at: Option<Timestamp>,
+    /// The absolute expiry, however active the session is.
     pub expires_at: Timestamp,
+    /// The address of the client that opened it, when known.
     pub ip: Option<String>,
+    /// The `User-Agent` of the client that opened it (at most 512 characters), when sent.
     pub user_agent: Option<String>,
 }
 
@@ -98,7 +113,9 @@ pub fn new_session_id() -> String {
 /// Who is asking: recorded with a new session and shown in session listings.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
+    /// The client's address (behind trusted proxies, the forwarded one), when known.
     pub ip: Option<String>,
+    /// The client's `User-Agent`, when sent.
     pub user_agent: Option<String>,
     /// How the credentials came (`form`, `basic`, `json`, `query`, ...), for the audit log.
     pub method: Option<String>,
@@ -109,6 +126,7 @@ pub fn join_scopes(scopes: &Option<Vec<String>>) -> Option<String> {
     scopes.as_ref().map(|s| s.join(" "))
 }
 
+/// Scopes as stored, split on white space; `None` (unscoped) stays `None`.
 pub fn split_scopes(raw: Option<String>) -> Option<Vec<String>> {
     raw.map(|s| s.split_whitespace().map(str::to_owned).collect())
 }

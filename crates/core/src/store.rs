@@ -12,43 +12,58 @@ use crate::throttle::{Attempt, Limit, Scope};
 use crate::time::Timestamp;
 use crate::user::{NewUser, User, UserId};
 
+/// The result of a store operation: `Unavailable` when the database cannot answer
+/// (callers fail closed), `Conflict`/`UnknownRole` for the documented refusals.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A live session and its user, as found by the digest of its secret.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
+    /// The session as stored.
     pub session: Session,
+    /// Its user, with roles.
     pub user: User,
 }
 
 /// A coalesced activity update: `last_seen_at` and the slid idle expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touch {
+    /// The session's public id.
     pub session_id: String,
+    /// The latest activity seen.
     pub last_seen_at: Timestamp,
+    /// The idle expiry slid to that activity (`None` for sessions without one).
     pub idle_expires_at: Option<Timestamp>,
 }
 
 /// The tables whose rows belong to a user and have a public id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owned {
+    /// A row of `sessions` (any kind).
     Session,
+    /// A personal access token.
     PersonalToken,
+    /// An API key.
     ApiKey,
 }
 
 /// A live API key with the digest of its secret and its user.
 #[derive(Debug, Clone)]
 pub struct ApiKeyRecord {
+    /// The key's public fields.
     pub key: ApiKey,
+    /// SHA-256 of its secret, compared in constant time by the caller.
     pub secret_digest: Vec<u8>,
+    /// Its owner, with roles.
     pub user: User,
 }
 
 /// A user together with its password hash, for the login path only.
 #[derive(Clone)]
 pub struct UserCredentials {
+    /// The user, with roles.
     pub user: User,
+    /// Its Argon2id PHC string.
     pub password_hash: String,
 }
 
@@ -67,15 +82,19 @@ pub trait UserStore: Send + Sync + 'static {
     /// Looks a user up by [`crate::Login::key`].
     async fn user_by_login(&self, login_key: &str) -> StoreResult<Option<UserCredentials>>;
 
+    /// The user with this id, if any.
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
 
     /// All users, ordered by login key.
     async fn list_users(&self) -> StoreResult<Vec<User>>;
 
+    /// How many users exist (the first start creates `admin` when none do).
     async fn count_users(&self) -> StoreResult<u64>;
 
     /// Sets a new password chosen by or for the user and, in the same transaction, ends
-    /// every session of that user. `false` when the user does not exist.
+    /// its password sessions and API-key sessions (personal access tokens, access
+    /// tokens, API keys and the client secret are left as they are). `false` when the
+    /// user does not exist.
     async fn set_password(&self, id: UserId, hash: &str, now: Timestamp) -> StoreResult<bool>;
 
     /// Replaces `old_hash` by `new_hash` (same password, current parameters) if it is still
@@ -176,16 +195,19 @@ pub trait CredentialStore: Send + Sync + 'static {
     /// Records coalesced `last_used_at` updates (token id, time).
     async fn touch_pats(&self, uses: &[(String, Timestamp)]) -> StoreResult<()>;
 
+    /// Stores a new API key with the SHA-256 of its secret.
     async fn create_api_key(&self, key: &ApiKey, secret_digest: &[u8; 32]) -> StoreResult<()>;
 
     /// The unrevoked key with this public id.
     async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
 
+    /// The user's unrevoked API keys, newest first.
     async fn list_api_keys(&self, user: UserId) -> StoreResult<Vec<ApiKey>>;
 
     /// Revokes the key and, in the same transaction, every session opened with it.
     async fn delete_api_key(&self, user: UserId, id: &str, now: Timestamp) -> StoreResult<bool>;
 
+    /// The user's client secret (sealed), if one was ever generated.
     async fn client_secret(&self, user: UserId) -> StoreResult<Option<StoredClientSecret>>;
 
     /// Replaces the user's client secret.
@@ -237,6 +259,7 @@ pub trait ThrottleStore: Send + Sync + 'static {
 /// The security-event log.
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
+    /// Appends one event.
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
 
     /// Events since `since`, of one user or of all, newest first, at most `limit`.

@@ -26,6 +26,7 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The scope's name as stored with each counter.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Account => "account",
@@ -52,10 +53,13 @@ pub fn subject(raw: &str) -> String {
 /// Limits for one scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
+    /// Attempts counted within `window` from which the subject is locked.
     pub max_failures: u32,
     /// Failures older than this are forgotten.
     pub window: Duration,
+    /// Length of the first lock; each attempt counted after a lock ends doubles it.
     pub base_delay: Duration,
+    /// The longest a lock lasts.
     pub max_lockout: Duration,
 }
 
@@ -69,10 +73,16 @@ impl Limit {
     }
 }
 
+/// Brute-force throttling: whether it is on, and the limits per account and per client
+/// address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleSettings {
+    /// `false` counts and locks nothing.
     pub enabled: bool,
+    /// Limits per login (password logins and HTTP Basic), counted before the password is
+    /// checked; a success clears the count.
     pub account: Limit,
+    /// Limits per client address, counted on failures of every kind of secret.
     pub ip: Limit,
 }
 
@@ -102,14 +112,17 @@ impl Default for ThrottleSettings {
 /// The answer to "may this attempt be evaluated?".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {
+    /// Counted: the secret may be checked.
     Allowed,
     /// Locked until this time.
     Throttled {
+        /// When the lock ends.
         until: Timestamp,
     },
 }
 
 impl Attempt {
+    /// Seconds until a throttled subject may try again (at least 1); `None` when allowed.
     pub fn retry_after(&self, now: Timestamp) -> Option<u64> {
         match self {
             Self::Allowed => None,

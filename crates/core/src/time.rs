@@ -3,10 +3,13 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// A point in time in whole seconds since the Unix epoch (UTC), as every table stores it.
+/// Displays (and serialises) as RFC 3339.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The current time; the epoch itself if the system clock is set before 1970.
     pub fn now() -> Self {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -15,10 +18,12 @@ impl Timestamp {
         Self(secs)
     }
 
+    /// The time `secs` seconds after the Unix epoch (before it, if negative).
     pub const fn from_unix(secs: i64) -> Self {
         Self(secs)
     }
 
+    /// Seconds since the Unix epoch.
     pub const fn unix(self) -> i64 {
         self.0
     }
@@ -31,6 +36,7 @@ impl Timestamp {
         )
     }
 
+    /// `self - d`, saturating instead of overflowing on absurd durations.
     pub fn minus(self, d: Duration) -> Self {
         Self(
             self.0

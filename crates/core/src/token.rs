@@ -16,10 +16,12 @@ const RANDOM_CHARS: usize = 32;
 const CHECKSUM_CHARS: usize = 6;
 const PREFIX_LEN: usize = 4; // "tss_"
 
+/// What a token is for, told by its prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenKind {
     /// The bearer carrier of a password session (login).
     Session,
+    /// A personal access token, presented as a bearer token.
     PersonalAccess,
     /// The bearer token of a session opened by an API key/secret exchange.
     ApiKeySession,
@@ -27,10 +29,12 @@ pub enum TokenKind {
     AccessToken,
     /// The secret half of an API key pair.
     ApiSecret,
+    /// The account's client secret (`Authorization: Secret`, OAuth2 client credentials).
     ClientSecret,
 }
 
 impl TokenKind {
+    /// Every kind.
     pub const ALL: [TokenKind; 6] = [
         Self::Session,
         Self::PersonalAccess,
@@ -40,6 +44,7 @@ impl TokenKind {
         Self::ClientSecret,
     ];
 
+    /// The four characters that start every token of this kind (`tss_`, `tsp_`, ...).
     pub const fn prefix(self) -> &'static str {
         match self {
             Self::Session => "tss_",
@@ -81,6 +86,7 @@ impl fmt::Debug for Token {
 }
 
 impl Token {
+    /// Mints a new random token of `kind`.
     pub fn generate(kind: TokenKind) -> Self {
         let mut value = String::with_capacity(TOKEN_LEN);
         value.push_str(kind.prefix());
@@ -90,6 +96,7 @@ impl Token {
         Self { kind, value }
     }
 
+    /// What the token is for.
     pub fn kind(&self) -> TokenKind {
         self.kind
     }
@@ -108,7 +115,9 @@ impl Token {
 /// A presented token that is well formed and whose checksum is right.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ParsedToken {
+    /// The kind its prefix names.
     pub kind: TokenKind,
+    /// The SHA-256 of the whole token: what it is stored and looked up by.
     pub digest: [u8; 32],
 }
 
@@ -118,10 +127,13 @@ impl fmt::Debug for ParsedToken {
     }
 }
 
+/// Why a presented string is not a usable token ([`parse`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// Wrong length, unknown prefix, or a character outside base62.
     #[error("not a Tessera token")]
     Malformed,
+    /// Well formed, but the checksum does not match (a mistyped or altered token).
     #[error("token checksum mismatch")]
     Checksum,
 }

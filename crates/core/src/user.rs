@@ -10,6 +10,7 @@ use crate::time::Timestamp;
 /// Longest login accepted, in characters (Django's limit).
 pub const MAX_LOGIN_CHARS: usize = 150;
 
+/// A user's id in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
 pub struct UserId(pub i64);
@@ -67,10 +68,12 @@ impl Login {
         raw.nfkc().flat_map(char::to_lowercase).nfkc().collect()
     }
 
+    /// The login as chosen (NFKC-normalised), for display.
     pub fn as_str(&self) -> &str {
         &self.display
     }
 
+    /// The uniqueness key ([`Login::key_of`]): what lookups compare.
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -114,30 +117,48 @@ impl fmt::Display for Login {
 /// A user as the rest of the system sees it (never with its password hash).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct User {
+    /// The id in the store.
     pub id: UserId,
+    /// The login as chosen (NFKC-normalised); compare logins by [`Login::key_of`], not as
+    /// is.
     pub login: String,
+    /// The given name; may be empty.
     pub first_name: String,
+    /// The family name; may be empty.
     pub last_name: String,
+    /// The preferred language tag (`en`, `fr-CA`).
     pub lang: String,
+    /// The e-mail address, if one was given.
     pub email: Option<String>,
+    /// A disabled account cannot log in, and none of its credentials authenticate.
     pub disabled: bool,
+    /// The names of the roles granted to the user.
     pub roles: Vec<String>,
+    /// When the account was created.
     pub created_at: Timestamp,
+    /// When the account last changed: its creation, its password or its disabled flag.
     pub updated_at: Timestamp,
 }
 
 /// The fields of an account about to be created.
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// The validated login.
     pub login: Login,
+    /// The given name (empty by default, at most 150 characters).
     pub first_name: String,
+    /// The family name (empty by default, at most 150 characters).
     pub last_name: String,
+    /// The preferred language tag (`en` by default).
     pub lang: String,
+    /// The e-mail address (`None` by default).
     pub email: Option<String>,
+    /// Roles granted at creation (none by default); each must exist.
     pub roles: Vec<String>,
 }
 
 impl NewUser {
+    /// An account with this login, empty names, language `en`, no e-mail and no roles.
     pub fn new(login: Login) -> Self {
         Self {
             login,

@@ -15,14 +15,20 @@ use crate::problem::{Challenge, Problem};
 /// How the credential of an authenticated request travelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Carrier {
+    /// The session cookie: unsafe methods need the CSRF token too.
     Cookie,
+    /// A bearer token, from the `Authorization` header, the alias header or the URL
+    /// parameter.
     Token,
 }
 
 /// A request authenticated by a session token or session cookie. For unsafe methods with
 /// the cookie, the CSRF header has been checked.
 pub struct Authenticated {
+    /// Who the credential belongs to and what it may do (shared with the verification
+    /// cache).
     pub identity: Arc<Identity>,
+    /// How the credential came.
     pub carrier: Carrier,
 }
 

@@ -17,7 +17,9 @@ use crate::settings::{SameSite, SessionCookie};
 /// Response extension: set the session cookie to carry this token until `expires_at`.
 #[derive(Clone)]
 pub struct SetSessionCookie {
+    /// The session token to seal into the cookie.
     pub token: String,
+    /// When the cookie expires: its `Expires`, and the end of its `Max-Age`.
     pub expires_at: Timestamp,
     /// When the session was opened: `Max-Age` counts from here, so a fresh login's cookie
     /// says exactly the configured lifetime whatever second the response is written in.
@@ -43,7 +45,9 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// How many cookies of one name a request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Found<'a> {
+    /// No cookie of that name.
     None,
+    /// Exactly one, with this value (surrounding quotes removed).
     One(&'a str),
     /// More than one (a cookie tossed in from a sibling domain or another path).
     Many,
@@ -76,6 +80,8 @@ pub fn get_unique<'a>(headers: &'a HeaderMap, name: &str) -> Found<'a> {
     }
 }
 
+/// The session cookie's value for `token`: sealed by `sealer` with `cookie_name` as
+/// associated data, in unpadded base64url.
 pub fn seal_session(sealer: &Sealer, cookie_name: &str, token: &str) -> String {
     URL_SAFE_NO_PAD.encode(sealer.seal(token.as_bytes(), cookie_name.as_bytes()))
 }
@@ -104,6 +110,9 @@ fn attributes(path: &str, domain: Option<&str>, same_site: SameSite, secure: boo
     s
 }
 
+/// The `Set-Cookie` value that sets the session cookie to `sealed_value` until
+/// `expires_at`, with `Max-Age` counted from `now` (never negative), the configured `Path`,
+/// `Domain` and `SameSite`, `HttpOnly`, and `Secure` when `secure`.
 pub fn session_set_cookie(
     cfg: &SessionCookie,
     sealed_value: &str,
@@ -122,6 +131,8 @@ pub fn session_set_cookie(
     )
 }
 
+/// The `Set-Cookie` value that deletes the session cookie: the same name and attributes,
+/// expired.
 pub fn session_clear_cookie(cfg: &SessionCookie, secure: bool) -> String {
     format!(
         "{}={}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",

@@ -12,15 +12,20 @@ use crate::edge::RequestContext;
 use crate::problem::{Challenge, Problem};
 use crate::settings::HttpSettings;
 
+/// The one credential a request presents, the first found in the order of precedence.
 #[derive(Debug)]
 pub enum Presented {
+    /// No credential at all.
     None,
     /// A bearer token, from any of its carriers.
     Token(String),
     /// `Authorization: Secret <s>`.
     ClientSecret(String),
+    /// HTTP Basic (RFC 7617).
     Basic {
+        /// The login as sent, before the first `:`.
         username: String,
+        /// The password as sent, after the first `:`.
         password: Password,
     },
     /// The session cookie: `None` when it was not sealed by this server.
@@ -28,6 +33,9 @@ pub enum Presented {
 }
 
 impl Presented {
+    /// The kind of `WWW-Authenticate` challenge a failure of this credential answers
+    /// with: [`Challenge::Bearer`] for a token or client secret, [`Challenge::Basic`] for
+    /// Basic, [`Challenge::Plain`] otherwise.
     pub fn challenge(&self) -> Challenge {
         match self {
             Self::Token(_) | Self::ClientSecret(_) => Challenge::Bearer,
@@ -43,6 +51,10 @@ fn scheme<'a>(value: &'a str, name: &str) -> Option<&'a str> {
     s.eq_ignore_ascii_case(name).then(|| rest.trim())
 }
 
+/// The credential the request presents, reading the URL parameter token from the request's
+/// own query string. A token sent more than one way, a repeated `Authorization` or alias
+/// header, or an `Authorization` scheme other than `Bearer`, `Secret` and `Basic` is an
+/// error, never a fall-back to the next credential.
 pub fn extract(
     parts: &Parts,
     settings: &HttpSettings,

@@ -22,6 +22,7 @@ const TAG: usize = 16;
 /// What the CSRF token of a request is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binding {
+    /// No usable session cookie: bound to the fixed string `anonymous`.
     Anonymous,
     /// The SHA-256 of the session token inside the session cookie.
     Session([u8; 32]),
@@ -39,6 +40,7 @@ impl Binding {
 /// Request extension: the CSRF state of the request, computed once by the edge layer.
 #[derive(Debug, Clone)]
 pub struct CsrfContext {
+    /// What this request's CSRF tokens are bound to, from its session cookie.
     pub binding: Binding,
     /// The request's `csrftoken` cookie, when it is valid for `binding`.
     pub valid_cookie: Option<String>,
@@ -48,6 +50,8 @@ pub struct CsrfContext {
 #[derive(Debug, Clone)]
 pub struct IssueToken(pub String);
 
+/// A fresh token bound to `binding`: a random nonce and its truncated HMAC, 43 characters
+/// of base64url.
 pub fn new_token(signer: &Signer, binding: Binding) -> String {
     let mut raw = [0u8; NONCE + TAG];
     fill_random(&mut raw[..NONCE]);
@@ -56,6 +60,8 @@ pub fn new_token(signer: &Signer, binding: Binding) -> String {
     URL_SAFE_NO_PAD.encode(raw)
 }
 
+/// Whether `token` was made by [`new_token`] with this key for `binding` (the tag is
+/// compared in constant time).
 pub fn verify_token(signer: &Signer, binding: Binding, token: &str) -> bool {
     if token.len() != 43 {
         return false;
@@ -90,6 +96,9 @@ impl CsrfContext {
         self.check(header.or(form_field))
     }
 
+    /// Checks a submitted token (`None` when none was sent) against the request's valid
+    /// `csrftoken` cookie: a 403 `csrf_failed` when the cookie is missing or not valid, the
+    /// token missing or empty, or the two different.
     pub fn check(&self, submitted: Option<&str>) -> Result<(), Problem> {
         let Some(cookie) = &self.valid_cookie else {
             return Err(Problem::csrf_failed(
@@ -106,6 +115,8 @@ impl CsrfContext {
     }
 }
 
+/// Whether `method` may change state and so needs CSRF protection: anything but `GET`,
+/// `HEAD`, `OPTIONS` and `TRACE`.
 pub fn is_unsafe(method: &Method) -> bool {
     !matches!(
         *method,

@@ -17,6 +17,7 @@ use crate::problem::{Challenge, Problem};
 
 /// Who a request was allowed for.
 pub struct Principal {
+    /// How the credential was presented.
     pub credential: CredentialKind,
     who: Who,
 }
@@ -32,6 +33,7 @@ enum Who {
 }
 
 impl Principal {
+    /// The user the request was allowed for.
     pub fn user(&self) -> &User {
         match &self.who {
             Who::Identity(i) => &i.user,
@@ -54,6 +56,8 @@ impl Principal {
         }
     }
 
+    /// The public id of the session or personal access token; empty for a client secret or
+    /// HTTP Basic.
     pub fn session_id(&self) -> &str {
         self.identity().map_or("", |i| i.session.id.as_str())
     }

@@ -55,6 +55,8 @@ impl RequestContext {
         }
     }
 
+    /// The request's `User-Agent` without control characters, cut to 512 characters; `None`
+    /// when it is absent or not ASCII text.
     pub fn user_agent(headers: &HeaderMap) -> Option<String> {
         headers
             .get(header::USER_AGENT)
@@ -107,6 +109,11 @@ fn check_host(req: &Request) -> Result<(), Problem> {
     Ok(())
 }
 
+/// The middleware in front of every route. On the way in: refuses a repeated or (HTTP/1.1)
+/// missing `Host`, puts a deadline on reading the body, and attaches the [`RequestContext`]
+/// and [`CsrfContext`] as request extensions, answering 403 itself to an unsafe request
+/// from another origin. On the way out: sends the CSRF token, sets or clears the session
+/// cookie as the handler asked, and adds the security headers.
 pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Err(p) = check_host(&req) {
         let mut res = p.into_response();

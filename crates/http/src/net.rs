@@ -10,6 +10,8 @@ pub struct IpNet {
 }
 
 impl IpNet {
+    /// Parses an address (`192.168.1.7`, `::1`: a network of one) or a network with a
+    /// prefix length (`10.0.0.0/8`). The error is a message naming the input.
     pub fn parse(s: &str) -> Result<Self, String> {
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -30,6 +32,8 @@ impl IpNet {
         Ok(Self { addr, prefix })
     }
 
+    /// Whether `ip` is in this network; an IPv4-mapped IPv6 address counts as its IPv4
+    /// address.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, canonical(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {

@@ -6,21 +6,32 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::AuthFailure;
 
+/// The realm of every `WWW-Authenticate` challenge.
 pub const REALM: &str = "tessera";
 
+/// An error answer: an `application/problem+json` body (RFC 9457) with a stable `code`, and
+/// the headers that go with it (`WWW-Authenticate`, `Retry-After`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
+    /// The response's HTTP status.
     #[serde(skip)]
     pub status: StatusCode,
+    /// The same status as a number: the body's `status` member.
     #[serde(rename = "status")]
     pub status_code: u16,
+    /// A short summary of the status (`Unauthorized`, `Bad Request`, ...).
     pub title: &'static str,
+    /// The stable, machine-readable kind of problem (`invalid_credentials`, `csrf_failed`,
+    /// ...).
     pub code: &'static str,
+    /// What went wrong this time, for people; never an internal cause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// The permission that was missing (403 `forbidden` / `insufficient_scope`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required: Option<Box<str>>,
+    /// The `WWW-Authenticate` header value, if the answer carries one (401s, and 403
+    /// `insufficient_scope`).
     #[serde(skip)]
     pub www_authenticate: Option<Box<str>>,
     /// Also expire the session cookie (it named a session that no longer works).
@@ -43,6 +54,7 @@ pub enum Challenge {
 }
 
 impl Problem {
+    /// A problem with this status, code and title, and nothing else.
     pub fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
         Self {
             status,
@@ -57,15 +69,18 @@ impl Problem {
         }
     }
 
+    /// Sets the detail shown to the client.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
     }
 
+    /// 404 `not_found`.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
     }
 
+    /// 405 `method_not_allowed`: the path exists, but not with this method.
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -84,6 +99,7 @@ impl Problem {
         .with_detail("the authentication database is unavailable; try again shortly")
     }
 
+    /// 500 `internal_error`, without detail: the cause belongs in the log.
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -92,14 +108,17 @@ impl Problem {
         )
     }
 
+    /// 400 `invalid_request`: the request itself is malformed (its headers, path or query).
     pub fn invalid_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", "Bad Request").with_detail(detail)
     }
 
+    /// 400 `validation_failed`: the request is well formed, but a value in it is refused.
     pub fn validation_failed(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "validation_failed", "Bad Request").with_detail(detail)
     }
 
+    /// 415 `unsupported_media_type`: a body in a form this endpoint does not read.
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -109,6 +128,7 @@ impl Problem {
         .with_detail(detail)
     }
 
+    /// 413 `payload_too_large`: a body larger than this endpoint accepts.
     pub fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -139,11 +159,14 @@ impl Problem {
         .with_detail("this needs a password login (session cookie or session token)")
     }
 
+    /// 400 `https_required`: credentials sent over plain HTTP where only HTTPS is allowed.
     pub fn https_required() -> Self {
         Self::new(StatusCode::BAD_REQUEST, "https_required", "HTTPS Required")
             .with_detail("credentials are accepted only over HTTPS")
     }
 
+    /// 400 `redirect_uri_not_allowed`: a `redirect_uri` that is not among
+    /// `login.redirect_uris`.
     pub fn redirect_uri_not_allowed() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -153,6 +176,8 @@ impl Problem {
         .with_detail("redirect_uri is not one of the configured login.redirect_uris")
     }
 
+    /// 403 `csrf_failed`: the CSRF or origin check refused the request; the detail says
+    /// why.
     pub fn csrf_failed(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "csrf_failed", "Forbidden").with_detail(detail)
     }

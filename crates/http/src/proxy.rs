@@ -174,6 +174,10 @@ fn is_upgrade(h: &HeaderMap) -> bool {
             })
 }
 
+/// The fallback handler in gateway mode: decides a request outside Tessera's own paths by
+/// the access rules and, when allowed, forwards it to `proxy.upstream` with the identity
+/// headers. Refusals, and Tessera's own paths in any spelling (404), are answered as
+/// problems.
 pub async fn gateway(State(state): State<AppState>, req: Request) -> Response {
     match forward(&state, req).await {
         Ok(res) => res,

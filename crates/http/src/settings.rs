@@ -43,43 +43,64 @@ pub enum Secure {
     Never,
 }
 
+/// The session cookie's name and attributes (`[session]`).
 #[derive(Debug, Clone)]
 pub struct SessionCookie {
+    /// `session.cookie_name`; also the associated data of the sealed value.
     pub name: String,
+    /// `session.same_site`.
     pub same_site: SameSite,
+    /// `session.cookie_domain`: the `Domain` attribute, none by default.
     pub domain: Option<String>,
+    /// `session.cookie_path`: the `Path` attribute.
     pub path: String,
+    /// `session.secure`: when the `Secure` attribute is set (also for the CSRF cookie).
     pub secure: Secure,
 }
 
+/// Names of the CSRF token's carriers and the origins trusted besides this one (`[csrf]`).
 #[derive(Debug, Clone)]
 pub struct Csrf {
+    /// `csrf.cookie_name` (`csrftoken`).
     pub cookie_name: String,
+    /// `csrf.header_name` (`X-CSRFToken`), on requests and responses.
     pub header_name: HeaderName,
+    /// `csrf.form_field` (`csrfmiddlewaretoken`), read on the form endpoints.
     pub form_field: String,
     /// Origins (`https://app.example.com`) allowed besides this server's own.
     pub trusted_origins: Vec<String>,
 }
 
+/// Everything the HTTP edge, the gateway and `{base}/verify` need from the configuration.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// `""` or `/x[/y…]`.
     pub base_path: String,
     /// The listener itself speaks TLS.
     pub tls: bool,
+    /// `server.trusted_proxies`: peers whose `X-Forwarded-*` and `X-Original-*` headers
+    /// are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// `server.allow_insecure_http`: accept credentials over plain HTTP from any client.
     pub allow_insecure_http: bool,
     /// Longest wait for a request body: all of it on Tessera's own endpoints, each chunk
     /// on proxied requests.
     pub body_read_timeout: Duration,
+    /// The session cookie.
     pub session_cookie: SessionCookie,
+    /// The CSRF cookie, header and form field.
     pub csrf: Csrf,
+    /// `tokens.alias_header`: another header carrying `Bearer <token>`.
     pub alias_header: Option<HeaderName>,
+    /// `tokens.url_param`: a URL parameter carrying a token (off when `None`).
     pub url_param: Option<String>,
+    /// `login.allow_query_credentials`: accept `username`/`password` in the URL.
     pub allow_query_credentials: bool,
+    /// `login.redirect_uris`: the exact URIs a login may redirect to with its token.
     pub redirect_uris: Vec<String>,
     /// Access rules for the gateway and `{base}/verify`.
     pub rules: Arc<Rules>,
+    /// Gateway mode, when `proxy.upstream` is set.
     pub proxy: Option<Proxy>,
 }
 

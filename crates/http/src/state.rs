@@ -16,9 +16,14 @@ pub struct AppState(Arc<Shared>);
 
 /// The contents of [`AppState`].
 pub struct Shared {
+    /// The authenticator: verifies credentials, and manages sessions and long-lived
+    /// credentials.
     pub auth: Authenticator,
+    /// The HTTP settings, fixed at start.
     pub settings: Arc<HttpSettings>,
+    /// Seals and opens the session cookie.
     pub cookie_sealer: Sealer,
+    /// Signs and checks CSRF tokens.
     pub csrf_signer: Signer,
     /// Pooled connections to `proxy.upstream` (gateway mode).
     pub upstream: UpstreamClient,
@@ -33,6 +38,8 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// The state for `auth` and `settings`, with the cookie and CSRF keys derived from the
+    /// server key `key` and a new upstream connection pool.
     pub fn new(auth: Authenticator, settings: HttpSettings, key: &SecretKey) -> Self {
         Self(Arc::new(Shared {
             auth,

@@ -13,13 +13,14 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(addr)
         .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
     let app = App::build(config).await?;
-    bootstrap_admin(app.accounts()).await?;
+    let password = std::env::var("TESSERA_ADMIN_PASSWORD").ok();
+    bootstrap_admin(app.accounts(), password).await?;
     app.serve(listener, shutdown_signal()).await
 }
 
 /// With no user at all, creates `admin` (role `admin`) so that the server can be used.
-/// The password comes from `TESSERA_ADMIN_PASSWORD` or is generated and printed once.
-async fn bootstrap_admin(accounts: &Accounts) -> anyhow::Result<()> {
+/// The password is `password` (`TESSERA_ADMIN_PASSWORD`) or generated and printed once.
+pub async fn bootstrap_admin(accounts: &Accounts, password: Option<String>) -> anyhow::Result<()> {
     if accounts
         .store()
         .count_users()
@@ -29,9 +30,9 @@ async fn bootstrap_admin(accounts: &Accounts) -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    let (password, generated) = match std::env::var("TESSERA_ADMIN_PASSWORD") {
-        Ok(p) => (Password::new(p), false),
-        Err(_) => (
+    let (password, generated) = match password {
+        Some(p) => (Password::new(p), false),
+        None => (
             Password::new(tessera_core::secret::random_password(20)),
             true,
         ),

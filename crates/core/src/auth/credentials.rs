@@ -81,10 +81,13 @@ impl Authenticator {
         Ok((pat, token))
     }
 
+    /// The owner's unrevoked personal access tokens, newest first (expired ones included).
     pub async fn list_pats(&self, owner: &User) -> Result<Vec<PersonalToken>> {
         Ok(self.store().list_pats(owner.id).await?)
     }
 
+    /// Revokes one of the owner's personal access tokens, with effect on this instance at
+    /// once, and records it. `false` when the owner has no such unrevoked token.
     pub async fn revoke_pat(&self, owner: &User, id: &str) -> Result<bool> {
         self.forget_cached();
         let done = self
@@ -180,6 +183,7 @@ impl Authenticator {
         Ok((key, secret))
     }
 
+    /// The owner's unrevoked API keys, newest first (never their secrets).
     pub async fn list_api_keys(&self, owner: &User) -> Result<Vec<ApiKey>> {
         Ok(self.store().list_api_keys(owner.id).await?)
     }

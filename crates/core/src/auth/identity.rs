@@ -7,7 +7,10 @@ use super::*;
 /// Timeouts of password sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionSettings {
+    /// Inactivity after which a password session ends; every request pushes it back (30
+    /// minutes by default).
     pub idle_timeout: Duration,
+    /// Longest life of a password session, however active (12 hours by default).
     pub absolute_timeout: Duration,
 }
 
@@ -31,10 +34,18 @@ impl SessionSettings {
 /// Lifetimes of the long-lived credentials and what they mint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenSettings {
+    /// Lifetime of the session opened by an API key/secret exchange; it has no idle timeout
+    /// (30 minutes by default).
     pub api_key_session_lifetime: Duration,
+    /// Lifetime of a personal access token created without one (a day by default).
     pub pat_default_lifetime: Duration,
+    /// Longest lifetime a personal access token may be given (a year by default).
     pub pat_max_lifetime: Duration,
+    /// How long a client secret authenticates; the first read after it expires generates a
+    /// new one (90 days by default).
     pub client_secret_lifetime: Duration,
+    /// Lifetime of an OAuth2 access token when the client asks for none (an hour by
+    /// default).
     pub access_token_default_lifetime: Duration,
 }
 
@@ -50,13 +61,15 @@ impl Default for TokenSettings {
     }
 }
 
-/// Shortest and longest OAuth2 access token a client may ask for.
+/// Shortest OAuth2 access token lifetime a client may ask for (a minute).
 pub const ACCESS_TOKEN_MIN: Duration = Duration::from_secs(60);
+/// Longest OAuth2 access token lifetime a client may ask for (a year).
 pub const ACCESS_TOKEN_MAX: Duration = Duration::from_secs(365 * 86_400);
 
 /// Who a request comes from and what it may do.
 #[derive(Debug, Clone)]
 pub struct Identity {
+    /// The user the credential belongs to, as read when it was verified.
     pub user: User,
     /// The user's permissions through its roles, read on every verification.
     pub permissions: PermissionSet,
@@ -112,6 +125,8 @@ impl Identity {
 /// The outcome of a login attempt.
 #[derive(Debug)]
 pub enum LoginOutcome {
+    /// The login succeeded: the new session's identity, and the token that carries it
+    /// (returned once, never stored).
     Success(Box<Identity>, Token),
     /// Unknown login, wrong password or secret, disabled account: all alike.
     Failed,
@@ -123,11 +138,14 @@ pub enum LoginOutcome {
 /// Why a presented credential does not authenticate.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthFailure {
+    /// Too many recent failures for this account or address: retry after so many seconds.
+    /// The secret was not checked.
     #[error("too many failed attempts")]
     Throttled(u64),
     /// Malformed, unknown, revoked, or its user is disabled: all alike to the client.
     #[error("invalid credential")]
     Invalid,
+    /// Known, but past its idle or absolute expiry.
     #[error("session expired")]
     Expired,
     /// The store cannot answer: fail closed.
@@ -144,8 +162,11 @@ impl From<StoreError> for AuthFailure {
 /// The account's client secret, decrypted for its owner.
 #[derive(Clone)]
 pub struct ClientSecret {
+    /// The secret itself (`tsc_...`): for its owner's eyes only, never logged.
     pub secret: String,
+    /// When this secret was generated.
     pub created_at: Timestamp,
+    /// When it stops authenticating; the next read after that generates a new one.
     pub expires_at: Timestamp,
 }
 

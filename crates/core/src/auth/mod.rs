@@ -51,6 +51,9 @@ struct NewSession {
     client: ClientInfo,
 }
 
+/// Verifies credentials, opens and ends sessions, and mints and revokes long-lived
+/// credentials. Cheap to clone: clones share one verification cache and one activity
+/// writer.
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Inner>,
@@ -120,14 +123,17 @@ impl Authenticator {
             .len()
     }
 
+    /// The accounts that passwords are checked against and administration goes through.
     pub fn accounts(&self) -> &Accounts {
         &self.inner.accounts
     }
 
+    /// The timeouts of password sessions.
     pub fn settings(&self) -> SessionSettings {
         self.inner.settings
     }
 
+    /// The lifetimes of long-lived credentials and of what they mint.
     pub fn token_settings(&self) -> TokenSettings {
         self.inner.tokens
     }
@@ -406,6 +412,7 @@ impl Authenticator {
         Ok(ended)
     }
 
+    /// The caller's unrevoked, unexpired sessions, newest first.
     pub async fn list_sessions(&self, identity: &Identity) -> Result<Vec<Session>> {
         Ok(self
             .store()

@@ -72,6 +72,8 @@ pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 18] {
     ]
 }
 
+/// The whole application: the health probes, the auth endpoints under the base path, and
+/// the gateway (or a 404 for any other path), behind the [`edge`](crate::edge::edge) layer.
 pub fn router(state: AppState) -> Router {
     let base = state.settings.base_path.clone();
     let mut router = health::routes();

@@ -45,6 +45,11 @@ struct Setup {
 }
 
 async fn setup(upstream: &str, extra: &str) -> Setup {
+    setup_with(upstream, extra, false).await
+}
+
+/// As [`setup`]; `process` runs the server as a process (to measure its memory).
+async fn setup_with(upstream: &str, extra: &str, process: bool) -> Setup {
     let env = Env::sqlite().config(&format!(
         "[proxy]\nupstream = \"{upstream}\"\ntimeout = \"1s\"\n{extra}\n{}",
         rules()
@@ -56,7 +61,11 @@ async fn setup(upstream: &str, extra: &str) -> Setup {
     .success();
     env.add_user("joe", PW, &["--role", "orders"]);
     env.add_user("ann", PW, &[]);
-    let server = env.serve(&[]);
+    let server = if process {
+        env.serve_process(&[])
+    } else {
+        env.serve(&[])
+    };
     let mut c = Client::new(&server.base);
     let login = |c: &Client, who: &str| {
         c.req(Method::POST, "/api/login")
@@ -338,9 +347,10 @@ async fn large_bodies_stream_with_bounded_memory() {
     use futures_util::StreamExt as _;
     let up = crate::upstream::start().await;
     // Cheap password hashing, so that the memory peak before the transfers is low.
-    let s = setup(
+    let s = setup_with(
         &format!("http://{up}"),
         "[password]\nhash_memory_kib = 1024\nallow_weak_hashing = true\n",
+        true,
     )
     .await;
     let before = s.server.peak_rss_kib();

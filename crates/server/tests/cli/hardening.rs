@@ -372,7 +372,7 @@ async fn crash_safety(backend: Backend) {
         return;
     };
     env.add_user("joe", PW, &[]);
-    let server = env.serve(&[]);
+    let server = env.serve_process(&[]);
     let base = server.base.clone();
     let worker = tokio::spawn(async move {
         let http = reqwest::Client::new();
@@ -440,7 +440,7 @@ async fn crash_safety(backend: Backend) {
         revoked.len()
     );
 
-    let server = env.serve(&[]);
+    let server = env.serve_process(&[]);
     let mut c = Client::new(&server.base);
     let status = |c: &Client, t: &str| {
         c.req(Method::GET, "/api/session")
@@ -559,7 +559,7 @@ impl Drop for Immutable {
 async fn unwritable_sqlite_fails_closed_and_recovers() {
     let env = Env::sqlite();
     env.add_user("joe", PW, &[]);
-    let server = env.serve(&[]);
+    let server = env.serve_process(&[]);
     let mut c = Client::new(&server.base);
     let token = c
         .send(

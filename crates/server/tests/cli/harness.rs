@@ -104,8 +104,82 @@ impl Env {
         Run(child.wait_with_output().unwrap())
     }
 
-    /// Starts `tessera serve` on a free port and waits until it listens.
+    /// Serves this environment's configuration on a free loopback port: in-process (the
+    /// application built by `tessera::app::App` on a runtime of its own) unless
+    /// `extra_args` are given, which only the binary takes.
     pub fn serve(&self, extra_args: &[&str]) -> Server {
+        if extra_args.is_empty() {
+            self.serve_in_process()
+        } else {
+            self.serve_process(extra_args)
+        }
+    }
+
+    /// The application in this process, on a thread and runtime of its own (as the
+    /// binary would run it: same configuration, same first-admin bootstrap).
+    pub fn serve_in_process(&self) -> Server {
+        let mut vars = self.vars.clone();
+        if !vars.iter().any(|(k, _)| k == "TESSERA_SERVER__DATA_DIR") {
+            let dir = data_dir(self).display().to_string();
+            vars.push(("TESSERA_SERVER__DATA_DIR".into(), dir));
+        }
+        let file = vars
+            .iter()
+            .find(|(k, _)| k == "TESSERA_CONFIG")
+            .map(|(_, v)| PathBuf::from(v));
+        let admin_password = vars
+            .iter()
+            .find(|(k, _)| k == "TESSERA_ADMIN_PASSWORD")
+            .map(|(_, v)| v.clone());
+        let (ready, started) = std::sync::mpsc::channel::<Result<String, String>>();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let start = async {
+                    let config = tessera::config::Config::load_from(file.as_deref(), &vars)
+                        .map_err(|e| e.to_string())?
+                        .config;
+                    let app = tessera::app::App::build(&config)
+                        .await
+                        .map_err(|e| format!("{e:#}"))?;
+                    tessera::serve::bootstrap_admin(app.accounts(), admin_password)
+                        .await
+                        .map_err(|e| format!("{e:#}"))?;
+                    app.spawn().await.map_err(|e| format!("{e:#}"))
+                };
+                match start.await {
+                    Ok(running) => {
+                        let _ = ready.send(Ok(running.base.clone()));
+                        let _ = stopped.await;
+                        let _ = running.stop().await;
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
+                }
+            });
+        });
+        let base = match started.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(base)) => base,
+            Ok(Err(e)) => panic!("server did not start: {e}"),
+            Err(_) => panic!("server did not start within 60 s"),
+        };
+        Server {
+            child: None,
+            in_process: Some((stop, thread)),
+            base,
+            stderr: Arc::new(Mutex::new(String::new())),
+        }
+    }
+
+    /// Starts the `tessera serve` binary on a free port and waits until it listens: for
+    /// what needs a process (its log, signals, exit status, SIGKILL, its memory).
+    pub fn serve_process(&self, extra_args: &[&str]) -> Server {
         let mut args = vec!["serve"];
         args.extend_from_slice(extra_args);
         let mut child = self
@@ -146,6 +220,7 @@ impl Env {
         };
         Server {
             child: Some(child),
+            in_process: None,
             base,
             stderr,
         }
@@ -212,26 +287,39 @@ impl Run {
 
 pub struct Server {
     child: Option<Child>,
+    /// An in-process server: the signal that stops it and the thread it runs on.
+    in_process: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<()>,
+    )>,
     pub base: String,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Server {
+    fn child(&self) -> &Child {
+        self.child
+            .as_ref()
+            .expect("this test needs the server as a process: use Env::serve_process")
+    }
+
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        self.child().id()
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
+    /// What the server process wrote on stderr so far.
     pub fn stderr(&self) -> String {
+        self.child();
         self.stderr.lock().unwrap().clone()
     }
 
     /// Peak resident memory of the server process so far, in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
-        let pid = self.child.as_ref().unwrap().id();
+        let pid = self.child().id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         status
             .lines()
@@ -271,6 +359,10 @@ impl Drop for Server {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if let Some((stop, thread)) = self.in_process.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
         }
     }
 }

@@ -122,7 +122,7 @@ async fn oversized_heads_are_refused_and_connections_are_capped() {
     let env = Env::sqlite().config(
         "[server]\nmax_connections = 20\nheader_read_timeout = \"30s\"\nmax_header_bytes = 16384\n",
     );
-    let server = env.serve(&[]);
+    let server = env.serve_process(&[]);
     let addr = addr_of(&server.base);
 
     let big = format!(
@@ -600,7 +600,7 @@ fn cookie_prefixes_must_match_their_attributes() {
 async fn the_gateway_forwards_no_client_made_address_claims() {
     let up = crate::upstream::start().await;
     let env = Env::sqlite().config(&gateway_rules(&up.to_string()));
-    let server = env.serve(&[]);
+    let server = env.serve_process(&[]);
     let mut c = Client::new(&server.base);
     let claims = [
         ("x-real-ip", "10.0.0.1"),

@@ -26,7 +26,7 @@ async fn sqlite_accounts(env: &Env) -> Accounts {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_creates_admin_and_key_and_a_restart_reuses_them() {
     let env = Env::sqlite();
-    let server = env.serve(&[]);
+    let server = env.serve_process(&[]);
     let http = reqwest::Client::new();
     let res = http.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -80,7 +80,7 @@ async fn first_start_creates_admin_and_key_and_a_restart_reuses_them() {
     );
     drop(accounts);
 
-    let server = env.serve(&[]);
+    let server = env.serve_process(&[]);
     let res = http.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let second_stderr = server.stderr();
@@ -100,7 +100,7 @@ async fn first_start_creates_admin_and_key_and_a_restart_reuses_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_password_can_come_from_the_environment() {
     let env = Env::sqlite().with("TESSERA_ADMIN_PASSWORD", "a perfectly fine passphrase");
-    let server = env.serve(&[]);
+    let server = env.serve_process(&[]);
     let stderr = server.stderr();
     server.terminate();
     assert!(!stderr.contains("a perfectly fine passphrase"), "{stderr}");
@@ -123,7 +123,7 @@ async fn admin_password_can_come_from_the_environment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_file_readable_by_others_is_refused() {
     let env = Env::sqlite();
-    env.serve(&[]).terminate();
+    env.serve_process(&[]).terminate();
     let key = data_dir(&env).join("secret.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let line = env.run(&["serve"], "").serve_failure();
@@ -142,7 +142,7 @@ async fn a_key_file_readable_by_others_is_refused() {
 
     // A key from the environment writes no key file.
     let env = Env::sqlite().with("TESSERA_SECRET_KEY", &"k".repeat(40));
-    env.serve(&[]).terminate();
+    env.serve_process(&[]).terminate();
     assert!(!data_dir(&env).join("secret.key").exists());
     let env = Env::sqlite().with("TESSERA_SECRET_KEY", "short");
     let line = env.run(&["serve"], "").serve_failure();
@@ -223,7 +223,7 @@ async fn readiness_follows_the_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hashing_threads_yield_to_request_threads() {
     let env = Env::sqlite();
-    let server = env.serve(&[]);
+    let server = env.serve_process(&[]);
     let mut hashing = 0;
     let mut workers = 0;
     for task in std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap() {
