@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../crates/server/src/config.rs"]
+#[path = "../../crates/server/src/config/mod.rs"]
 #[allow(dead_code)]
 mod config;
 

@@ -1,0 +1,131 @@
+//! Loading, overriding, validating and showing configurations.
+
+use super::*;
+
+fn load(toml_text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tessera.toml");
+    std::fs::write(&path, toml_text).unwrap();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::load_from(Some(&path), &env).map(|l| l.config)
+}
+
+#[test]
+fn defaults_match_the_design() {
+    let c = Config::load_from(None, &[]).unwrap().config;
+    assert_eq!(c.server.listen, "127.0.0.1:8080");
+    assert_eq!(c.server.base_path, "/api");
+    assert_eq!(c.database_url(), "sqlite://./tessera-data/tessera.db");
+    assert_eq!(c.session.cookie_name, "sessionid");
+    assert_eq!(c.session.idle_timeout, ConfigDuration::secs(1800));
+    assert_eq!(c.session.absolute_timeout, ConfigDuration::secs(12 * 3600));
+    assert_eq!(c.csrf.header_name, "X-CSRFToken");
+    assert_eq!(c.tokens.pat_default_lifetime.to_string(), "1d");
+    assert_eq!(c.tokens.client_secret_lifetime.to_string(), "90d");
+    assert_eq!(c.password.min_length, 12);
+    assert!(!c.login.allow_query_credentials);
+}
+
+#[test]
+fn reads_durations_and_sections() {
+    let c = load(
+        "[session]\nidle_timeout = \"5m\"\nabsolute_timeout = \"90d\"\n[server]\nbase_path = \"/apis/authentication\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.session.idle_timeout.0, Duration::from_secs(300));
+    assert_eq!(
+        c.session.absolute_timeout.0,
+        Duration::from_secs(90 * 86_400)
+    );
+    assert_eq!(c.server.base_path, "/apis/authentication");
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let e = load("[session]\nidle_timout = \"5m\"\n", &[])
+        .unwrap_err()
+        .0;
+    assert!(e.starts_with("session.idle_timout: unknown key"), "{e}");
+    let e = load("[sesion]\n", &[]).unwrap_err().0;
+    assert!(e.starts_with("sesion: unknown key"), "{e}");
+    let e = load("", &[("TESSERA_SESSION__IDEL", "5m")]).unwrap_err().0;
+    assert!(e.starts_with("session.idel"), "{e}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    let e = load("[session]\nidle_timeout = \"soon\"\n", &[])
+        .unwrap_err()
+        .0;
+    assert!(
+        e.starts_with("session.idle_timeout:") && e.contains("not a duration"),
+        "{e}"
+    );
+    let e = load("[session]\nsame_site = \"sometimes\"\n", &[])
+        .unwrap_err()
+        .0;
+    assert!(e.starts_with("session.same_site:"), "{e}");
+    let e = load("[server]\nbase_path = \"api/\"\n", &[]).unwrap_err().0;
+    assert!(e.starts_with("server.base_path:"), "{e}");
+    let e = load("[server\n", &[]).unwrap_err().0;
+    assert!(e.contains("line 1") && !e.contains('\n'), "{e}");
+    let e = load("[session]\nidle_timeout = \"13h\"\n", &[])
+        .unwrap_err()
+        .0;
+    assert!(e.starts_with("session.idle_timeout:"), "{e}");
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let c = load(
+        "[session]\nidle_timeout = \"5m\"\ncookie_name = \"a\"\n",
+        &[
+            ("TESSERA_SESSION__IDLE_TIMEOUT", "7m"),
+            ("TESSERA_SESSION__COOKIE_NAME", "12345"),
+            ("TESSERA_LOGIN__ALLOW_QUERY_CREDENTIALS", "true"),
+            ("TESSERA_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            ("TESSERA_PASSWORD__MIN_LENGTH", "16"),
+            ("TESSERA_CONFIG", "ignored.toml"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.session.idle_timeout.0, Duration::from_secs(420));
+    assert_eq!(
+        c.session.cookie_name, "12345",
+        "a numeric-looking string stays a string"
+    );
+    assert!(c.login.allow_query_credentials);
+    assert_eq!(c.server.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+    assert_eq!(c.password.min_length, 16);
+    let e = load("", &[("TESSERA_SESSION__IDLE_TIMEOUT", "later")])
+        .unwrap_err()
+        .0;
+    assert!(
+        e.contains("TESSERA_SESSION__IDLE_TIMEOUT") && e.contains("not a duration"),
+        "{e}"
+    );
+}
+
+#[test]
+fn show_redacts_database_passwords() {
+    let c = load(
+        "[database]\nurl = \"postgres://tessera:hunter2@db/tessera\"\n",
+        &[],
+    )
+    .unwrap();
+    let shown = c.to_redacted_toml();
+    assert!(
+        shown.contains("postgres://tessera:***@db/tessera"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"));
+    // What `show` prints is itself a valid config.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shown.toml");
+    std::fs::write(&path, &shown).unwrap();
+    Config::load_from(Some(&path), &[]).unwrap();
+}
