@@ -61,4 +61,6 @@ impl PostgresStore {
     }
 }
 
+use crate::sql::Db as _;
+
 crate::sql::impl_store!(PostgresStore, Postgres, "postgres");

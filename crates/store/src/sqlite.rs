@@ -88,4 +88,6 @@ async fn usable_for_writes(conn: &mut sqlx::SqliteConnection) -> Result<bool, sq
     Ok(probe.is_ok())
 }
 
+use crate::sql::Db as _;
+
 crate::sql::impl_store!(SqliteStore, Sqlite, "sqlite");
