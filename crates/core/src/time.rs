@@ -3,6 +3,30 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// A duration as people write one: `90s`, `30m`, `24h`, `90d`, or combined (`1h30m`);
+/// with `bare_seconds`, a plain number of seconds (`120`) too. The one parser of
+/// durations, for the configuration and for request bodies alike.
+pub fn parse_duration(text: &str, bare_seconds: bool) -> Result<Duration, String> {
+    let t = text.trim();
+    let bad = || {
+        if bare_seconds {
+            format!("`{t}` is not a duration (seconds, or e.g. `90s`, `30m`, `24h`, `90d`)")
+        } else {
+            format!("`{t}` is not a duration (write e.g. `90s`, `30m`, `24h`, `90d`)")
+        }
+    };
+    if t.is_empty() || !t.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return match (bare_seconds, t.parse::<u64>()) {
+            (true, Ok(n)) => Ok(Duration::from_secs(n)),
+            _ => Err(bad()),
+        };
+    }
+    humantime::parse_duration(t).map_err(|_| bad())
+}
+
 /// A point in time in whole seconds since the Unix epoch (UTC), as every table stores it.
 /// Displays (and serialises) as RFC 3339.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -85,5 +109,31 @@ mod tests {
         assert_eq!(t.plus(Duration::from_secs(5)).unix(), 15);
         assert_eq!(t.minus(Duration::from_secs(15)).unix(), -5);
         assert_eq!(t.plus(Duration::MAX).unix(), i64::MAX);
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_read_one_way() {
+        assert_eq!(parse_duration("90s", false), Ok(Duration::from_secs(90)));
+        assert_eq!(
+            parse_duration("30d", false),
+            Ok(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(
+            parse_duration(" 1h30m ", false),
+            Ok(Duration::from_secs(5400))
+        );
+        assert!(
+            parse_duration("120", false).is_err(),
+            "the configuration needs a unit"
+        );
+        assert_eq!(parse_duration("120", true), Ok(Duration::from_secs(120)));
+        for bad in ["", "soon", "-5s", "5 parsecs", "99999999999999999999"] {
+            assert!(parse_duration(bad, true).is_err(), "{bad:?}");
+        }
     }
 }

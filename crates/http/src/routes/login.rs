@@ -136,10 +136,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
     if let Some((username, password)) = query_credentials(&query) {
         if !state.settings.allow_query_credentials {
             return Ok(without_referrer(
-                Problem::invalid_request(
-                    "credentials in the URL are not accepted (login.allow_query_credentials is off)",
-                )
-                .into_response(),
+                query_credentials_refused().into_response(),
             ));
         }
         let creds = Credentials {
@@ -183,16 +180,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
     let (parts, body) = req.into_parts();
     let (ctx, csrf_ctx) = contexts(&parts)?;
     let query = query_pairs(parts.uri.query())?;
-    let bytes = read(body).await?;
-    let (mut params, json) = match classify(&parts.headers, &bytes)? {
-        BodyKind::Empty => (Vec::new(), None),
-        BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
-        BodyKind::Multipart => (parse_multipart(&parts.headers, bytes).await?, None),
-        BodyKind::Json => {
-            let map = super::body::json_object(&bytes)?;
-            (json_options(&map), Some(map))
-        }
-    };
+    let (mut params, json) = login_body(&parts.headers, body).await?;
     let presented = credentials::extract(&parts, &state.settings, ctx)?;
     let creds = match (presented, &json) {
         (Presented::Basic { username, password }, _) => Credentials {
@@ -223,9 +211,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
             },
             _ => match query_credentials(&query) {
                 Some(_) if !state.settings.allow_query_credentials => {
-                    return Err(Problem::invalid_request(
-                        "credentials in the URL are not accepted (login.allow_query_credentials is off)",
-                    ));
+                    return Err(query_credentials_refused());
                 }
                 Some((u, p)) => Credentials {
                     username: u,
@@ -256,16 +242,7 @@ pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response
             "the API secret is not accepted in the URL",
         ));
     }
-    let bytes = read(body).await?;
-    let (mut params, json) = match classify(&parts.headers, &bytes)? {
-        BodyKind::Empty => (Vec::new(), None),
-        BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
-        BodyKind::Multipart => (parse_multipart(&parts.headers, bytes).await?, None),
-        BodyKind::Json => {
-            let map = super::body::json_object(&bytes)?;
-            (json_options(&map), Some(map))
-        }
-    };
+    let (mut params, json) = login_body(&parts.headers, body).await?;
     let presented = credentials::extract(&parts, &state.settings, ctx)?;
     let (key_id, secret, challenge) = match (presented, &json) {
         (Presented::Basic { username, password }, _) => {
@@ -323,6 +300,31 @@ pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response
         csrf_ctx.binding,
     )));
     Ok(res)
+}
+
+/// A login body: its form fields (or, for JSON, the output options among its members) and
+/// the JSON object itself when it was JSON.
+async fn login_body(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<(Fields, Option<Map<String, Value>>), Problem> {
+    let bytes = read(body).await?;
+    Ok(match classify(headers, &bytes)? {
+        BodyKind::Empty => (Vec::new(), None),
+        BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
+        BodyKind::Multipart => (parse_multipart(headers, bytes).await?, None),
+        BodyKind::Json => {
+            let map = super::body::json_object(&bytes)?;
+            (json_options(&map), Some(map))
+        }
+    })
+}
+
+/// The refusal of credentials in the URL while `login.allow_query_credentials` is off.
+fn query_credentials_refused() -> Problem {
+    Problem::invalid_request(
+        "credentials in the URL are not accepted (login.allow_query_credentials is off)",
+    )
 }
 
 /// Output options given as JSON members.

@@ -73,25 +73,10 @@ impl Lifetime {
     pub fn to_duration(&self) -> Result<Duration, Problem> {
         match self {
             Self::Seconds(s) => Ok(Duration::from_secs(*s)),
-            Self::Text(t) => humantime_like(t),
+            Self::Text(t) => tessera_core::time::parse_duration(t, true)
+                .map_err(|e| Problem::validation_failed(format!("expires_in: {e}"))),
         }
     }
-}
-
-fn humantime_like(t: &str) -> Result<Duration, Problem> {
-    let bad = || Problem::validation_failed("expires_in: seconds, or a duration such as `30d`");
-    let t = t.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let mult = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(mult).map(Duration::from_secs).ok_or_else(bad)
 }
 
 #[derive(Deserialize)]
