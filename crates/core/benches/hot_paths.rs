@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p tessera-core`
 
+// Not a public API, and a panic here is a failing run.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

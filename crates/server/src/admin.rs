@@ -12,12 +12,18 @@ use crate::app::{accounts, open_store};
 use crate::cli::{ConfigCommand, RoleCommand, UserCommand};
 use crate::config::Config;
 
+/// `tessera migrate`: opens the configured database, which applies pending migrations,
+/// and prints the backend. Fails when the database cannot be reached or a migration
+/// fails.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     println!("migrations applied ({})", store.backend());
     Ok(())
 }
 
+/// `tessera config check|show`. `check` also opens the database (so migrates it) and
+/// fails when it cannot be reached; `file` is the configuration file named in its
+/// message. `show` prints the effective configuration, secrets redacted.
 pub async fn config(
     config: &Config,
     file: Option<&Path>,
@@ -47,6 +53,9 @@ fn explain(e: CoreError) -> anyhow::Error {
     }
 }
 
+/// `tessera user ...`: creates, lists, shows, disables and enables users and sets their
+/// passwords. Fails, with a one-line message, on an unknown login, invalid input, a
+/// password the policy refuses, or an unreachable database.
 pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     let accounts = accounts(config).await?;
     match command {
@@ -122,6 +131,8 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `tessera role ...`: creates and lists roles, grants them and takes them away. Revoking
+/// a role the user does not have is an error; granting one it has is not.
 pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
     let accounts = accounts(config).await?;
     match command {
@@ -247,6 +258,9 @@ fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
     Ok(Password::new(first))
 }
 
+/// `tessera audit`: prints at most `limit` (capped at 10000) audit events of the last
+/// `since` (a duration such as `24h`), newest first, of one user when `user` is given, as
+/// a table or as JSON. Fails on a bad duration or an unknown login.
 pub async fn audit(
     config: &Config,
     user: Option<&str>,

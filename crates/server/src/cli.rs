@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The command line of `tessera`: the global options and one command.
 #[derive(Debug, Parser)]
 #[command(
     name = "tessera",
@@ -19,17 +20,26 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
 
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// How log events are written on stderr (`--log-format`).
+// The variants are documented with `#[doc = concat!(..)]` rather than `///` on purpose:
+// clap's derive turns `///` on a value into possible-value help, which switches every
+// `--help` page to the long layout; `--log-format`'s own help already describes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    #[doc = concat!("Currently the same as `text`.")]
     Auto,
+    #[doc = concat!("Human-readable lines, coloured when stderr is a terminal.")]
     Text,
+    #[doc = concat!("One JSON object per line.")]
     Json,
 }
 
+/// The commands of `tessera`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (applies pending migrations first).
@@ -38,36 +48,43 @@ pub enum Command {
     Migrate,
     /// Validate or print the configuration.
     Config {
+        /// Which configuration command.
         #[command(subcommand)]
         command: ConfigCommand,
     },
     /// Manage users.
     User {
+        /// Which user command.
         #[command(subcommand)]
         command: UserCommand,
     },
     /// Manage roles (named sets of permissions).
     Role {
+        /// Which role command.
         #[command(subcommand)]
         command: RoleCommand,
     },
     /// Manage personal access tokens.
     Token {
+        /// Which token command.
         #[command(subcommand)]
         command: TokenCommand,
     },
     /// Manage API key/secret pairs.
     Apikey {
+        /// Which apikey command.
         #[command(subcommand)]
         command: ApikeyCommand,
     },
     /// Show or rotate an account's client secret.
     ClientSecret {
+        /// Which client-secret command.
         #[command(subcommand)]
         command: ClientSecretCommand,
     },
     /// List or end sessions.
     Session {
+        /// Which session command.
         #[command(subcommand)]
         command: SessionCommand,
     },
@@ -79,19 +96,23 @@ pub enum Command {
         /// How far back, e.g. `1h`, `7d`.
         #[arg(long, value_name = "DURATION", default_value = "24h")]
         since: String,
-        /// At most this many events.
+        /// At most this many events (up to 10000).
         #[arg(long, default_value_t = 200)]
         limit: u32,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
 }
 
+/// `tessera token`: personal access tokens.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a personal access token for LOGIN; prints the token once, on stdout.
     Create {
+        /// The user the token acts for.
         login: String,
+        /// A label to recognise the token by (1 to 100 printable characters).
         #[arg(long)]
         name: String,
         /// Limit the token to this permission (repeatable; each must be held by LOGIN).
@@ -103,59 +124,86 @@ pub enum TokenCommand {
     },
     /// List LOGIN's tokens (never their values).
     List {
+        /// The user whose tokens to list.
         login: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a token by id.
-    Revoke { id: String },
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: String,
+    },
 }
 
+/// `tessera apikey`: API key/secret pairs.
 #[derive(Debug, Subcommand)]
 pub enum ApikeyCommand {
     /// Create an API key for LOGIN; prints the key id and the secret once.
     Create {
+        /// The user the key acts for.
         login: String,
+        /// A label to recognise the key by (1 to 100 printable characters).
         #[arg(long)]
         name: String,
+        /// Limit the key to this permission (repeatable; each must be held by LOGIN).
         #[arg(long = "scope", value_name = "P")]
         scopes: Vec<String>,
     },
     /// List LOGIN's API keys (never their secrets).
     List {
+        /// The user whose keys to list.
         login: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Delete a key by id; ends the sessions opened with it.
-    Delete { id: String },
+    Delete {
+        /// The key's id (the `api_key` value).
+        id: String,
+    },
 }
 
+/// `tessera client-secret`: the client secret of an account.
 #[derive(Debug, Subcommand)]
 pub enum ClientSecretCommand {
     /// Print LOGIN's client secret (generated if it has none or it expired).
-    Show { login: String },
+    Show {
+        /// The user whose client secret to print.
+        login: String,
+    },
     /// Replace LOGIN's client secret and print the new one.
-    Rotate { login: String },
+    Rotate {
+        /// The user whose client secret to replace.
+        login: String,
+    },
 }
 
+/// `tessera session`: live sessions.
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
     /// List live sessions, of LOGIN or of everyone.
     List {
+        /// Only this user's sessions (default: every user's).
         login: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// End a session by id, or every session of a user with --user.
     Revoke {
+        /// The session's id, as `session list` shows it.
         #[arg(required_unless_present = "user", conflicts_with = "user")]
         id: Option<String>,
+        /// End every session of this user instead.
         #[arg(long, value_name = "LOGIN")]
         user: Option<String>,
     },
 }
 
+/// `tessera config`: the configuration.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the configuration and check that the database answers.
@@ -164,20 +212,26 @@ pub enum ConfigCommand {
     Show,
 }
 
+/// `tessera user`: user accounts.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user. Without --password-stdin, asks for the password on the terminal.
     Add {
+        /// The new user's login (unique, ignoring case).
         login: String,
         /// Read the password from standard input (first line, without echo on a terminal).
         #[arg(long)]
         password_stdin: bool,
+        /// First name (default: empty).
         #[arg(long, value_name = "S")]
         first_name: Option<String>,
+        /// Last name (default: empty).
         #[arg(long, value_name = "S")]
         last_name: Option<String>,
+        /// Language tag such as `en` or `fr-CA` (default: `en`).
         #[arg(long, value_name = "S")]
         lang: Option<String>,
+        /// Email address (default: none).
         #[arg(long, value_name = "S")]
         email: Option<String>,
         /// A role to grant (repeatable).
@@ -192,37 +246,61 @@ pub enum UserCommand {
     },
     /// Show one user with its roles and effective permissions.
     Show {
+        /// The user to show.
         login: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Set a new password; ends all of the user's sessions.
     Passwd {
+        /// The user whose password to set.
         login: String,
+        /// Read the password from standard input (first line, without echo on a terminal).
         #[arg(long)]
         password_stdin: bool,
     },
     /// Disable a user; ends all of its sessions at once.
-    Disable { login: String },
+    Disable {
+        /// The user to disable.
+        login: String,
+    },
     /// Enable a disabled user.
-    Enable { login: String },
+    Enable {
+        /// The user to enable.
+        login: String,
+    },
 }
 
+/// `tessera role`: roles and who holds them.
 #[derive(Debug, Subcommand)]
 pub enum RoleCommand {
     /// Create a role with one or more permissions (`orders:read`, `orders:*`, `*`).
     Add {
+        /// The new role's name.
         name: String,
+        /// A permission the role holds (repeatable; at least one).
         #[arg(long = "permission", value_name = "P", required = true)]
         permissions: Vec<String>,
     },
     /// List roles and their permissions.
     List {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Grant a role to a user.
-    Grant { login: String, role: String },
+    Grant {
+        /// The user to grant the role to.
+        login: String,
+        /// The role to grant.
+        role: String,
+    },
     /// Take a role from a user.
-    Revoke { login: String, role: String },
+    Revoke {
+        /// The user to take the role from.
+        login: String,
+        /// The role to take.
+        role: String,
+    },
 }

@@ -21,6 +21,9 @@ async fn owner(auth: &Authenticator, what: Owned, id: &str) -> anyhow::Result<te
     user.with_context(|| format!("no such id `{id}`"))
 }
 
+/// `tessera token ...`: creates (printing the value once, on stdout), lists and revokes
+/// personal access tokens. Fails on an unknown login or id, a scope the user does not
+/// hold, a bad `--expires-in`, or a token already revoked.
 pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
     let auth = authenticator(config).await?;
     match command {
@@ -77,6 +80,9 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()>
     Ok(())
 }
 
+/// `tessera apikey ...`: creates (printing the key id and secret once, on stdout), lists
+/// and deletes API keys; deleting one ends the sessions opened with it. Fails on an
+/// unknown login or id, a scope the user does not hold, or a key already deleted.
 pub async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
     let auth = authenticator(config).await?;
     match command {
@@ -125,6 +131,9 @@ pub async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<(
     Ok(())
 }
 
+/// `tessera client-secret show|rotate`: prints a user's client secret on stdout (`show`
+/// generates one when there is none or it expired; `rotate` always replaces it), and its
+/// expiry on stderr.
 pub async fn client_secret(config: &Config, command: ClientSecretCommand) -> anyhow::Result<()> {
     let auth = authenticator(config).await?;
     let (login, rotate) = match command {
@@ -142,6 +151,9 @@ pub async fn client_secret(config: &Config, command: ClientSecretCommand) -> any
     Ok(())
 }
 
+/// `tessera session list|revoke`: lists live sessions (of one user or of everyone), or
+/// ends one session by id or every session of a user. Ending an unknown or already
+/// ended session is an error.
 pub async fn session(config: &Config, command: SessionCommand) -> anyhow::Result<()> {
     let auth = authenticator(config).await?;
     let accounts = auth.accounts();

@@ -11,6 +11,8 @@ use tessera_core::SecretKey;
 
 use crate::config::Config;
 
+/// Name of the generated key file in `server.data_dir`, used when
+/// `server.secret_key_file` is not set.
 pub const KEY_FILE: &str = "secret.key";
 
 /// Creates the data directory (mode 0700) if it does not exist yet.
@@ -23,6 +25,10 @@ pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("server.data_dir: cannot create {}", dir.display()))
 }
 
+/// The server key: `TESSERA_SECRET_KEY` when set; otherwise read from
+/// `server.secret_key_file`, or from `{data_dir}/secret.key`, generated there (mode 0600)
+/// when it does not exist yet. Fails when the key does not parse, when a configured key
+/// file is missing, or when the file is readable by group or others (it is then not read).
 pub fn load_or_create(config: &Config) -> anyhow::Result<SecretKey> {
     if let Ok(text) = std::env::var("TESSERA_SECRET_KEY") {
         return SecretKey::parse(&text).context("TESSERA_SECRET_KEY");

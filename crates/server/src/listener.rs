@@ -30,8 +30,17 @@ use tower::Service;
 /// How long connections may take and how many there may be.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Longest wait for a TLS handshake, the HTTP/2 preface or an HTTP/1 request head,
+    /// counted from when the server starts waiting (so also the idle timeout of kept-alive
+    /// HTTP/1 connections), and for the answer to an HTTP/2 keep-alive ping
+    /// (`server.header_read_timeout`).
     pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the kernel's accept queue until
+    /// one closes (`server.max_connections`, possibly lowered to the open-files limit).
     pub max_connections: usize,
+    /// Largest request head in bytes: an HTTP/1 head larger than this is answered 431 and
+    /// the connection closed; for HTTP/2 it caps the header list size
+    /// (`server.max_header_bytes`).
     pub max_header_bytes: usize,
 }
 

@@ -7,6 +7,10 @@ use tessera_core::{Accounts, Error as CoreError, Login, NewUser, Password, Store
 use crate::app::App;
 use crate::config::Config;
 
+/// `tessera serve`: binds `server.listen`, builds the application (migrating the
+/// database, loading or creating the key), creates the first user on an empty database,
+/// and serves until SIGINT or SIGTERM. Fails when the port cannot be bound or the
+/// application cannot be built.
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     // Bound first: a taken port fails before anything (such as the first admin) is created.
     let addr = crate::config::Settings::try_from(config)?.listen;

@@ -8,11 +8,16 @@ use sqlx::{Postgres, Transaction};
 
 use crate::{OpenError, OpenOptions};
 
+/// A [`tessera_core::Store`] on PostgreSQL: one connection pool, for reads and writes.
 pub struct PostgresStore {
     pool: PgPool,
 }
 
 impl PostgresStore {
+    /// Connects to `url` (`postgres://USER:PASSWORD@HOST:PORT/DB`) with a pool of
+    /// `options.max_connections`, and applies pending migrations when `options.migrate`.
+    /// A first direct connection names the cause of a failure ([`OpenError::Connect`]);
+    /// waits are bounded by `options.connect_timeout`.
     pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, OpenError> {
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| OpenError::BadUrl(e.to_string()))?

@@ -13,12 +13,19 @@ use sqlx::{Sqlite, Transaction};
 
 use crate::{OpenError, OpenOptions};
 
+/// A [`tessera_core::Store`] on one SQLite file: a single writer connection beside a pool
+/// of read-only connections.
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
 }
 
 impl SqliteStore {
+    /// Opens `url` (`sqlite://PATH`) in WAL mode with `synchronous = FULL`, creating the
+    /// file if missing (its directory must exist), with up to two readers per core, and
+    /// applies pending migrations when `options.migrate`. `options.connect_timeout` bounds
+    /// the wait for a pooled connection; a write lock held by another process is waited
+    /// for up to 10 seconds. `options.max_connections` does not apply.
     pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, OpenError> {
         let base = SqliteConnectOptions::from_str(url)
             .map_err(|e| OpenError::BadUrl(e.to_string()))?

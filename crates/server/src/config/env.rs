@@ -116,7 +116,11 @@ pub(super) fn deserialize(
             return err(format!("{key}: {message}"));
         };
         // Retry the override as a plain string, then as a comma-separated list.
-        let (section, field) = o.key.split_once('.').expect("overrides have two parts");
+        // `overlay_env` always writes the key as `section.key`; should it not, the error is
+        // reported as is.
+        let Some((section, field)) = o.key.split_once('.') else {
+            return err(format!("{key} (from {}): {message}", o.var));
+        };
         let slot = table
             .get_mut(section)
             .and_then(toml::Value::as_table_mut)

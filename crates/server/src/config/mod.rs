@@ -33,34 +33,56 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
+/// The whole configuration file, one field per section. A missing section or key takes
+/// its default; an unknown one is an error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// `[server]`: listening, paths, TLS, proxies and connection limits.
     pub server: ServerConfig,
+    /// `[database]`: which database and how to connect to it.
     pub database: DatabaseConfig,
+    /// `[session]`: the session cookie and password-session timeouts.
     pub session: SessionConfig,
+    /// `[csrf]`: the CSRF cookie, header and form field.
     pub csrf: CsrfConfig,
+    /// `[tokens]`: where tokens are read from and credential lifetimes.
     pub tokens: TokensConfig,
+    /// `[login]`: what `{base}/login` accepts and where it may redirect.
     pub login: LoginConfig,
+    /// `[password]`: the password policy and Argon2id costs.
     pub password: PasswordConfig,
+    /// `[proxy]`: gateway mode (forwarding allowed requests upstream).
     pub proxy: ProxyConfig,
+    /// `[throttle]`: brute-force throttling.
     pub throttle: ThrottleConfig,
+    /// `[[rules]]` (default: none): the access rules, in order; the first matching rule
+    /// decides and no matching rule is denied. File only (no environment override).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleConfig>,
 }
 
-/// Brute-force throttling of logins, key exchanges and client authentication.
+/// Brute-force throttling of logins, key exchanges and client authentication
+/// (`[throttle]`). The window and delays apply to both the account and the address limit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
+    /// `throttle.enabled` (default `true`): count failed logins in the store and lock out
+    /// guessing.
     pub enabled: bool,
-    /// Counted attempts per account (or API key) within `window` before it is locked.
+    /// `throttle.account_max_failures` (default `10`, at least 1): counted attempts per
+    /// account (or API key) within `window` before it is locked.
     pub account_max_failures: u32,
-    /// Counted attempts per client address within `window` before it is locked.
+    /// `throttle.ip_max_failures` (default `100`, at least 1): failed attempts per client
+    /// address within `window` before it is locked.
     pub ip_max_failures: u32,
+    /// `throttle.window` (default `15m`): how long failures are remembered.
     pub window: ConfigDuration,
-    /// First lock; doubles with each further failure, up to `max_lockout`.
+    /// `throttle.base_delay` (default `1m`): the first lock; doubles with each further
+    /// failure, up to `max_lockout`.
     pub base_delay: ConfigDuration,
+    /// `throttle.max_lockout` (default `15m`, not shorter than `base_delay`): the longest
+    /// lock.
     pub max_lockout: ConfigDuration,
 }
 
@@ -78,30 +100,53 @@ impl Default for ThrottleConfig {
     }
 }
 
+/// Listening, paths, TLS, proxies and connection limits (`[server]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
+    /// `server.listen` (default `127.0.0.1:8080`): the address and port to listen on.
     pub listen: String,
+    /// `server.base_path` (default `/api`): prefix of the auth endpoints; empty or
+    /// `/x[/y…]`, no trailing `/`.
     pub base_path: String,
+    /// `server.data_dir` (default `./tessera-data`): holds the database (default SQLite)
+    /// and the generated key; created with mode 0700.
     pub data_dir: PathBuf,
+    /// `server.secret_key_file` (default `{data_dir}/secret.key`): the server key,
+    /// generated there on first start. A configured file must exist and must not be
+    /// readable by group or others.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_key_file: Option<PathBuf>,
+    /// `server.tls_cert` (default unset): PEM certificate chain for native TLS; set
+    /// together with `tls_key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
+    /// `server.tls_key` (default unset): PEM private key for native TLS; set together
+    /// with `tls_cert`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// `server.trusted_proxies` (default `[]`): IPs or CIDR networks whose
+    /// `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<String>,
+    /// `server.allow_insecure_http` (default `false`): accept credentials over plain HTTP
+    /// from non-loopback clients.
     pub allow_insecure_http: bool,
-    /// Longest wait for a complete request head (also the idle keep-alive timeout).
+    /// `server.header_read_timeout` (default `10s`): longest wait for a TLS handshake, an
+    /// HTTP/2 preface or a complete HTTP/1 request head; also how long a kept-alive
+    /// connection may stay idle.
     pub header_read_timeout: ConfigDuration,
-    /// Longest wait for a request body (Tessera's own endpoints: the whole body; proxied
-    /// requests: each chunk).
+    /// `server.body_read_timeout` (default `30s`): longest wait for a request body: all
+    /// of it on Tessera's own endpoints, each chunk on proxied requests (408 after).
     pub body_read_timeout: ConfigDuration,
-    /// Connections served at once; further ones wait until one closes.
+    /// `server.max_connections` (default `10000`, 1 to 1000000): connections served at
+    /// once; more wait in the kernel's queue (lowered, with a warning, to what the
+    /// open-files limit allows).
     pub max_connections: usize,
-    /// Largest request head (request line and headers), in bytes; larger is 431.
+    /// `server.max_header_bytes` (default `65536`, 4096 to 1048576): largest request head
+    /// (request line and headers), in bytes; larger is 431.
     pub max_header_bytes: usize,
-    /// Match `[[rules]]` paths with letter case significant (default: ignored).
+    /// `server.rules_case_sensitive` (default `false`): match `[[rules]]` paths with
+    /// letter case significant.
     pub rules_case_sensitive: bool,
 }
 
@@ -125,13 +170,19 @@ impl Default for ServerConfig {
     }
 }
 
+/// Which database and how to connect to it (`[database]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://PATH` or `postgres://...`; unset means `sqlite://{data_dir}/tessera.db`.
+    /// `database.url` (default `sqlite://{data_dir}/tessera.db`): `sqlite://PATH` or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB`; unset means the default (see
+    /// [`Config::database_url`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// `database.max_connections` (default `16`, at least 1): PostgreSQL pool size
+    /// (SQLite: one writer plus two readers per core).
     pub max_connections: u32,
+    /// `database.connect_timeout` (default `5s`): how long to wait for the database.
     pub connect_timeout: ConfigDuration,
 }
 
@@ -145,16 +196,25 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// The session cookie and password-session timeouts (`[session]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
+    /// `session.cookie_name` (default `sessionid`): the session cookie's name.
     pub cookie_name: String,
+    /// `session.idle_timeout` (default `30m`): password session idle timeout (at most
+    /// `absolute_timeout`).
     pub idle_timeout: ConfigDuration,
+    /// `session.absolute_timeout` (default `12h`): password session absolute lifetime.
     pub absolute_timeout: ConfigDuration,
+    /// `session.same_site` (default `lax`): `lax`, `strict` or `none`.
     pub same_site: SameSite,
+    /// `session.cookie_domain` (default unset): `Domain` attribute of the session cookie.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_domain: Option<String>,
+    /// `session.cookie_path` (default `/`): `Path` attribute of the session cookie.
     pub cookie_path: String,
+    /// `session.secure` (default `auto`): `auto` (Secure over HTTPS), `always` or `never`.
     pub secure: Secure,
 }
 
@@ -172,12 +232,19 @@ impl Default for SessionConfig {
     }
 }
 
+/// The CSRF cookie, header and form field (`[csrf]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CsrfConfig {
+    /// `csrf.cookie_name` (default `csrftoken`): the CSRF cookie's name (must differ from
+    /// `session.cookie_name`).
     pub cookie_name: String,
+    /// `csrf.header_name` (default `X-CSRFToken`): the CSRF request/response header.
     pub header_name: String,
+    /// `csrf.form_field` (default `csrfmiddlewaretoken`): the CSRF form field.
     pub form_field: String,
+    /// `csrf.trusted_origins` (default `[]`): extra origins allowed on unsafe requests,
+    /// such as `https://app.example.com`.
     pub trusted_origins: Vec<String>,
 }
 
@@ -192,17 +259,30 @@ impl Default for CsrfConfig {
     }
 }
 
+/// Where tokens are read from and how long credentials live (`[tokens]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokensConfig {
+    /// `tokens.alias_header` (default unset): an extra header carrying `Bearer <token>`,
+    /// such as `X-Simplicite-Authorization`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alias_header: Option<String>,
+    /// `tokens.url_param` (default unset, meaning off): a URL parameter carrying a token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url_param: Option<String>,
+    /// `tokens.api_key_session_lifetime` (default `30m`): lifetime of API-key session
+    /// tokens.
     pub api_key_session_lifetime: ConfigDuration,
+    /// `tokens.pat_default_lifetime` (default `24h`, at most `pat_max_lifetime`): the
+    /// default personal access token lifetime.
     pub pat_default_lifetime: ConfigDuration,
+    /// `tokens.pat_max_lifetime` (default `365d`): the longest personal access token
+    /// lifetime.
     pub pat_max_lifetime: ConfigDuration,
+    /// `tokens.client_secret_lifetime` (default `90d`): the client secret lifetime.
     pub client_secret_lifetime: ConfigDuration,
+    /// `tokens.access_token_default_lifetime` (default `1h`, 60s to 365d): the OAuth2
+    /// access token default lifetime.
     pub access_token_default_lifetime: ConfigDuration,
 }
 
@@ -220,24 +300,35 @@ impl Default for TokensConfig {
     }
 }
 
+/// What `{base}/login` accepts and where it may redirect (`[login]`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoginConfig {
+    /// `login.allow_query_credentials` (default `false`): accept `username`/`password`
+    /// URL parameters on `GET {base}/login`.
     pub allow_query_credentials: bool,
+    /// `login.redirect_uris` (default `[]`): the exact URIs a login may redirect to with
+    /// `access_token`.
     pub redirect_uris: Vec<String>,
 }
 
+/// The password policy and the Argon2id costs of new hashes (`[password]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordConfig {
+    /// `password.min_length` (default `12`, 8 to 1024): the shortest new password, in
+    /// characters.
     pub min_length: usize,
-    /// Argon2id memory cost in KiB.
+    /// `password.hash_memory_kib` (default `19456`): Argon2id memory cost in KiB.
     pub hash_memory_kib: u32,
-    /// Argon2id passes.
+    /// `password.hash_iterations` (default `2`): Argon2id passes.
     pub hash_iterations: u32,
-    /// Argon2id lanes.
+    /// `password.hash_parallelism` (default `1`): Argon2id lanes.
     pub hash_parallelism: u32,
-    /// Accept Argon2id costs below OWASP's minimum (tests and constrained devices only).
+    /// `password.allow_weak_hashing` (default `false`): accept Argon2id costs below
+    /// OWASP's minimum (m=19456 KiB with t=2, or m=12288/t=3, m=9216/t=4, m=7168/t=5,
+    /// m=47104/t=1); otherwise such settings are a configuration error. For tests and
+    /// constrained devices only.
     pub allow_weak_hashing: bool,
 }
 
@@ -255,6 +346,7 @@ impl Default for PasswordConfig {
 }
 
 impl PasswordConfig {
+    /// The Argon2id costs (`hash_memory_kib`, `hash_iterations`, `hash_parallelism`).
     pub fn params(&self) -> tessera_core::PasswordParams {
         tessera_core::PasswordParams {
             memory_kib: self.hash_memory_kib,
@@ -263,6 +355,7 @@ impl PasswordConfig {
         }
     }
 
+    /// The rules a new password must meet (`min_length`).
     pub fn policy(&self) -> tessera_core::PasswordPolicy {
         tessera_core::PasswordPolicy {
             min_length: self.min_length,
@@ -270,12 +363,18 @@ impl PasswordConfig {
     }
 }
 
+/// Gateway mode: forwarding allowed requests to an upstream (`[proxy]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProxyConfig {
+    /// `proxy.upstream` (default unset, meaning no gateway): `http://host:port` to forward
+    /// allowed requests to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
+    /// `proxy.timeout` (default `30s`): the upstream timeout.
     pub timeout: ConfigDuration,
+    /// `proxy.forward_credentials` (default `false`): forward Tessera's own cookies and
+    /// credentials upstream.
     pub forward_credentials: bool,
 }
 
@@ -293,12 +392,21 @@ impl Default for ProxyConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
+    /// `match` (required): the method(s) and a path glob, such as `GET,HEAD /orders/**`;
+    /// `*` or no method at all means any method. In the glob `*` is one whole segment and
+    /// `**` any number of segments, zero too.
     #[serde(rename = "match")]
     pub matches: String,
+    /// `permissions` (default `[]`, meaning any authenticated user): the permissions a
+    /// request must hold, every one of them.
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// `credentials` (default unset, meaning `["session", "token"]`): the credential kinds
+    /// accepted, among `session`, `token`, `client_secret` and `basic`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Vec<String>>,
+    /// `public` (default `false`): requests pass without any credential; such a rule
+    /// cannot require permissions.
     #[serde(default)]
     pub public: bool,
 }
@@ -308,20 +416,16 @@ pub struct RuleConfig {
 pub struct ConfigDuration(pub Duration);
 
 impl ConfigDuration {
+    /// A duration of `s` seconds.
     pub const fn secs(s: u64) -> Self {
         Self(Duration::from_secs(s))
     }
 
+    /// Reads a duration as written in the configuration (`90s`, `30m`, `24h`, `90d`,
+    /// `1h30m`; surrounding white space ignored). The error is a one-line message quoting
+    /// `s`, to be prefixed with the key or option it came from.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s.is_empty() || s.starts_with(|c: char| !c.is_ascii_digit()) {
-            return Err(format!(
-                "`{s}` is not a duration (write e.g. `90s`, `30m`, `24h`, `90d`)"
-            ));
-        }
-        humantime::parse_duration(s)
-            .map(Self)
-            .map_err(|_| format!("`{s}` is not a duration (write e.g. `90s`, `30m`, `24h`, `90d`)"))
+        tessera_core::time::parse_duration(s, false).map(Self)
     }
 }
 
@@ -391,7 +495,10 @@ impl TryFrom<&Config> for Settings {
 
 /// Where a configuration came from, for messages.
 pub struct Loaded {
+    /// The validated configuration: file, then environment, then defaults.
     pub config: Config,
+    /// The configuration file read, or `None` when there was none (defaults and
+    /// environment only).
     pub file: Option<PathBuf>,
 }
 
@@ -404,6 +511,9 @@ impl Config {
         Self::load_from(file, &vars)
     }
 
+    /// [`Config::load`] with the environment given as `(name, value)` pairs; only
+    /// `TESSERA_<SECTION>__<KEY>` variables are read. The error is one line naming the
+    /// file, key or variable at fault.
     pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
         let mut table = match file {
             Some(path) => {
@@ -434,6 +544,10 @@ impl Config {
         }
     }
 
+    /// The `[[rules]]`, compiled for matching (case-insensitive paths unless
+    /// `server.rules_case_sensitive`). The error names the rule (`rules[N]`) and why it
+    /// is wrong: a bad glob, an unknown method or credential kind, a public rule with
+    /// permissions, or a rule an earlier one makes unreachable.
     pub fn compiled_rules(&self) -> Result<tessera_core::Rules, tessera_core::rules::RuleError> {
         let specs: Vec<tessera_core::RuleSpec> = self
             .rules
@@ -452,6 +566,8 @@ impl Config {
         }
     }
 
+    /// The `[throttle]` section as the core uses it: one limit per account and one per
+    /// client address, sharing `window`, `base_delay` and `max_lockout`.
     pub fn throttle_settings(&self) -> tessera_core::ThrottleSettings {
         let t = &self.throttle;
         let limit = |max| tessera_core::throttle::Limit {
@@ -467,6 +583,7 @@ impl Config {
         }
     }
 
+    /// The password-session timeouts (`session.idle_timeout`, `session.absolute_timeout`).
     pub fn session_settings(&self) -> tessera_core::SessionSettings {
         tessera_core::SessionSettings {
             idle_timeout: self.session.idle_timeout.0,
@@ -474,6 +591,7 @@ impl Config {
         }
     }
 
+    /// The credential lifetimes of the `[tokens]` section.
     pub fn token_settings(&self) -> tessera_core::TokenSettings {
         let t = &self.tokens;
         tessera_core::TokenSettings {

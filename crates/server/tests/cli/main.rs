@@ -1,5 +1,9 @@
-//! End-to-end tests of the `tessera` binary: the server started for real on loopback, and
-//! the admin commands, against SQLite and a throwaway PostgreSQL.
+//! End-to-end tests of the `tessera` server (its application in-process, or the binary
+//! where a process is under test) on loopback, and the admin commands, against SQLite and
+//! a throwaway PostgreSQL.
+
+// Not a public API, and a panic here is a failing run.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 /// Declares a module `$name` with the tests `on_sqlite` and `on_postgres`, each running
 /// `$body(backend)` (the PostgreSQL one on a throwaway database; skipped outside CI when

@@ -1,5 +1,8 @@
 //! One suite, two backends: every case runs against SQLite and against a real PostgreSQL.
 
+// Not a public API, and a panic here is a failing run.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use tessera_core::{Store, Timestamp};
