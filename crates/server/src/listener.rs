@@ -212,14 +212,7 @@ async fn http<I>(
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .keep_alive_timeout(limits.header_read_timeout);
         let conn = builder.serve_connection(io, service);
-        tokio::pin!(conn);
-        tokio::select! {
-            r = conn.as_mut() => log_end(r),
-            () = stopped => {
-                conn.as_mut().graceful_shutdown();
-                log_end(conn.await);
-            }
-        }
+        until_stopped(conn, stopped, |c| c.graceful_shutdown()).await;
     } else {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
@@ -228,13 +221,25 @@ async fn http<I>(
             .max_header_size(limits.max_header_bytes)
             .max_buf_size(limits.max_header_bytes.max(MIN_BUF));
         let conn = builder.serve_connection(io, service).with_upgrades();
-        tokio::pin!(conn);
-        tokio::select! {
-            r = conn.as_mut() => log_end(r),
-            () = stopped => {
-                conn.as_mut().graceful_shutdown();
-                log_end(conn.await);
-            }
+        until_stopped(conn, stopped, |c| c.graceful_shutdown()).await;
+    }
+}
+
+/// Drives a connection until it ends or `stopped` completes; then asks it to finish the
+/// request in flight and close (`shutdown`), and waits for that.
+async fn until_stopped<C>(
+    conn: C,
+    stopped: impl Future<Output = ()>,
+    shutdown: impl FnOnce(std::pin::Pin<&mut C>),
+) where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => log_end(r),
+        () = stopped => {
+            shutdown(conn.as_mut());
+            log_end(conn.await);
         }
     }
 }

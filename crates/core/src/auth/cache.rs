@@ -141,4 +141,21 @@ impl Authenticator {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
     }
+
+    /// Runs a revocation with the cache forgotten before and after it (so that no
+    /// verification that read the store before it is served after it), and records
+    /// `event` when something was revoked. The store call starts when awaited here.
+    pub(super) async fn revoke(
+        &self,
+        revocation: impl std::future::Future<Output = crate::store::StoreResult<bool>>,
+        event: AuditEvent,
+    ) -> Result<bool> {
+        self.forget_cached();
+        let done = revocation.await?;
+        self.forget_cached();
+        if done {
+            self.audit(event).await;
+        }
+        Ok(done)
+    }
 }

@@ -89,21 +89,14 @@ impl Authenticator {
     /// Revokes one of the owner's personal access tokens, with effect on this instance at
     /// once, and records it. `false` when the owner has no such unrevoked token.
     pub async fn revoke_pat(&self, owner: &User, id: &str) -> Result<bool> {
-        self.forget_cached();
-        let done = self
-            .store()
-            .revoke_pat(owner.id, id, Timestamp::now())
-            .await?;
-        self.forget_cached();
-        if done {
-            self.audit(
-                AuditEvent::new("token_revoked", "success")
-                    .user(owner)
-                    .detail(format!("token={id}")),
-            )
-            .await;
-        }
-        Ok(done)
+        let event = AuditEvent::new("token_revoked", "success")
+            .user(owner)
+            .detail(format!("token={id}"));
+        self.revoke(
+            self.store().revoke_pat(owner.id, id, Timestamp::now()),
+            event,
+        )
+        .await
     }
 
     /// Revokes a token and issues a new one with the same name, scopes and lifetime.
@@ -190,21 +183,14 @@ impl Authenticator {
 
     /// Deletes a key and ends every session opened with it.
     pub async fn delete_api_key(&self, owner: &User, id: &str) -> Result<bool> {
-        self.forget_cached();
-        let done = self
-            .store()
-            .delete_api_key(owner.id, id, Timestamp::now())
-            .await?;
-        self.forget_cached();
-        if done {
-            self.audit(
-                AuditEvent::new("api_key_deleted", "success")
-                    .user(owner)
-                    .detail(format!("key={id}")),
-            )
-            .await;
-        }
-        Ok(done)
+        let event = AuditEvent::new("api_key_deleted", "success")
+            .user(owner)
+            .detail(format!("key={id}"));
+        self.revoke(
+            self.store().delete_api_key(owner.id, id, Timestamp::now()),
+            event,
+        )
+        .await
     }
 
     /// Exchanges an API key and secret for an API-key session token

@@ -390,26 +390,17 @@ impl Authenticator {
     pub async fn end_session(&self, identity: &Identity) -> Result<bool> {
         let now = Timestamp::now();
         let s = &identity.session;
-        self.forget_cached();
-        let ended = match s.kind {
-            SessionKind::PersonalAccess => {
-                self.store()
-                    .revoke_pat(identity.user.id, &s.id, now)
-                    .await?
-            }
-            _ => {
-                self.store()
-                    .revoke_session(identity.user.id, &s.id, now)
-                    .await?
+        let store = self.store();
+        let revocation = async {
+            match s.kind {
+                SessionKind::PersonalAccess => store.revoke_pat(identity.user.id, &s.id, now).await,
+                _ => store.revoke_session(identity.user.id, &s.id, now).await,
             }
         };
-        self.forget_cached();
-        if ended {
-            let e = AuditEvent::new("logout", "success").user(&identity.user);
-            self.audit(e.detail(format!("{}={}", s.kind.as_str(), s.id)))
-                .await;
-        }
-        Ok(ended)
+        let event = AuditEvent::new("logout", "success")
+            .user(&identity.user)
+            .detail(format!("{}={}", s.kind.as_str(), s.id));
+        self.revoke(revocation, event).await
     }
 
     /// The caller's unrevoked, unexpired sessions, newest first.
@@ -422,21 +413,15 @@ impl Authenticator {
 
     /// Ends one of the caller's sessions; `false` if there is no such session of theirs.
     pub async fn revoke_session(&self, identity: &Identity, id: &str) -> Result<bool> {
-        self.forget_cached();
-        let done = self
-            .store()
-            .revoke_session(identity.user.id, id, Timestamp::now())
-            .await?;
-        self.forget_cached();
-        if done {
-            self.audit(
-                AuditEvent::new("session_revoked", "success")
-                    .user(&identity.user)
-                    .detail(format!("session={id}")),
-            )
-            .await;
-        }
-        Ok(done)
+        let event = AuditEvent::new("session_revoked", "success")
+            .user(&identity.user)
+            .detail(format!("session={id}"));
+        self.revoke(
+            self.store()
+                .revoke_session(identity.user.id, id, Timestamp::now()),
+            event,
+        )
+        .await
     }
 
     /// Ends all of the caller's sessions but the current one; returns how many.

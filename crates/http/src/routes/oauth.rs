@@ -277,6 +277,22 @@ async fn token_inner(state: AppState, req: Request) -> Result<Response, OAuthErr
     Ok(no_store(Json(body).into_response()))
 }
 
+/// The authenticated client, its permissions, and the `token` parameter of an
+/// introspection or revocation request.
+async fn client_and_token(
+    state: &AppState,
+    req: Request,
+) -> Result<(User, PermissionSet, String), OAuthError> {
+    let (parts, body) = req.into_parts();
+    let (ctx, _) = contexts(&parts)?;
+    let fields = form(&parts, body).await?;
+    let (caller, permissions) = authenticate_client(state, &parts, ctx, &fields).await?;
+    let token = field(&fields, "token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?
+        .to_owned();
+    Ok((caller, permissions, token))
+}
+
 /// `POST {base}/oauth/introspect`: for the token's owner or an account holding
 /// `tokens:introspect`; anything else, and anything inactive, is `{"active":false}`.
 pub async fn introspect(State(state): State<AppState>, req: Request) -> Response {
@@ -286,12 +302,8 @@ pub async fn introspect(State(state): State<AppState>, req: Request) -> Response
 }
 
 async fn introspect_inner(state: AppState, req: Request) -> Result<Response, OAuthError> {
-    let (parts, body) = req.into_parts();
-    let (ctx, _) = contexts(&parts)?;
-    let fields = form(&parts, body).await?;
-    let (caller, caller_perms) = authenticate_client(&state, &parts, ctx, &fields).await?;
-    let token =
-        field(&fields, "token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let (caller, caller_perms, token) = client_and_token(&state, req).await?;
+    let token = token.as_str();
     let inactive = || no_store(Json(json!({ "active": false })).into_response());
     let identity = match state.auth.introspect(token).await {
         Ok(i) => i,
@@ -326,13 +338,8 @@ pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn revoke_inner(state: AppState, req: Request) -> Result<Response, OAuthError> {
-    let (parts, body) = req.into_parts();
-    let (ctx, _) = contexts(&parts)?;
-    let fields = form(&parts, body).await?;
-    let (caller, _) = authenticate_client(&state, &parts, ctx, &fields).await?;
-    let token =
-        field(&fields, "token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    match state.auth.introspect(token).await {
+    let (caller, _, token) = client_and_token(&state, req).await?;
+    match state.auth.introspect(&token).await {
         Ok(identity) if identity.user.id == caller.id => {
             state.auth.end_session(&identity).await?;
             tracing::info!(user = %caller.login, session = %identity.session.id, "token revoked");
