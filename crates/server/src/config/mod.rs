@@ -3,18 +3,19 @@
 //! file and the environment is in `env.rs`, the checks in `validate.rs`.
 
 mod env;
+mod settings;
 #[cfg(test)]
 mod tests;
 mod validate;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use self::env::{deserialize, overlay_env, parse_toml};
+pub use self::settings::Settings;
 pub use tessera_http::settings::{SameSite, Secure};
 
 /// A configuration problem, as one line that names the key.
@@ -456,43 +457,6 @@ impl<'de> Deserialize<'de> for ConfigDuration {
     }
 }
 
-/// The configuration turned into what the program uses, once. Every conversion that can
-/// fail fails here, naming the key, so nothing downstream re-checks or unwraps.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// `server.listen`.
-    pub listen: SocketAddr,
-    /// What the HTTP edge, the gateway and `{base}/verify` need.
-    pub http: tessera_http::HttpSettings,
-    /// Password-session timeouts.
-    pub session: tessera_core::SessionSettings,
-    /// Lifetimes of the long-lived credentials.
-    pub tokens: tessera_core::TokenSettings,
-    /// Brute-force throttling.
-    pub throttle: tessera_core::ThrottleSettings,
-}
-
-impl TryFrom<&Config> for Settings {
-    type Error = ConfigError;
-
-    fn try_from(config: &Config) -> Result<Self, ConfigError> {
-        config.validate()?;
-        let listen = config.server.listen.parse::<SocketAddr>().or_else(|_| {
-            err(format!(
-                "server.listen: `{}` is not an address and port such as `127.0.0.1:8080`",
-                config.server.listen
-            ))
-        })?;
-        Ok(Self {
-            listen,
-            http: config.http_settings()?,
-            session: config.session_settings(),
-            tokens: config.token_settings(),
-            throttle: config.throttle_settings(),
-        })
-    }
-}
-
 /// Where a configuration came from, for messages.
 pub struct Loaded {
     /// The validated configuration: file, then environment, then defaults.
@@ -542,124 +506,6 @@ impl Config {
                 self.server.data_dir.join("tessera.db").display()
             ),
         }
-    }
-
-    /// The `[[rules]]`, compiled for matching (case-insensitive paths unless
-    /// `server.rules_case_sensitive`). The error names the rule (`rules[N]`) and why it
-    /// is wrong: a bad glob, an unknown method or credential kind, a public rule with
-    /// permissions, or a rule an earlier one makes unreachable.
-    pub fn compiled_rules(&self) -> Result<tessera_core::Rules, tessera_core::rules::RuleError> {
-        let specs: Vec<tessera_core::RuleSpec> = self
-            .rules
-            .iter()
-            .map(|r| tessera_core::RuleSpec {
-                matches: r.matches.clone(),
-                permissions: r.permissions.clone(),
-                credentials: r.credentials.clone(),
-                public: r.public,
-            })
-            .collect();
-        if self.server.rules_case_sensitive {
-            tessera_core::Rules::compile_case_sensitive(&specs)
-        } else {
-            tessera_core::Rules::compile(&specs)
-        }
-    }
-
-    /// The `[throttle]` section as the core uses it: one limit per account and one per
-    /// client address, sharing `window`, `base_delay` and `max_lockout`.
-    pub fn throttle_settings(&self) -> tessera_core::ThrottleSettings {
-        let t = &self.throttle;
-        let limit = |max| tessera_core::throttle::Limit {
-            max_failures: max,
-            window: t.window.0,
-            base_delay: t.base_delay.0,
-            max_lockout: t.max_lockout.0,
-        };
-        tessera_core::ThrottleSettings {
-            enabled: t.enabled,
-            account: limit(t.account_max_failures),
-            ip: limit(t.ip_max_failures),
-        }
-    }
-
-    /// The password-session timeouts (`session.idle_timeout`, `session.absolute_timeout`).
-    pub fn session_settings(&self) -> tessera_core::SessionSettings {
-        tessera_core::SessionSettings {
-            idle_timeout: self.session.idle_timeout.0,
-            absolute_timeout: self.session.absolute_timeout.0,
-        }
-    }
-
-    /// The credential lifetimes of the `[tokens]` section.
-    pub fn token_settings(&self) -> tessera_core::TokenSettings {
-        let t = &self.tokens;
-        tessera_core::TokenSettings {
-            api_key_session_lifetime: t.api_key_session_lifetime.0,
-            pat_default_lifetime: t.pat_default_lifetime.0,
-            pat_max_lifetime: t.pat_max_lifetime.0,
-            client_secret_lifetime: t.client_secret_lifetime.0,
-            access_token_default_lifetime: t.access_token_default_lifetime.0,
-        }
-    }
-
-    /// What the HTTP layer needs, or the first key that cannot be converted.
-    fn http_settings(&self) -> Result<tessera_http::HttpSettings, ConfigError> {
-        use tessera_http::settings as h;
-        let header = |key: &str, name: &str| {
-            axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .or_else(|_| err(format!("{key}: `{name}` is not a valid header name")))
-        };
-        let upstream = match &self.proxy.upstream {
-            Some(u) => Some(
-                u.parse::<axum::http::Uri>()
-                    .or_else(|_| err(format!("proxy.upstream: `{u}` is not a URL")))?,
-            ),
-            None => None,
-        };
-        let rules = self
-            .compiled_rules()
-            .map_err(|e| ConfigError(e.to_string()))?;
-        let header_name = header("csrf.header_name", &self.csrf.header_name)?;
-        let alias_header = match &self.tokens.alias_header {
-            Some(a) => Some(header("tokens.alias_header", a)?),
-            None => None,
-        };
-        Ok(h::HttpSettings {
-            base_path: self.server.base_path.clone(),
-            tls: self.server.tls_cert.is_some(),
-            trusted_proxies: self
-                .server
-                .trusted_proxies
-                .iter()
-                .filter_map(|p| tessera_http::IpNet::parse(p).ok())
-                .collect(),
-            allow_insecure_http: self.server.allow_insecure_http,
-            body_read_timeout: self.server.body_read_timeout.0,
-            session_cookie: h::SessionCookie {
-                name: self.session.cookie_name.clone(),
-                same_site: self.session.same_site,
-                domain: self.session.cookie_domain.clone(),
-                path: self.session.cookie_path.clone(),
-                secure: self.session.secure,
-            },
-            csrf: h::Csrf {
-                cookie_name: self.csrf.cookie_name.clone(),
-                header_name,
-                form_field: self.csrf.form_field.clone(),
-                trusted_origins: self.csrf.trusted_origins.clone(),
-            },
-            alias_header,
-            url_param: self.tokens.url_param.clone(),
-            allow_query_credentials: self.login.allow_query_credentials,
-            redirect_uris: self.login.redirect_uris.clone(),
-            rules: std::sync::Arc::new(rules),
-            proxy: upstream.map(|upstream| h::Proxy {
-                upstream,
-                timeout: self.proxy.timeout.0,
-                forward_credentials: self.proxy.forward_credentials,
-            }),
-        })
     }
 
     /// The effective configuration as TOML, with secrets replaced by `***`.
