@@ -63,19 +63,17 @@ macro_rules! impl_credential_store {
                 id: &str,
                 now: tessera_core::Timestamp,
             ) -> tessera_core::store::StoreResult<bool> {
-                let mut tx = self.write().await.db()?;
-                let n = sqlx::query(
-                    "UPDATE personal_tokens SET revoked_at = $1 \
-                     WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
-                )
-                .bind(now.unix())
-                .bind(user.0)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .db()?
-                .rows_affected();
-                tx.commit().await.db()?;
+                let n = self
+                    .write_one(
+                        sqlx::query(
+                            "UPDATE personal_tokens SET revoked_at = $1 \
+                             WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
+                        )
+                        .bind(now.unix())
+                        .bind(user.0)
+                        .bind(id),
+                    )
+                    .await?;
                 Ok(n == 1)
             }
 

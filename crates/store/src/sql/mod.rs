@@ -201,6 +201,20 @@ macro_rules! impl_store {
             }
         }
 
+        impl $store {
+            /// Runs one statement in a write transaction of its own and commits it;
+            /// returns the rows it affected. Any database error is `Unavailable`.
+            async fn write_one(
+                &self,
+                query: sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments>,
+            ) -> tessera_core::store::StoreResult<u64> {
+                let mut tx = self.write().await.db()?;
+                let n = query.execute(&mut *tx).await.db()?.rows_affected();
+                tx.commit().await.db()?;
+                Ok(n)
+            }
+        }
+
         $crate::sql::users::impl_user_store!($store, $db);
         $crate::sql::sessions::impl_session_store!($store, $db);
         $crate::sql::credentials::impl_credential_store!($store, $db);

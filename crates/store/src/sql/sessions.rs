@@ -109,19 +109,17 @@ macro_rules! impl_session_store {
                 session_id: &str,
                 now: tessera_core::Timestamp,
             ) -> tessera_core::store::StoreResult<bool> {
-                let mut tx = self.write().await.db()?;
-                let n = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1 \
-                     WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
-                )
-                .bind(now.unix())
-                .bind(user.0)
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await
-                .db()?
-                .rows_affected();
-                tx.commit().await.db()?;
+                let n = self
+                    .write_one(
+                        sqlx::query(
+                            "UPDATE sessions SET revoked_at = $1 \
+                             WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
+                        )
+                        .bind(now.unix())
+                        .bind(user.0)
+                        .bind(session_id),
+                    )
+                    .await?;
                 Ok(n == 1)
             }
 
@@ -131,19 +129,17 @@ macro_rules! impl_session_store {
                 keep: Option<&str>,
                 now: tessera_core::Timestamp,
             ) -> tessera_core::store::StoreResult<u64> {
-                let mut tx = self.write().await.db()?;
-                let n = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1 \
-                     WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
-                )
-                .bind(now.unix())
-                .bind(user.0)
-                .bind(keep.unwrap_or(""))
-                .execute(&mut *tx)
-                .await
-                .db()?
-                .rows_affected();
-                tx.commit().await.db()?;
+                let n = self
+                    .write_one(
+                        sqlx::query(
+                            "UPDATE sessions SET revoked_at = $1 \
+                             WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
+                        )
+                        .bind(now.unix())
+                        .bind(user.0)
+                        .bind(keep.unwrap_or("")),
+                    )
+                    .await?;
                 Ok(n)
             }
 
@@ -151,17 +147,15 @@ macro_rules! impl_session_store {
                 &self,
                 before: tessera_core::Timestamp,
             ) -> tessera_core::store::StoreResult<u64> {
-                let mut tx = self.write().await.db()?;
-                let n = sqlx::query(
-                    "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1 \
-                     OR idle_expires_at < $1",
-                )
-                .bind(before.unix())
-                .execute(&mut *tx)
-                .await
-                .db()?
-                .rows_affected();
-                tx.commit().await.db()?;
+                let n = self
+                    .write_one(
+                        sqlx::query(
+                            "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1 \
+                             OR idle_expires_at < $1",
+                        )
+                        .bind(before.unix()),
+                    )
+                    .await?;
                 Ok(n)
             }
         }

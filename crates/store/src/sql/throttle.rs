@@ -103,17 +103,15 @@ macro_rules! impl_throttle_store {
                 &self,
                 before: tessera_core::Timestamp,
             ) -> tessera_core::store::StoreResult<u64> {
-                let mut tx = self.write().await.db()?;
-                let n = sqlx::query(
-                    "DELETE FROM login_failures WHERE last_failed_at < $1 \
-                     AND (locked_until IS NULL OR locked_until < $1)",
-                )
-                .bind(before.unix())
-                .execute(&mut *tx)
-                .await
-                .db()?
-                .rows_affected();
-                tx.commit().await.db()?;
+                let n = self
+                    .write_one(
+                        sqlx::query(
+                            "DELETE FROM login_failures WHERE last_failed_at < $1 \
+                             AND (locked_until IS NULL OR locked_until < $1)",
+                        )
+                        .bind(before.unix()),
+                    )
+                    .await?;
                 Ok(n)
             }
 

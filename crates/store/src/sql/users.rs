@@ -314,15 +314,13 @@ macro_rules! impl_user_store {
                 id: tessera_core::UserId,
                 role: &str,
             ) -> tessera_core::store::StoreResult<bool> {
-                let mut tx = self.write().await.db()?;
-                let revoked = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
-                    .bind(id.0)
-                    .bind(role)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?
-                    .rows_affected();
-                tx.commit().await.db()?;
+                let revoked = self
+                    .write_one(
+                        sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role = $2")
+                            .bind(id.0)
+                            .bind(role),
+                    )
+                    .await?;
                 Ok(revoked == 1)
             }
 
