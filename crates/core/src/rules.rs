@@ -309,7 +309,10 @@ pub struct Rules {
 
 /// `path` lower-cased, borrowed when it has no capital letter.
 fn fold(path: &str) -> Cow<'_, str> {
-    if path.is_ascii() && !path.bytes().any(|b| b.is_ascii_uppercase()) {
+    if !path
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
         Cow::Borrowed(path)
     } else {
         Cow::Owned(path.to_lowercase())

@@ -91,7 +91,13 @@ fn cookie(c: &mut Criterion) {
                 .parse()
                 .unwrap(),
         );
-        b.iter(|| assert!(tessera_http::cookies::get(black_box(&h), "sessionid").is_some()))
+        b.iter(|| {
+            assert!(
+                tessera_http::cookies::get_unique(black_box(&h), "sessionid")
+                    .one()
+                    .is_some()
+            )
+        })
     });
 }
 

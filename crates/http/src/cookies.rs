@@ -30,18 +30,6 @@ pub struct SetSessionCookie {
 #[derive(Clone, Copy)]
 pub struct ClearSessionCookie;
 
-/// The first cookie named `name` in the request (RFC 6265 `Cookie` header syntax).
-pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().trim_matches('"'))
-}
-
 /// How many cookies of one name a request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Found<'a> {
@@ -172,10 +160,13 @@ mod tests {
             HeaderValue::from_static("a=1; sessionid=abc; csrftoken=\"x\""),
         );
         h.append(COOKIE, HeaderValue::from_static("b=2"));
-        assert_eq!(get(&h, "sessionid"), Some("abc"));
-        assert_eq!(get(&h, "csrftoken"), Some("x"));
-        assert_eq!(get(&h, "b"), Some("2"));
-        assert_eq!(get(&h, "session"), None);
+        let get = |name| get_unique(&h, name).one();
+        assert_eq!(get("sessionid"), Some("abc"));
+        assert_eq!(get("csrftoken"), Some("x"));
+        assert_eq!(get("b"), Some("2"));
+        assert_eq!(get("session"), None);
+        h.append(COOKIE, HeaderValue::from_static("sessionid=tossed"));
+        assert_eq!(get_unique(&h, "sessionid"), Found::Many);
     }
 
     #[test]

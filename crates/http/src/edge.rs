@@ -85,14 +85,6 @@ pub(crate) fn contexts(
 /// Set once the misconfiguration warning below has been logged.
 static WARNED_UNTRUSTED_FORWARDING: AtomicBool = AtomicBool::new(false);
 
-/// Whether `path` (as received) is under the base path, so Tessera reads its body itself.
-fn under_base(base: &str, path: &str) -> bool {
-    base.is_empty()
-        || path
-            .strip_prefix(base)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
 /// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`; HTTP/1.0 and HTTP/2 at
 /// most one. Two would let Tessera and the upstream judge different hosts.
 fn check_host(req: &Request) -> Result<(), Problem> {
@@ -124,7 +116,7 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
         return res;
     }
     let settings = &state.settings;
-    let deadline = if under_base(&settings.base_path, req.uri().path()) {
+    let deadline = if crate::paths::under_base_as_received(&settings.base_path, req.uri().path()) {
         Deadline::Whole
     } else {
         Deadline::EachChunk

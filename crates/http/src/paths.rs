@@ -40,6 +40,15 @@ pub fn is_own_path(settings: &HttpSettings, path: &str) -> bool {
         && matches!(path.as_bytes().get(base.len()), None | Some(b'/'))
 }
 
+/// Whether `path`, as received (not normalised), is under the base path: what the router
+/// serves itself, and so how the edge times its body. Never used to decide forwarding.
+pub fn under_base_as_received(base: &str, path: &str) -> bool {
+    base.is_empty()
+        || path
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

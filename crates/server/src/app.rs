@@ -38,7 +38,13 @@ pub async fn accounts(config: &Config) -> anyhow::Result<Accounts> {
 
 /// The server key (generated on first use) and the authenticator over the accounts.
 pub async fn authenticator(config: &Config) -> anyhow::Result<(Authenticator, SecretKey)> {
-    let settings = Settings::try_from(config)?;
+    authenticator_with(config, &Settings::try_from(config)?).await
+}
+
+async fn authenticator_with(
+    config: &Config,
+    settings: &Settings,
+) -> anyhow::Result<(Authenticator, SecretKey)> {
     crate::keyfile::ensure_data_dir(config)?;
     let key = crate::keyfile::load_or_create(config)?;
     let accounts = accounts(config).await?;
@@ -96,7 +102,7 @@ impl App {
     /// database, loading or creating the server key) and starts the background tasks.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let settings = Settings::try_from(config)?;
-        let (auth, key) = authenticator(config).await?;
+        let (auth, key) = authenticator_with(config, &settings).await?;
         let tls = match (&config.server.tls_cert, &config.server.tls_key) {
             (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
             _ => None,

@@ -358,10 +358,11 @@ async fn login(
     creds: Credentials,
     params: &Fields,
 ) -> Result<Response, Problem> {
-    if creds.method != Method_::Query {
-        return password_login(state, parts, ctx, csrf_ctx, creds, params).await;
-    }
+    let in_url = creds.method == Method_::Query;
     let res = password_login(state, parts, ctx, csrf_ctx, creds, params).await;
+    if !in_url {
+        return res;
+    }
     Ok(without_referrer(
         res.unwrap_or_else(IntoResponse::into_response),
     ))
