@@ -3,17 +3,16 @@
 use std::str::FromStr;
 
 use sqlx::Connection as _;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::Postgres;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
+use crate::sql::SqlStore;
 use crate::{OpenError, OpenOptions};
 
 /// A [`tessera_core::Store`] on PostgreSQL: one connection pool, for reads and writes.
-pub struct PostgresStore {
-    pool: PgPool,
-}
+pub type PostgresStore = SqlStore<Postgres>;
 
-impl PostgresStore {
+impl SqlStore<Postgres> {
     /// Connects to `url` (`postgres://USER:PASSWORD@HOST:PORT/DB`) with a pool of
     /// `options.max_connections`, and applies pending migrations when `options.migrate`.
     /// A first direct connection names the cause of a failure ([`OpenError::Connect`]);
@@ -48,24 +47,27 @@ impl PostgresStore {
             .connect_with(connect)
             .await
             .map_err(|e| OpenError::Connect(e.to_string()))?;
-        if options.migrate {
+        Self::from_pool(pool, options.migrate).await
+    }
+
+    /// The store on a pool the application already has, applying pending migrations
+    /// when `migrate`. Tessera's tables and its `_sqlx_migrations` history then live in
+    /// the pool's database, in the first schema of its `search_path`: an application
+    /// that runs sqlx migrations of its own on the same database should give Tessera a
+    /// schema of its own (connect with `options=-csearch_path%3Dtessera`), since the two
+    /// histories cannot share one table.
+    pub async fn from_pool(pool: sqlx::PgPool, migrate: bool) -> Result<Self, OpenError> {
+        if migrate {
             sqlx::migrate!("migrations/postgres")
                 .run(&pool)
                 .await
                 .map_err(|e| OpenError::Migrate(e.to_string()))?;
         }
-        Ok(Self { pool })
-    }
-
-    fn reader(&self) -> &PgPool {
-        &self.pool
-    }
-
-    async fn write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
+        Ok(Self {
+            readers: pool.clone(),
+            writer: pool,
+            begin: None,
+            name: "postgres",
+        })
     }
 }
-
-use crate::sql::Db as _;
-
-crate::sql::impl_store!(PostgresStore, Postgres, "postgres");

@@ -6,21 +6,17 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Sqlite, Transaction};
+use sqlx::Sqlite;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::sql::SqlStore;
 use crate::{OpenError, OpenOptions};
 
 /// A [`tessera_core::Store`] on one SQLite file: a single writer connection beside a pool
 /// of read-only connections.
-pub struct SqliteStore {
-    writer: SqlitePool,
-    readers: SqlitePool,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens `url` (`sqlite://PATH`) in WAL mode with `synchronous = FULL`, creating the
     /// file if missing (its directory must exist), with up to two readers per core, and
     /// applies pending migrations when `options.migrate`. `options.connect_timeout` bounds
@@ -60,7 +56,12 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .map_err(|e| OpenError::Connect(e.to_string()))?;
-        let store = Self { writer, readers };
+        let store = Self {
+            readers,
+            writer,
+            begin: Some("BEGIN IMMEDIATE"),
+            name: "sqlite",
+        };
         if options.migrate {
             sqlx::migrate!("migrations/sqlite")
                 .run(&store.writer)
@@ -68,14 +69,6 @@ impl SqliteStore {
                 .map_err(|e| OpenError::Migrate(e.to_string()))?;
         }
         Ok(store)
-    }
-
-    fn reader(&self) -> &SqlitePool {
-        &self.readers
-    }
-
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
     }
 }
 
@@ -94,7 +87,3 @@ async fn usable_for_writes(conn: &mut sqlx::SqliteConnection) -> Result<bool, sq
     }
     Ok(probe.is_ok())
 }
-
-use crate::sql::Db as _;
-
-crate::sql::impl_store!(SqliteStore, Sqlite, "sqlite");

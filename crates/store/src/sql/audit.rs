@@ -1,82 +1,84 @@
 //! `AuditStore`: the security-event log.
-//!
-//! The SQL of one capability, written once for both backends: the macro expands in
-//! `sqlite.rs` and `postgres.rs` (see `sql/mod.rs`).
 
-/// Implements `audit store` for `$store` on database `$db`.
-macro_rules! impl_audit_store {
-    ($store:ty, $db:ty) => {
-        #[async_trait::async_trait]
-        impl tessera_core::store::AuditStore for $store {
-            async fn append_audit(
-                &self,
-                e: &tessera_core::audit::AuditEvent,
-            ) -> tessera_core::store::StoreResult<()> {
-                let mut tx = self.write().await.db()?;
-                sqlx::query(
-                    "INSERT INTO audit_log (at, event, outcome, user_id, login, method, ip, user_agent, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(e.at.unix())
-                .bind(&e.event)
-                .bind(&e.outcome)
-                .bind(e.user_id.map(|u| u.0))
-                .bind(&e.login)
-                .bind(&e.method)
-                .bind(&e.ip)
-                .bind(&e.user_agent)
-                .bind(&e.detail)
-                .execute(&mut *tx)
-                .await
-                .db()?;
-                tx.commit().await.db()
-            }
+use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
+use tessera_core::audit::AuditEvent;
+use tessera_core::store::{AuditStore, StoreResult};
+use tessera_core::{Timestamp, UserId};
 
-            async fn list_audit(
-                &self,
-                user: Option<tessera_core::UserId>,
-                since: tessera_core::Timestamp,
-                limit: u32,
-            ) -> tessera_core::store::StoreResult<Vec<tessera_core::audit::AuditEvent>> {
-                type Row = (i64, String, String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
-                let cols = "at, event, outcome, user_id, login, method, ip, user_agent, detail";
-                let rows: Vec<Row> = match user {
-                    Some(u) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT {cols} FROM audit_log WHERE user_id = $1 AND at >= $2 ORDER BY at DESC, id DESC LIMIT $3"
-                    )))
-                    .bind(u.0)
-                    .bind(since.unix())
-                    .bind(i64::from(limit))
-                    .fetch_all(self.reader())
-                    .await,
-                    None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT {cols} FROM audit_log WHERE at >= $1 ORDER BY at DESC, id DESC LIMIT $2"
-                    )))
-                    .bind(since.unix())
-                    .bind(i64::from(limit))
-                    .fetch_all(self.reader())
-                    .await,
-                }
-                .db()?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(at, event, outcome, user_id, login, method, ip, user_agent, detail)| {
-                        tessera_core::audit::AuditEvent {
-                            at: tessera_core::Timestamp::from_unix(at),
-                            event,
-                            outcome,
-                            user_id: user_id.map(tessera_core::UserId),
-                            login,
-                            method,
-                            ip,
-                            user_agent,
-                            detail,
-                        }
-                    })
-                    .collect())
-            }
+use super::SqlStore;
+use super::backend::{Backend, Columns, Get, query};
+
+/// The columns of `audit_log` a listing selects.
+const AUDIT_COLUMNS: &str = "at, event, outcome, user_id, login, method, ip, user_agent, detail";
+
+#[async_trait]
+impl<DB: Backend> AuditStore for SqlStore<DB> {
+    async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {
+        // Every field, by name: one added to the event cannot be left out here.
+        let AuditEvent {
+            at,
+            event,
+            outcome,
+            user_id,
+            login,
+            method,
+            ip,
+            user_agent,
+            detail,
+        } = e;
+        self.write_one(
+            query(AssertSqlSafe(format!(
+                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            )))
+            .bind(at.unix())
+            .bind(event)
+            .bind(outcome)
+            .bind(user_id.map(|u| u.0))
+            .bind(login)
+            .bind(method)
+            .bind(ip)
+            .bind(user_agent)
+            .bind(detail),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn list_audit(
+        &self,
+        user: Option<UserId>,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        match user {
+            Some(u) => query(AssertSqlSafe(format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE user_id = $1 AND at >= $2 \
+                 ORDER BY at DESC, id DESC LIMIT $3"
+            )))
+            .bind(u.0),
+            None => query(AssertSqlSafe(format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE at >= $1 \
+                 ORDER BY at DESC, id DESC LIMIT $2"
+            ))),
         }
-    };
+        .bind(since.unix())
+        .bind(i64::from(limit))
+        .fetch_all(self.reader(), audit_from_row)
+        .await
+    }
 }
 
-pub(crate) use impl_audit_store;
+fn audit_from_row<R: Columns>(row: &R) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        at: Timestamp::from_unix(row.value("at")?),
+        event: row.value("event")?,
+        outcome: row.value("outcome")?,
+        user_id: Get::<Option<i64>>::value(row, "user_id")?.map(UserId),
+        login: row.value("login")?,
+        method: row.value("method")?,
+        ip: row.value("ip")?,
+        user_agent: row.value("user_agent")?,
+        detail: row.value("detail")?,
+    })
+}

@@ -1,70 +1,108 @@
-//! The SQL behind both backends, written once.
+//! The SQL behind both backends, written once as ordinary generic code.
 //!
-//! `impl_store!(Type, Db, "name")` implements [`tessera_core::Store`] and its five
-//! capabilities for a type that provides `fn reader(&self) -> &Pool<Db>` and
-//! `async fn write(&self) -> Result<Transaction<'static, Db>, sqlx::Error>`. Each
-//! capability's SQL lives in its own file (`users.rs`, `sessions.rs`, `credentials.rs`,
-//! `throttle.rs`, `audit.rs`); this file has what they share (row mappers, column lists,
-//! error mapping). Only portable SQL appears; the conformance suite runs it on both
+//! [`SqlStore<DB>`] is the store on either database: a pool of readers, a writer pool
+//! and how a write transaction begins. `SqliteStore` and `PostgresStore` are its two
+//! instances; `sqlite.rs` and `postgres.rs` only open them (SQLite: one writer
+//! connection whose transactions begin `BEGIN IMMEDIATE`, beside read-only connections;
+//! PostgreSQL: one pool for both). Each capability of [`tessera_core::Store`] is an
+//! `impl<DB: Backend> ... for SqlStore<DB>` in a file of its own (`users.rs`,
+//! `sessions.rs`, `credentials.rs`, `throttle.rs`, `audit.rs`); `backend.rs` says what
+//! the SQL needs of a database, builds statements and maps every database error to a
+//! [`tessera_core::StoreError`] in one place; this file has the store, its transactions
+//! ([`SqlStore::write`], [`SqlStore::write_one`]) and what the capabilities share (row
+//! mappers, column lists, revocation by public id). Only portable SQL appears (`$n`
+//! placeholders, which SQLite reads positionally); the conformance suite runs it on both
 //! databases.
 
 pub(crate) mod audit;
+pub(crate) mod backend;
 pub(crate) mod credentials;
 pub(crate) mod sessions;
 pub(crate) mod throttle;
 pub(crate) mod users;
 
-use std::collections::HashMap;
-
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, Database, Pool};
 use tessera_core::credential::{ApiKey, PersonalToken};
 use tessera_core::session::{Session, SessionKind, split_scopes};
-use tessera_core::{Permission, PermissionSet, StoreError, Timestamp, User, UserId};
+use tessera_core::store::{Owned, Store, StoreResult};
+use tessera_core::{Permission, PermissionSet, Timestamp, User, UserId};
 
-pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+use backend::{Backend, Columns, Query, Tx, query, unavailable};
+
+/// A [`tessera_core::Store`] on one database: reads on a pool of readers, writes in
+/// transactions on the writer pool.
+pub struct SqlStore<DB: Database> {
+    pub(crate) readers: Pool<DB>,
+    pub(crate) writer: Pool<DB>,
+    /// The statement that begins a write transaction (SQLite: `BEGIN IMMEDIATE`, so that
+    /// a write never fails half-way with `SQLITE_BUSY`); `None` for the driver's own.
+    pub(crate) begin: Option<&'static str>,
+    /// What [`Store::backend`] answers.
+    pub(crate) name: &'static str,
 }
 
-/// Database errors as the store reports them: [`StoreError::Unavailable`], which every
-/// caller turns into a refusal (fail closed). `query.await.db()?` instead of repeating
-/// the mapping at each of the hundred calls.
-pub(crate) trait Db<T> {
-    fn db(self) -> Result<T, StoreError>;
-}
+impl<DB: Backend> SqlStore<DB> {
+    /// The pool that serves reads.
+    pub(crate) fn reader(&self) -> &Pool<DB> {
+        &self.readers
+    }
 
-impl<T> Db<T> for Result<T, sqlx::Error> {
-    fn db(self) -> Result<T, StoreError> {
-        self.map_err(unavailable)
+    /// Begins a write transaction on the writer pool.
+    pub(crate) async fn write(&self) -> StoreResult<Tx<DB>> {
+        let tx = match self.begin {
+            Some(statement) => self.writer.begin_with(statement).await,
+            None => self.writer.begin().await,
+        };
+        tx.map(Tx).map_err(unavailable)
+    }
+
+    /// Runs one statement in a write transaction of its own and commits it; returns the
+    /// rows it changed.
+    pub(crate) async fn write_one(&self, statement: Query<DB>) -> StoreResult<u64> {
+        let mut tx = self.write().await?;
+        let n = statement.execute(&mut tx).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 }
 
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+#[async_trait]
+impl<DB: Backend> Store for SqlStore<DB> {
+    fn backend(&self) -> &'static str {
+        self.name
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        query("SELECT 1").execute(self.reader()).await.map(drop)
+    }
 }
 
 /// The columns of `users` every query selects, in this order.
 pub(crate) const USER_COLUMNS: &str =
     "id, login, first_name, last_name, lang, email, disabled, created_at, updated_at";
 
-pub(crate) fn user_from_row<R>(row: &R, roles: Vec<String>) -> Result<User, sqlx::Error>
-where
-    R: sqlx::Row,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+/// `u.id, u.login, ...`: the user columns qualified for a join.
+pub(crate) fn user_columns_qualified() -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn user_from_row<R: Columns>(row: &R, roles: Vec<String>) -> StoreResult<User> {
     Ok(User {
-        id: UserId(row.try_get("id")?),
-        login: row.try_get("login")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        lang: row.try_get("lang")?,
-        email: row.try_get("email")?,
-        disabled: row.try_get("disabled")?,
+        id: UserId(row.value("id")?),
+        login: row.value("login")?,
+        first_name: row.value("first_name")?,
+        last_name: row.value("last_name")?,
+        lang: row.value("lang")?,
+        email: row.value("email")?,
+        disabled: row.value("disabled")?,
         roles,
-        created_at: Timestamp::from_unix(row.try_get("created_at")?),
-        updated_at: Timestamp::from_unix(row.try_get("updated_at")?),
+        created_at: Timestamp::from_unix(row.value("created_at")?),
+        updated_at: Timestamp::from_unix(row.value("updated_at")?),
     })
 }
 
@@ -88,139 +126,98 @@ pub(crate) const SESSION_COLUMNS: &str = "s.id AS s_id, s.kind AS s_kind, s.user
      s.last_seen_at AS s_last_seen_at, s.idle_expires_at AS s_idle_expires_at, \
      s.expires_at AS s_expires_at, s.ip AS s_ip, s.user_agent AS s_user_agent";
 
-pub(crate) fn session_from_row<R>(row: &R) -> Result<Session, sqlx::Error>
-where
-    R: sqlx::Row,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let kind: String = row.try_get("s_kind")?;
-    Ok(Session {
-        id: row.try_get("s_id")?,
-        kind: SessionKind::parse(&kind)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown session kind `{kind}`").into()))?,
-        user_id: UserId(row.try_get("s_user_id")?),
-        api_key_id: row.try_get("s_api_key_id")?,
-        scopes: split_scopes(row.try_get("s_scopes")?),
-        created_at: Timestamp::from_unix(row.try_get("s_created_at")?),
-        last_seen_at: Timestamp::from_unix(row.try_get("s_last_seen_at")?),
-        idle_expires_at: row
-            .try_get::<Option<i64>, _>("s_idle_expires_at")?
-            .map(Timestamp::from_unix),
-        expires_at: Timestamp::from_unix(row.try_get("s_expires_at")?),
-        ip: row.try_get("s_ip")?,
-        user_agent: row.try_get("s_user_agent")?,
-    })
-}
-
-pub(crate) const PAT_COLUMNS: &str = "p.id AS p_id, p.user_id AS p_user_id, p.name AS p_name, \
-     p.scopes AS p_scopes, p.created_at AS p_created_at, p.expires_at AS p_expires_at, \
-     p.last_used_at AS p_last_used_at";
-
-pub(crate) fn pat_from_row<R>(row: &R) -> Result<PersonalToken, sqlx::Error>
-where
-    R: sqlx::Row,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(PersonalToken {
-        id: row.try_get("p_id")?,
-        user_id: UserId(row.try_get("p_user_id")?),
-        name: row.try_get("p_name")?,
-        scopes: split_scopes(row.try_get("p_scopes")?),
-        created_at: Timestamp::from_unix(row.try_get("p_created_at")?),
-        expires_at: Timestamp::from_unix(row.try_get("p_expires_at")?),
-        last_used_at: row
-            .try_get::<Option<i64>, _>("p_last_used_at")?
-            .map(Timestamp::from_unix),
-    })
-}
-
-pub(crate) const KEY_COLUMNS: &str = "k.id AS k_id, k.user_id AS k_user_id, k.name AS k_name, \
-     k.scopes AS k_scopes, k.created_at AS k_created_at, k.last_used_at AS k_last_used_at";
-
-pub(crate) fn api_key_from_row<R>(row: &R) -> Result<ApiKey, sqlx::Error>
-where
-    R: sqlx::Row,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(ApiKey {
-        id: row.try_get("k_id")?,
-        user_id: UserId(row.try_get("k_user_id")?),
-        name: row.try_get("k_name")?,
-        scopes: split_scopes(row.try_get("k_scopes")?),
-        created_at: Timestamp::from_unix(row.try_get("k_created_at")?),
-        last_used_at: row
-            .try_get::<Option<i64>, _>("k_last_used_at")?
-            .map(Timestamp::from_unix),
-    })
-}
-
-/// `u.id, u.login, ...`: the user columns qualified for a join.
-pub(crate) fn user_columns_qualified() -> String {
-    USER_COLUMNS
-        .split(", ")
-        .map(|c| format!("u.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-pub(crate) fn group<K: std::hash::Hash + Eq, V>(pairs: Vec<(K, V)>) -> HashMap<K, Vec<V>> {
-    let mut map: HashMap<K, Vec<V>> = HashMap::new();
-    for (k, v) in pairs {
-        map.entry(k).or_default().push(v);
-    }
-    map
-}
-
-/// Implements [`tessera_core::Store`] and every capability trait for `$store` on `$db`.
-macro_rules! impl_store {
-    ($store:ty, $db:ty, $name:literal) => {
-        #[async_trait::async_trait]
-        impl tessera_core::store::Store for $store {
-            fn backend(&self) -> &'static str {
-                $name
-            }
-
-            async fn ping(&self) -> tessera_core::store::StoreResult<()> {
-                sqlx::query("SELECT 1")
-                    .execute(self.reader())
-                    .await
-                    .map(drop)
-                    .db()
-            }
-        }
-
-        impl $store {
-            /// Runs one statement in a write transaction of its own and commits it;
-            /// returns the rows it affected. Any database error is `Unavailable`.
-            async fn write_one(
-                &self,
-                query: sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments>,
-            ) -> tessera_core::store::StoreResult<u64> {
-                let mut tx = self.write().await.db()?;
-                let n = query.execute(&mut *tx).await.db()?.rows_affected();
-                tx.commit().await.db()?;
-                Ok(n)
-            }
-        }
-
-        $crate::sql::users::impl_user_store!($store, $db);
-        $crate::sql::sessions::impl_session_store!($store, $db);
-        $crate::sql::credentials::impl_credential_store!($store, $db);
-        $crate::sql::throttle::impl_throttle_store!($store, $db);
-        $crate::sql::audit::impl_audit_store!($store, $db);
+pub(crate) fn session_from_row<R: Columns>(row: &R) -> StoreResult<Session> {
+    let kind: String = row.value("s_kind")?;
+    let Some(kind) = SessionKind::parse(&kind) else {
+        let why = format!("unknown session kind `{kind}`");
+        return Err(unavailable(sqlx::Error::Decode(why.into())));
     };
+    Ok(Session {
+        id: row.value("s_id")?,
+        kind,
+        user_id: UserId(row.value("s_user_id")?),
+        api_key_id: row.value("s_api_key_id")?,
+        scopes: split_scopes(row.value("s_scopes")?),
+        created_at: Timestamp::from_unix(row.value("s_created_at")?),
+        last_seen_at: Timestamp::from_unix(row.value("s_last_seen_at")?),
+        idle_expires_at: optional_time(row, "s_idle_expires_at")?,
+        expires_at: Timestamp::from_unix(row.value("s_expires_at")?),
+        ip: row.value("s_ip")?,
+        user_agent: row.value("s_user_agent")?,
+    })
 }
 
-pub(crate) use impl_store;
+/// The columns of `personal_tokens` every query selects, the table aliased `c`. Its
+/// columns are those of `api_keys` (and named alike) plus an expiry.
+pub(crate) const PAT_COLUMNS: &str = "c.id AS c_id, c.user_id AS c_user_id, c.name AS c_name, \
+     c.scopes AS c_scopes, c.created_at AS c_created_at, c.last_used_at AS c_last_used_at, \
+     c.expires_at AS c_expires_at";
+
+/// The columns of `api_keys` every query selects, the table aliased `c`.
+pub(crate) const KEY_COLUMNS: &str = "c.id AS c_id, c.user_id AS c_user_id, c.name AS c_name, \
+     c.scopes AS c_scopes, c.created_at AS c_created_at, c.last_used_at AS c_last_used_at";
+
+pub(crate) fn api_key_from_row<R: Columns>(row: &R) -> StoreResult<ApiKey> {
+    Ok(ApiKey {
+        id: row.value("c_id")?,
+        user_id: UserId(row.value("c_user_id")?),
+        name: row.value("c_name")?,
+        scopes: split_scopes(row.value("c_scopes")?),
+        created_at: Timestamp::from_unix(row.value("c_created_at")?),
+        last_used_at: optional_time(row, "c_last_used_at")?,
+    })
+}
+
+/// A personal token: the columns of an API key, and an expiry.
+pub(crate) fn pat_from_row<R: Columns>(row: &R) -> StoreResult<PersonalToken> {
+    let ApiKey {
+        id,
+        user_id,
+        name,
+        scopes,
+        created_at,
+        last_used_at,
+    } = api_key_from_row(row)?;
+    let expires_at = Timestamp::from_unix(row.value("c_expires_at")?);
+    Ok(PersonalToken {
+        id,
+        user_id,
+        name,
+        scopes,
+        created_at,
+        expires_at,
+        last_used_at,
+    })
+}
+
+/// A nullable time column.
+fn optional_time<R: Columns>(row: &R, name: &str) -> StoreResult<Option<Timestamp>> {
+    let unix: Option<i64> = row.value(name)?;
+    Ok(unix.map(Timestamp::from_unix))
+}
+
+/// The table of what a user owns by public id.
+pub(crate) fn table(what: Owned) -> &'static str {
+    match what {
+        Owned::Session => "sessions",
+        Owned::PersonalToken => "personal_tokens",
+        Owned::ApiKey => "api_keys",
+    }
+}
+
+/// The statement that revokes one of the user's sessions, tokens or keys, unless already
+/// revoked: it changes one row, or none when the user has no such live one.
+pub(crate) fn revocation<DB: Backend>(
+    what: Owned,
+    user: UserId,
+    id: &str,
+    now: Timestamp,
+) -> Query<DB> {
+    query(AssertSqlSafe(format!(
+        "UPDATE {} SET revoked_at = $1 WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
+        table(what)
+    )))
+    .bind(now.unix())
+    .bind(user.0)
+    .bind(id)
+}

@@ -1,10 +1,14 @@
 use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tessera_core::credential::{ApiKey, PersonalToken, StoredClientSecret};
 use tessera_core::session::{Session, SessionKind};
-use tessera_core::store::Touch;
+use tessera_core::store::{SessionRecord, Touch};
+use tessera_core::throttle::{Attempt, Limit, Scope};
 use tessera_core::{
-    Login, NewUser, Permission, PermissionSet, Role, StoreError, Timestamp, UserId,
+    Login, NewUser, Permission, PermissionSet, Role, Store, StoreError, Timestamp, User, UserId,
 };
 
 use crate::{Fixture, now};
@@ -33,6 +37,28 @@ fn perms(set: &PermissionSet) -> Vec<&str> {
     set.iter().map(|p| p.as_str()).collect()
 }
 
+/// A fixed time, far from now, that the session and token cases count from.
+const T0: i64 = 1_800_000_000;
+
+/// Creates `login` (password hash `h`) with `roles`.
+async fn add_user(s: &dyn Store, login: &str, roles: &[&str]) -> User {
+    s.create_user(&new_user(login, roles), "h", now())
+        .await
+        .unwrap()
+}
+
+/// Creates `login`, without roles, with the password hash `hash`.
+async fn add_user_hashed(s: &dyn Store, login: &str, hash: &str) -> User {
+    s.create_user(&new_user(login, &[]), hash, now())
+        .await
+        .unwrap()
+}
+
+/// The stored password hash of `login`.
+async fn hash_of(s: &dyn Store, login: &str) -> String {
+    s.user_by_login(login).await.unwrap().unwrap().password_hash
+}
+
 pub async fn migrations_are_idempotent_and_seed_admin(f: Fixture) {
     let again = f.reopen().await; // runs the migrator a second time
     let roles = again.list_roles().await.unwrap();
@@ -42,11 +68,8 @@ pub async fn migrations_are_idempotent_and_seed_admin(f: Fixture) {
 }
 
 pub async fn users_are_unique_by_normalised_login(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("Joe", &[]), "$argon2id$fake", now())
-        .await
-        .unwrap();
+    let s = f.store.as_ref();
+    let joe = add_user_hashed(s, "Joe", "$argon2id$fake").await;
     assert_eq!(joe.login, "Joe");
     assert_eq!(joe.lang, "en");
     for dup in ["joe", "JOE", "ｊｏｅ"] {
@@ -70,7 +93,7 @@ pub async fn users_are_unique_by_normalised_login(f: Fixture) {
 }
 
 pub async fn unknown_role_creates_nothing(f: Fixture) {
-    let s = &f.store;
+    let s = f.store.as_ref();
     let err = s
         .create_user(&new_user("ann", &["admin", "ghost"]), "h", now())
         .await
@@ -85,13 +108,11 @@ pub async fn unknown_role_creates_nothing(f: Fixture) {
     );
     assert_eq!(s.count_users().await.unwrap(), 0);
     // The login is still free afterwards.
-    s.create_user(&new_user("ann", &["admin"]), "h", now())
-        .await
-        .unwrap();
+    add_user(s, "ann", &["admin"]).await;
 }
 
 pub async fn roles_grant_revoke_and_permissions(f: Fixture) {
-    let s = &f.store;
+    let s = f.store.as_ref();
     s.create_role(&role("orders-reader", &["orders:read"]), now())
         .await
         .unwrap();
@@ -113,10 +134,7 @@ pub async fn roles_grant_revoke_and_permissions(f: Fixture) {
         .collect();
     assert_eq!(names, ["admin", "billing", "orders-reader"]);
 
-    let joe = s
-        .create_user(&new_user("joe", &["orders-reader"]), "h", now())
-        .await
-        .unwrap();
+    let joe = add_user(s, "joe", &["orders-reader"]).await;
     assert_eq!(joe.roles, ["orders-reader"]);
     assert_eq!(
         perms(&s.permissions_of(joe.id).await.unwrap()),
@@ -151,16 +169,10 @@ pub async fn roles_grant_revoke_and_permissions(f: Fixture) {
 }
 
 pub async fn password_change_and_rehash(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("joe", &[]), "old", now())
-        .await
-        .unwrap();
+    let s = f.store.as_ref();
+    let joe = add_user_hashed(s, "joe", "old").await;
     assert!(s.set_password(joe.id, "new", now()).await.unwrap());
-    assert_eq!(
-        s.user_by_login("joe").await.unwrap().unwrap().password_hash,
-        "new"
-    );
+    assert_eq!(hash_of(s, "joe").await, "new");
     assert!(!s.set_password(UserId(424_242), "x", now()).await.unwrap());
 
     // A rehash only replaces the hash it was computed from (a concurrent password
@@ -168,23 +180,14 @@ pub async fn password_change_and_rehash(f: Fixture) {
     s.rehash_password(joe.id, "stale", "rehashed")
         .await
         .unwrap();
-    assert_eq!(
-        s.user_by_login("joe").await.unwrap().unwrap().password_hash,
-        "new"
-    );
+    assert_eq!(hash_of(s, "joe").await, "new");
     s.rehash_password(joe.id, "new", "rehashed").await.unwrap();
-    assert_eq!(
-        s.user_by_login("joe").await.unwrap().unwrap().password_hash,
-        "rehashed"
-    );
+    assert_eq!(hash_of(s, "joe").await, "rehashed");
 }
 
 pub async fn disable_and_enable(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("joe", &[]), "h", now())
-        .await
-        .unwrap();
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
     assert!(!joe.disabled);
     assert!(s.set_disabled(joe.id, true, now()).await.unwrap());
     assert!(s.user_by_id(joe.id).await.unwrap().unwrap().disabled);
@@ -195,7 +198,7 @@ pub async fn disable_and_enable(f: Fixture) {
 }
 
 pub async fn listing_and_counting(f: Fixture) {
-    let s = &f.store;
+    let s = f.store.as_ref();
     s.create_role(&role("ops", &["deploy:run"]), now())
         .await
         .unwrap();
@@ -204,9 +207,7 @@ pub async fn listing_and_counting(f: Fixture) {
         ("Adam", vec![]),
         ("mia", vec!["admin", "ops"]),
     ] {
-        s.create_user(&new_user(login, &roles), "h", now())
-            .await
-            .unwrap();
+        add_user(s, login, &roles).await;
     }
     let users = s.list_users().await.unwrap();
     let logins: Vec<&str> = users.iter().map(|u| u.login.as_str()).collect();
@@ -226,36 +227,43 @@ pub async fn concurrent_writers_never_fail(f: Fixture) {
         .create_role(&role("team", &["team:read"]), now())
         .await
         .unwrap();
-    let mut tasks = Vec::new();
-    for i in 0..60 {
-        let s = if i % 2 == 0 {
-            f.store.clone()
-        } else {
-            other.clone()
-        };
-        tasks.push(tokio::spawn(async move {
-            let u = s
-                .create_user(&new_user(&format!("user{i}"), &[]), "h", now())
-                .await?;
-            s.grant_role(u.id, "team").await?;
-            s.set_password(u.id, "h2", now()).await?;
-            s.set_disabled(u.id, i % 3 == 0, now()).await?;
-            Ok::<_, StoreError>(u.id)
-        }));
-    }
+    let results = concurrently(60, [&f.store, &other], |i, s| async move {
+        let u = s
+            .create_user(&new_user(&format!("user{i}"), &[]), "h", now())
+            .await?;
+        s.grant_role(u.id, "team").await?;
+        s.set_password(u.id, "h2", now()).await?;
+        s.set_disabled(u.id, i % 3 == 0, now()).await?;
+        Ok::<_, StoreError>(u.id)
+    })
+    .await;
     let mut ids = HashSet::new();
-    for t in tasks {
-        ids.insert(
-            t.await
-                .unwrap()
-                .unwrap_or_else(|e| panic!("concurrent write failed: {e}")),
-        );
+    for result in results {
+        ids.insert(result.unwrap_or_else(|e| panic!("concurrent write failed: {e}")));
     }
     assert_eq!(ids.len(), 60);
     assert_eq!(f.store.count_users().await.unwrap(), 60);
     let users = other.list_users().await.unwrap();
     assert!(users.iter().all(|u| u.roles == ["team"]));
     assert_eq!(users.iter().filter(|u| u.disabled).count(), 20);
+}
+
+/// Runs `task(i, store)` for each `i` in `0..n`, all at once, alternately on each of
+/// `stores` (independent stores on the same database); their results, in order.
+async fn concurrently<T, F, Fut>(n: usize, stores: [&Arc<dyn Store>; 2], task: F) -> Vec<T>
+where
+    F: Fn(usize, Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(task(i, Arc::clone(stores[i % 2]))))
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    results
 }
 
 pub async fn ping_answers(f: Fixture) {
@@ -282,192 +290,119 @@ fn digest(s: &str) -> [u8; 32] {
     tessera_core::secret::digest(s.as_bytes())
 }
 
+/// Stores `session` under the digest of `secret`.
+async fn add_session(s: &dyn Store, session: &Session, secret: &str) {
+    s.create_session(session, &digest(secret)).await.unwrap();
+}
+
+/// The unrevoked session whose secret is `secret`, with its user.
+async fn by_secret(s: &dyn Store, secret: &str) -> Option<SessionRecord> {
+    s.session_by_secret(&digest(secret)).await.unwrap()
+}
+
+/// The unrevoked personal token whose value is `secret`, with its user.
+async fn pat_by_secret(s: &dyn Store, secret: &str) -> Option<(PersonalToken, User)> {
+    s.pat_by_secret(&digest(secret)).await.unwrap()
+}
+
 pub async fn sessions_are_found_by_digest_and_revocable(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("joe", &["admin"]), "h", now())
-        .await
-        .unwrap();
-    let ann = s
-        .create_user(&new_user("ann", &[]), "h", now())
-        .await
-        .unwrap();
-    let t0 = 1_800_000_000;
-    let mut scoped = session("s2", joe.id, t0 + 10);
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &["admin"]).await;
+    let ann = add_user(s, "ann", &[]).await;
+    let mut scoped = session("s2", joe.id, T0 + 10);
     scoped.scopes = Some(vec!["orders:read".into(), "orders:write".into()]);
     scoped.kind = SessionKind::AccessToken;
     scoped.idle_expires_at = None;
-    s.create_session(&session("s1", joe.id, t0), &digest("secret-1"))
-        .await
-        .unwrap();
-    s.create_session(&scoped, &digest("secret-2"))
-        .await
-        .unwrap();
-    s.create_session(&session("a1", ann.id, t0), &digest("secret-3"))
-        .await
-        .unwrap();
+    add_session(s, &session("s1", joe.id, T0), "secret-1").await;
+    add_session(s, &scoped, "secret-2").await;
+    add_session(s, &session("a1", ann.id, T0), "secret-3").await;
 
-    let found = s
-        .session_by_secret(&digest("secret-1"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.session, session("s1", joe.id, t0));
+    let found = by_secret(s, "secret-1").await.unwrap();
+    assert_eq!(found.session, session("s1", joe.id, T0));
     assert_eq!(found.user.login, "joe");
     assert_eq!(found.user.roles, ["admin"]);
-    let found = s
-        .session_by_secret(&digest("secret-2"))
-        .await
-        .unwrap()
-        .unwrap();
+    let found = by_secret(s, "secret-2").await.unwrap();
     assert_eq!(
         found.session, scoped,
         "scopes, kind and a missing idle expiry round-trip"
     );
-    assert!(
-        s.session_by_secret(&digest("nope"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(by_secret(s, "nope").await.is_none());
 
-    let at = Timestamp::from_unix(t0 + 100);
+    let at = Timestamp::from_unix(T0 + 100);
     let listed = s.list_sessions(joe.id, at).await.unwrap();
     let ids: Vec<&str> = listed.iter().map(|x| x.id.as_str()).collect();
     assert_eq!(ids, ["s2", "s1"], "newest first, only the user's");
     // Expired sessions are not listed.
-    assert!(
-        s.list_sessions(joe.id, Timestamp::from_unix(t0 + 50_000))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let later = Timestamp::from_unix(T0 + 50_000);
+    assert!(s.list_sessions(joe.id, later).await.unwrap().is_empty());
 
     // Someone else's session cannot be revoked through my account.
     assert!(!s.revoke_session(joe.id, "a1", at).await.unwrap());
-    assert!(
-        s.session_by_secret(&digest("secret-3"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(by_secret(s, "secret-3").await.is_some());
     assert!(s.revoke_session(joe.id, "s1", at).await.unwrap());
     assert!(
         !s.revoke_session(joe.id, "s1", at).await.unwrap(),
         "already revoked"
     );
-    assert!(
-        s.session_by_secret(&digest("secret-1"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(by_secret(s, "secret-1").await.is_none());
 
     // Revoke all but one.
-    s.create_session(&session("s3", joe.id, t0 + 20), &digest("secret-4"))
-        .await
-        .unwrap();
+    add_session(s, &session("s3", joe.id, T0 + 20), "secret-4").await;
     assert_eq!(s.revoke_sessions(joe.id, Some("s3"), at).await.unwrap(), 1);
-    assert!(
-        s.session_by_secret(&digest("secret-2"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        s.session_by_secret(&digest("secret-4"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(by_secret(s, "secret-2").await.is_none());
+    assert!(by_secret(s, "secret-4").await.is_some());
     assert_eq!(s.revoke_sessions(joe.id, None, at).await.unwrap(), 1);
-    assert!(
-        s.session_by_secret(&digest("secret-4"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        s.session_by_secret(&digest("secret-3"))
-            .await
-            .unwrap()
-            .is_some(),
-        "ann untouched"
-    );
+    assert!(by_secret(s, "secret-4").await.is_none());
+    assert!(by_secret(s, "secret-3").await.is_some(), "ann untouched");
 }
 
 pub async fn touches_only_move_forward(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("joe", &[]), "h", now())
-        .await
-        .unwrap();
-    let t0 = 1_800_000_000;
-    s.create_session(&session("s1", joe.id, t0), &digest("k"))
-        .await
-        .unwrap();
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    add_session(s, &session("s1", joe.id, T0), "k").await;
     let touch = |seen: i64| Touch {
         session_id: "s1".into(),
         last_seen_at: Timestamp::from_unix(seen),
         idle_expires_at: Some(Timestamp::from_unix(seen + 1800)),
     };
-    s.touch_sessions(&[touch(t0 + 600), touch(t0 + 300)])
+    s.touch_sessions(&[touch(T0 + 600), touch(T0 + 300)])
         .await
         .unwrap();
-    let got = s
-        .session_by_secret(&digest("k"))
-        .await
-        .unwrap()
-        .unwrap()
-        .session;
-    assert_eq!(got.last_seen_at.unix(), t0 + 600);
-    assert_eq!(got.idle_expires_at.unwrap().unix(), t0 + 2400);
+    let got = by_secret(s, "k").await.unwrap().session;
+    assert_eq!(got.last_seen_at.unix(), T0 + 600);
+    assert_eq!(got.idle_expires_at.unwrap().unix(), T0 + 2400);
     s.touch_sessions(&[]).await.unwrap();
 }
 
 pub async fn password_change_and_disable_end_sessions(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("joe", &[]), "h", now())
-        .await
-        .unwrap();
-    let t0 = 1_800_000_000;
-    s.create_session(&session("p1", joe.id, t0), &digest("p1"))
-        .await
-        .unwrap();
-    let mut token = session("t1", joe.id, t0);
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    add_session(s, &session("p1", joe.id, T0), "p1").await;
+    let mut token = session("t1", joe.id, T0);
     token.kind = SessionKind::AccessToken;
-    s.create_session(&token, &digest("t1")).await.unwrap();
+    add_session(s, &token, "t1").await;
     s.set_password(joe.id, "new", now()).await.unwrap();
-    assert!(s.session_by_secret(&digest("p1")).await.unwrap().is_none());
+    assert!(by_secret(s, "p1").await.is_none());
     assert!(
-        s.session_by_secret(&digest("t1")).await.unwrap().is_some(),
+        by_secret(s, "t1").await.is_some(),
         "client-credential tokens do not depend on the password"
     );
     s.set_disabled(joe.id, true, now()).await.unwrap();
-    assert!(s.session_by_secret(&digest("t1")).await.unwrap().is_none());
+    assert!(by_secret(s, "t1").await.is_none());
 }
 
 pub async fn purge_deletes_only_old_sessions(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("joe", &[]), "h", now())
-        .await
-        .unwrap();
-    let t0 = 1_800_000_000;
-    s.create_session(&session("old", joe.id, t0), &digest("old"))
-        .await
-        .unwrap();
-    s.create_session(&session("new", joe.id, t0 + 100_000), &digest("new"))
-        .await
-        .unwrap();
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    add_session(s, &session("old", joe.id, T0), "old").await;
+    add_session(s, &session("new", joe.id, T0 + 100_000), "new").await;
     let n = s
-        .purge_sessions(Timestamp::from_unix(t0 + 50_000))
+        .purge_sessions(Timestamp::from_unix(T0 + 50_000))
         .await
         .unwrap();
     assert_eq!(n, 1);
-    assert!(s.session_by_secret(&digest("old")).await.unwrap().is_none());
-    assert!(s.session_by_secret(&digest("new")).await.unwrap().is_some());
+    assert!(by_secret(s, "old").await.is_none());
+    assert!(by_secret(s, "new").await.is_some());
 }
 
 fn pat(id: &str, user: UserId, created: i64) -> PersonalToken {
@@ -483,24 +418,17 @@ fn pat(id: &str, user: UserId, created: i64) -> PersonalToken {
 }
 
 pub async fn personal_tokens_lifecycle(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("joe", &[]), "h", now())
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    let ann = add_user(s, "ann", &[]).await;
+    s.create_pat(&pat("p1", joe.id, T0), &digest("v1"))
         .await
         .unwrap();
-    let ann = s
-        .create_user(&new_user("ann", &[]), "h", now())
+    s.create_pat(&pat("p2", joe.id, T0 + 5), &digest("v2"))
         .await
         .unwrap();
-    let t0 = 1_800_000_000;
-    s.create_pat(&pat("p1", joe.id, t0), &digest("v1"))
-        .await
-        .unwrap();
-    s.create_pat(&pat("p2", joe.id, t0 + 5), &digest("v2"))
-        .await
-        .unwrap();
-    let (found, user) = s.pat_by_secret(&digest("v1")).await.unwrap().unwrap();
-    assert_eq!(found, pat("p1", joe.id, t0));
+    let (found, user) = pat_by_secret(s, "v1").await.unwrap();
+    assert_eq!(found, pat("p1", joe.id, T0));
     assert_eq!(user.login, "joe");
     let ids: Vec<String> = s
         .list_pats(joe.id)
@@ -512,64 +440,46 @@ pub async fn personal_tokens_lifecycle(f: Fixture) {
     assert_eq!(ids, ["p2", "p1"]);
     assert!(s.list_pats(ann.id).await.unwrap().is_empty());
 
-    s.touch_pats(&[("p1".into(), Timestamp::from_unix(t0 + 100))])
-        .await
-        .unwrap();
-    s.touch_pats(&[("p1".into(), Timestamp::from_unix(t0 + 50))])
-        .await
-        .unwrap();
-    let (p1, _) = s.pat_by_secret(&digest("v1")).await.unwrap().unwrap();
-    assert_eq!(p1.last_used_at, Some(Timestamp::from_unix(t0 + 100)));
+    for used in [T0 + 100, T0 + 50] {
+        let uses = [("p1".to_owned(), Timestamp::from_unix(used))];
+        s.touch_pats(&uses).await.unwrap();
+    }
+    let (p1, _) = pat_by_secret(s, "v1").await.unwrap();
+    assert_eq!(p1.last_used_at, Some(Timestamp::from_unix(T0 + 100)));
 
     assert!(
         !s.revoke_pat(ann.id, "p1", now()).await.unwrap(),
         "not ann's token"
     );
     assert!(s.revoke_pat(joe.id, "p1", now()).await.unwrap());
-    assert!(s.pat_by_secret(&digest("v1")).await.unwrap().is_none());
+    assert!(pat_by_secret(s, "v1").await.is_none());
+    let p3 = pat("p3", joe.id, T0);
     assert!(
-        !s.replace_pat(joe.id, "p1", &pat("p3", joe.id, t0), &digest("v3"), now())
+        !s.replace_pat(joe.id, "p1", &p3, &digest("v3"), now())
             .await
             .unwrap()
     );
+    assert!(pat_by_secret(s, "v3").await.is_none(), "nothing written");
+    let p4 = pat("p4", joe.id, T0 + 9);
     assert!(
-        s.pat_by_secret(&digest("v3")).await.unwrap().is_none(),
-        "nothing written"
+        s.replace_pat(joe.id, "p2", &p4, &digest("v4"), now())
+            .await
+            .unwrap()
     );
-    assert!(
-        s.replace_pat(
-            joe.id,
-            "p2",
-            &pat("p4", joe.id, t0 + 9),
-            &digest("v4"),
-            now()
-        )
-        .await
-        .unwrap()
-    );
-    assert!(s.pat_by_secret(&digest("v2")).await.unwrap().is_none());
-    assert_eq!(
-        s.pat_by_secret(&digest("v4")).await.unwrap().unwrap().0.id,
-        "p4"
-    );
+    assert!(pat_by_secret(s, "v2").await.is_none());
+    assert_eq!(pat_by_secret(s, "v4").await.unwrap().0.id, "p4");
 }
 
 pub async fn api_keys_and_their_sessions(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("joe", &[]), "h", now())
-        .await
-        .unwrap();
-    let ann = s
-        .create_user(&new_user("ann", &[]), "h", now())
-        .await
-        .unwrap();
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    let ann = add_user(s, "ann", &[]).await;
     let key = ApiKey {
         id: "key_1".into(),
         user_id: joe.id,
         name: "ci".into(),
         scopes: None,
-        created_at: Timestamp::from_unix(1_800_000_000),
+        created_at: Timestamp::from_unix(T0),
         last_used_at: None,
     };
     s.create_api_key(&key, &digest("secret")).await.unwrap();
@@ -583,26 +493,23 @@ pub async fn api_keys_and_their_sessions(f: Fixture) {
     );
     assert!(s.api_key("key_2").await.unwrap().is_none());
 
-    let mut sess = session("ks", joe.id, 1_800_000_000);
+    let mut sess = session("ks", joe.id, T0);
     sess.kind = SessionKind::ApiKey;
     sess.api_key_id = Some("key_1".into());
-    s.create_session(&sess, &digest("ks")).await.unwrap();
+    add_session(s, &sess, "ks").await;
     assert!(!s.delete_api_key(ann.id, "key_1", now()).await.unwrap());
-    assert!(s.session_by_secret(&digest("ks")).await.unwrap().is_some());
+    assert!(by_secret(s, "ks").await.is_some());
     assert!(s.delete_api_key(joe.id, "key_1", now()).await.unwrap());
     assert!(s.api_key("key_1").await.unwrap().is_none());
     assert!(
-        s.session_by_secret(&digest("ks")).await.unwrap().is_none(),
+        by_secret(s, "ks").await.is_none(),
         "its sessions end with it"
     );
 }
 
 pub async fn client_secrets_are_replaced(f: Fixture) {
-    let s = &f.store;
-    let joe = s
-        .create_user(&new_user("joe", &[]), "h", now())
-        .await
-        .unwrap();
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
     assert!(s.client_secret(joe.id).await.unwrap().is_none());
     let first = StoredClientSecret {
         user_id: joe.id,
@@ -622,124 +529,70 @@ pub async fn client_secrets_are_replaced(f: Fixture) {
     };
     s.set_client_secret(&second, &digest("c2")).await.unwrap();
     assert_eq!(s.client_secret(joe.id).await.unwrap().unwrap(), second);
-    assert!(
-        s.client_secret_owner(&digest("c1"))
-            .await
-            .unwrap()
-            .is_none(),
-        "the old secret is gone"
-    );
-    assert!(
-        s.client_secret_owner(&digest("c2"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    let owner = |secret| async move { s.client_secret_owner(&digest(secret)).await.unwrap() };
+    assert!(owner("c1").await.is_none(), "the old secret is gone");
+    assert!(owner("c2").await.is_some());
+}
+
+/// At most 5 failures in 15 minutes; locks of 1 minute, doubling, up to 15.
+const LIMIT: Limit = Limit {
+    max_failures: 5,
+    window: Duration::from_secs(900),
+    base_delay: Duration::from_secs(60),
+    max_lockout: Duration::from_secs(900),
+};
+
+/// Counts an attempt of `subject` in `scope` at `at`, under [`LIMIT`].
+async fn attempt(s: &dyn Store, scope: Scope, subject: &str, at: Timestamp) -> Attempt {
+    s.register_attempt(scope, subject, &LIMIT, at)
+        .await
+        .unwrap()
 }
 
 /// Attempts are counted atomically before any password is checked: many concurrent
 /// guesses, through two stores, let through no more than the limit.
 pub async fn throttling_counts_atomically(f: Fixture) {
-    use tessera_core::throttle::{Attempt, Limit, Scope};
-    let limit = Limit {
-        max_failures: 5,
-        window: std::time::Duration::from_secs(900),
-        base_delay: std::time::Duration::from_secs(60),
-        max_lockout: std::time::Duration::from_secs(900),
-    };
-    let t0 = Timestamp::from_unix(1_800_000_000);
+    let t0 = Timestamp::from_unix(T0);
     let other = f.reopen().await;
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let s = if i % 2 == 0 {
-            f.store.clone()
-        } else {
-            other.clone()
-        };
-        tasks.push(tokio::spawn(async move {
-            s.register_attempt(Scope::Account, "joe", &limit, t0)
-                .await
-                .unwrap()
-        }));
-    }
-    let mut allowed = 0;
-    for t in tasks {
-        if t.await.unwrap() == Attempt::Allowed {
-            allowed += 1;
-        }
-    }
+    let attempts = concurrently(40, [&f.store, &other], |_, s| async move {
+        attempt(s.as_ref(), Scope::Account, "joe", t0).await
+    })
+    .await;
+    let allowed = attempts.iter().filter(|a| **a == Attempt::Allowed).count();
     assert_eq!(allowed, 5, "exactly the limit got through");
     // Locked for base_delay after the fifth; other subjects and scopes are unaffected.
-    let locked = f
-        .store
-        .register_attempt(
-            Scope::Account,
-            "joe",
-            &limit,
-            t0.plus(std::time::Duration::from_secs(30)),
-        )
-        .await
-        .unwrap();
+    let s = f.store.as_ref();
+    let secs = Duration::from_secs;
+    let locked = attempt(s, Scope::Account, "joe", t0.plus(secs(30))).await;
+    let until = t0.plus(secs(60));
+    assert_eq!(locked, Attempt::Throttled { until });
     assert_eq!(
-        locked,
-        Attempt::Throttled {
-            until: t0.plus(std::time::Duration::from_secs(60))
-        }
-    );
-    assert_eq!(
-        f.store
-            .register_attempt(Scope::Account, "ann", &limit, t0)
-            .await
-            .unwrap(),
+        attempt(s, Scope::Account, "ann", t0).await,
         Attempt::Allowed
     );
-    assert_eq!(
-        f.store
-            .register_attempt(Scope::Ip, "joe", &limit, t0)
-            .await
-            .unwrap(),
-        Attempt::Allowed
-    );
+    assert_eq!(attempt(s, Scope::Ip, "joe", t0).await, Attempt::Allowed);
     // After the lock: one more attempt, then a doubled lock.
-    let t1 = t0.plus(std::time::Duration::from_secs(61));
+    let t1 = t0.plus(secs(61));
     assert_eq!(
-        f.store
-            .register_attempt(Scope::Account, "joe", &limit, t1)
-            .await
-            .unwrap(),
+        attempt(s, Scope::Account, "joe", t1).await,
         Attempt::Allowed
     );
-    assert_eq!(
-        f.store
-            .register_attempt(Scope::Account, "joe", &limit, t1)
-            .await
-            .unwrap(),
-        Attempt::Throttled {
-            until: t1.plus(std::time::Duration::from_secs(120))
-        }
-    );
+    let until = t1.plus(secs(120));
+    let locked = attempt(s, Scope::Account, "joe", t1).await;
+    assert_eq!(locked, Attempt::Throttled { until });
     // A success clears the count; an old count is forgotten after the window.
-    f.store.clear_attempts(Scope::Account, "joe").await.unwrap();
+    s.clear_attempts(Scope::Account, "joe").await.unwrap();
     assert_eq!(
-        f.store
-            .register_attempt(Scope::Account, "joe", &limit, t1)
-            .await
-            .unwrap(),
+        attempt(s, Scope::Account, "joe", t1).await,
         Attempt::Allowed
     );
     for _ in 0..4 {
-        f.store
-            .register_attempt(Scope::Account, "ann", &limit, t0)
-            .await
-            .unwrap();
+        attempt(s, Scope::Account, "ann", t0).await;
     }
-    let later = t0.plus(std::time::Duration::from_secs(3600));
+    let later = t0.plus(secs(3600));
     for _ in 0..4 {
         assert_eq!(
-            f.store
-                .register_attempt(Scope::Account, "ann", &limit, later)
-                .await
-                .unwrap(),
+            attempt(s, Scope::Account, "ann", later).await,
             Attempt::Allowed
         );
     }
