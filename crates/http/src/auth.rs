@@ -7,9 +7,9 @@ use axum::http::request::Parts;
 use tessera_core::Identity;
 
 use crate::AppState;
+use crate::context::contexts;
 use crate::credentials::{self, Presented};
 use crate::csrf;
-use crate::edge::contexts;
 use crate::problem::{Challenge, Problem};
 
 /// How the credential of an authenticated request travelled.

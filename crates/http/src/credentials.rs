@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use tessera_core::Password;
 
-use crate::edge::RequestContext;
+use crate::context::RequestContext;
 use crate::problem::{Challenge, Problem};
 use crate::settings::HttpSettings;
 

@@ -2,132 +2,23 @@
 //! matching rule, the credential it accepts, the permissions it requires. Shared by the
 //! gateway and `{base}/verify`, so both decide identically.
 
-use std::sync::Arc;
-
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue};
 use tessera_core::rules::CredentialKind;
-use tessera_core::{AuthFailure, Identity, PermissionSet, User};
+use tessera_core::{AuthFailure, Rules};
 
 use crate::AppState;
+use crate::context::contexts;
 use crate::credentials::{self, Presented};
 use crate::csrf;
-use crate::edge::contexts;
 use crate::problem::{Challenge, Problem};
 
-/// Who a request was allowed for.
-pub struct Principal {
-    /// How the credential was presented.
-    pub credential: CredentialKind,
-    who: Who,
-}
+pub use crate::principal::Principal;
+use crate::principal::Who;
 
-enum Who {
-    /// A session or token: the (shared, cached) verified identity.
-    Identity(Arc<Identity>),
-    /// A client secret or Basic: the account and its permissions.
-    Account {
-        user: User,
-        permissions: PermissionSet,
-    },
-}
-
-impl Principal {
-    /// The user the request was allowed for.
-    pub fn user(&self) -> &User {
-        match &self.who {
-            Who::Identity(i) => &i.user,
-            Who::Account { user, .. } => user,
-        }
-    }
-
-    /// Set for sessions and tokens; absent for a client secret or Basic.
-    pub fn identity(&self) -> Option<&Identity> {
-        match &self.who {
-            Who::Identity(i) => Some(i),
-            Who::Account { .. } => None,
-        }
-    }
-
-    fn allows(&self, required: &str) -> bool {
-        match &self.who {
-            Who::Identity(i) => i.allows(required),
-            Who::Account { permissions, .. } => permissions.allows(required),
-        }
-    }
-
-    /// The public id of the session or personal access token; empty for a client secret or
-    /// HTTP Basic.
-    pub fn session_id(&self) -> &str {
-        self.identity().map_or("", |i| i.session.id.as_str())
-    }
-
-    /// The permissions in effect, comma-separated.
-    pub fn permissions_header(&self) -> String {
-        match &self.who {
-            Who::Identity(i) if i.session.scopes.is_some() => i.effective_permissions().join(","),
-            Who::Identity(i) => join(i.permissions.iter().map(|p| p.as_str())),
-            Who::Account { permissions, .. } => join(permissions.iter().map(|p| p.as_str())),
-        }
-    }
-
-    /// The identity headers (`X-Tessera-*`) for an upstream or a forward-auth proxy.
-    pub fn headers(&self) -> [(HeaderName, HeaderValue); 4] {
-        const USER: HeaderName = HeaderName::from_static("x-tessera-user");
-        const SESSION: HeaderName = HeaderName::from_static("x-tessera-session");
-        const PERMISSIONS: HeaderName = HeaderName::from_static("x-tessera-permissions");
-        const CREDENTIAL: HeaderName = HeaderName::from_static("x-tessera-credential");
-        [
-            (USER, header_value(&self.user().login)),
-            (SESSION, header_value(self.session_id())),
-            (PERMISSIONS, header_value(&self.permissions_header())),
-            (
-                CREDENTIAL,
-                HeaderValue::from_static(self.credential.as_str()),
-            ),
-        ]
-    }
-}
-
-fn join<'a>(parts: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::new();
-    for (i, p) in parts.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(p);
-    }
-    out
-}
-
-/// A header value for `s`: as is when it is visible ASCII without `%`, else through
-/// [`header_safe`].
-fn header_value(s: &str) -> HeaderValue {
-    let plain = s.bytes().all(|b| b.is_ascii_graphic() && b != b'%');
-    let value = if plain {
-        HeaderValue::from_str(s)
-    } else {
-        HeaderValue::from_str(&header_safe(s))
-    };
-    value.unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// Visible ASCII as is; anything else percent-encoded (logins may be Unicode).
-fn header_safe(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_graphic() && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Decides a request. `Ok(None)`: allowed without identity (a public rule).
+/// Decides a request by `rules`. `Ok(None)`: allowed without identity (a public rule).
 pub async fn decide(
     state: &AppState,
+    rules: &Rules,
     parts: &Parts,
     method: &str,
     path: &str,
@@ -142,25 +33,18 @@ pub async fn decide(
             &state.settings.csrf.trusted_origins,
         )?;
     }
-    let rule = state.settings.rules.find(method, path);
+    let rule = rules.find(method, path);
     if rule.is_some_and(|r| r.public) {
         return Ok(None);
     }
     let presented = credentials::extract_with_query(parts, &state.settings, ctx, query)?;
-    if matches!(presented, Presented::None) {
+    let Some(kind) = kind_of(&presented) else {
         return Err(Problem::unauthenticated());
-    }
+    };
     if !ctx.credentials_allowed {
         return Err(Problem::https_required());
     }
     let challenge = presented.challenge();
-    let kind = match &presented {
-        Presented::Token(_) => CredentialKind::Token,
-        Presented::Cookie(_) => CredentialKind::Session,
-        Presented::ClientSecret(_) => CredentialKind::ClientSecret,
-        Presented::Basic { .. } => CredentialKind::Basic,
-        Presented::None => unreachable!("handled above"),
-    };
     // A kind the rule does not accept is refused before any verification (and before
     // any password hashing).
     let Some(rule) = rule else {
@@ -181,6 +65,38 @@ pub async fn decide(
         return Err(Problem::forbidden(missing, kind == CredentialKind::Token));
     }
     Ok(Some(principal))
+}
+
+/// Authenticates a request by whichever credential it presents, in the order of
+/// precedence, with no access rule: `Ok(None)` when it presents none. A session cookie on
+/// an unsafe method needs the CSRF header; plain HTTP needs to be acceptable.
+pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Option<Principal>, Problem> {
+    let (ctx, csrf_ctx) = contexts(parts)?;
+    let presented = credentials::extract(parts, &state.settings, ctx)?;
+    let Some(kind) = kind_of(&presented) else {
+        return Ok(None);
+    };
+    if !ctx.credentials_allowed {
+        return Err(Problem::https_required());
+    }
+    if kind == CredentialKind::Session && csrf::is_unsafe(&parts.method) {
+        csrf_ctx.check_request(&parts.headers, &state.settings.csrf, None)?;
+    }
+    let challenge = presented.challenge();
+    verify(state, presented, kind, challenge, ctx.client_ip)
+        .await
+        .map(Some)
+}
+
+/// The kind of a presented credential; `None` when there is none.
+fn kind_of(presented: &Presented) -> Option<CredentialKind> {
+    Some(match presented {
+        Presented::Token(_) => CredentialKind::Token,
+        Presented::Cookie(_) => CredentialKind::Session,
+        Presented::ClientSecret(_) => CredentialKind::ClientSecret,
+        Presented::Basic { .. } => CredentialKind::Basic,
+        Presented::None => return None,
+    })
 }
 
 fn no_rule() -> Problem {
@@ -235,20 +151,5 @@ async fn verify(
             }
         }
         Presented::None => Err(Problem::unauthenticated()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{header_safe, header_value};
-
-    #[test]
-    fn header_values_are_ascii() {
-        assert_eq!(header_value("joe"), "joe");
-        assert_eq!(header_value("josé"), "jos%C3%A9");
-        assert_eq!(header_value("a%b"), "a%25b");
-        assert_eq!(header_safe("joe"), "joe");
-        assert_eq!(header_safe("josé"), "jos%C3%A9");
-        assert_eq!(header_safe("a%b c"), "a%25b%20c");
     }
 }

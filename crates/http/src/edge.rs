@@ -2,15 +2,17 @@
 //! CSRF state and cross-origin refusal on the way in; CSRF token, cookies and security
 //! headers on the way out.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::{ConnectInfo, Request, State};
+use std::future::Future;
+
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Version, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tessera_core::secret::digest;
 
+use crate::context::Authentication;
 use crate::cookies::{self, ClearSessionCookie, SetSessionCookie};
 use crate::csrf::{self, Binding, CsrfContext, IssueToken};
 use crate::net;
@@ -22,68 +24,14 @@ pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwar
 pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Request extension: what the edge learned about the request's transport.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    /// The client, through trusted proxies; `None` when the peer address is unknown.
-    pub client_ip: Option<IpAddr>,
-    /// HTTPS end to end as far as we can tell (native TLS, or a trusted proxy's
-    /// `X-Forwarded-Proto: https`).
-    pub https: bool,
-    /// `scheme://host[:port]` of this server as the client addressed it.
-    pub own_origin: String,
-    /// The session cookie: `None` absent, `Some(None)` present but not sealed by us,
-    /// `Some(Some(token))` the token it carries.
-    pub session_cookie: Option<Option<String>>,
-    /// Plain HTTP carrying credentials is acceptable for this request.
-    pub credentials_allowed: bool,
-    /// The TCP peer is one of `server.trusted_proxies`.
-    pub from_trusted_proxy: bool,
-}
-
-impl RequestContext {
-    /// Who is asking, for new sessions and the audit log.
-    pub fn client_info(
-        &self,
-        headers: &HeaderMap,
-        method: &str,
-    ) -> tessera_core::session::ClientInfo {
-        tessera_core::session::ClientInfo {
-            ip: self.client_ip.map(|ip| ip.to_string()),
-            user_agent: Self::user_agent(headers),
-            method: Some(method.to_owned()),
-        }
-    }
-
-    /// The request's `User-Agent` without control characters, cut to 512 characters; `None`
-    /// when it is absent or not ASCII text.
-    pub fn user_agent(headers: &HeaderMap) -> Option<String> {
-        headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().filter(|c| !c.is_control()).take(512).collect())
-    }
-}
-
-/// The contexts [`edge`] attached to a request; a 500 (and an error in the log) when the
-/// edge layer is missing in front of a route.
-pub(crate) fn contexts(
-    parts: &axum::http::request::Parts,
-) -> Result<(&RequestContext, &CsrfContext), Problem> {
-    match (
-        parts.extensions.get::<RequestContext>(),
-        parts.extensions.get::<CsrfContext>(),
-    ) {
-        (Some(c), Some(s)) => Ok((c, s)),
-        _ => {
-            tracing::error!("the edge layer is missing in front of an auth route");
-            Err(Problem::internal())
-        }
-    }
-}
+use crate::context::Attached;
+pub use crate::context::RequestContext;
 
 /// Set once the misconfiguration warning below has been logged.
 static WARNED_UNTRUSTED_FORWARDING: AtomicBool = AtomicBool::new(false);
+
+/// Set once the warning about an unknown client address has been logged.
+static WARNED_NO_PEER: AtomicBool = AtomicBool::new(false);
 
 /// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`; HTTP/1.0 and HTTP/2 at
 /// most one. Two would let Tessera and the upstream judge different hosts.
@@ -101,12 +49,17 @@ fn check_host(req: &Request) -> Result<(), Problem> {
     Ok(())
 }
 
-/// The middleware in front of every route. On the way in: refuses a repeated or (HTTP/1.1)
-/// missing `Host`, puts a deadline on reading the body, and attaches the [`RequestContext`]
-/// and [`CsrfContext`] as request extensions, answering 403 itself to an unsafe request
-/// from another origin. On the way out: sends the CSRF token, sets or clears the session
-/// cookie as the handler asked, and adds the security headers.
-pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The work in front of every route, run by [`AuthLayer`](crate::layer::AuthLayer). On
+/// the way in: refuses a repeated or (HTTP/1.1) missing `Host`, puts a deadline on reading
+/// the body, and attaches the [`RequestContext`] and [`CsrfContext`] as request
+/// extensions, answering 403 itself to an unsafe request from another origin; then `next`
+/// answers. On the way out: sends the CSRF token, sets or clears the session cookie as the
+/// handler asked, and adds the security headers.
+pub(crate) async fn run<F, Fut>(state: &AppState, req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     if let Err(p) = check_host(&req) {
         let mut res = p.into_response();
         res.headers_mut().insert(
@@ -116,7 +69,9 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
         return res;
     }
     let settings = &state.settings;
-    let deadline = if crate::paths::under_base_as_received(&settings.base_path, req.uri().path()) {
+    // Only a proxied request's body is timed chunk by chunk (it streams to the upstream).
+    let own = crate::paths::under_base_as_received(&settings.base_path, req.uri().path());
+    let deadline = if settings.proxy.is_none() || own {
         Deadline::Whole
     } else {
         Deadline::EachChunk
@@ -127,6 +82,13 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    if peer.is_none() && !WARNED_NO_PEER.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "the client address of requests is unknown: serve the application with \
+             `into_make_service_with_connect_info::<SocketAddr>()`; until then credentials \
+             are accepted over HTTPS only and failed logins are throttled per account only"
+        );
+    }
     if settings.trusted_proxies.is_empty()
         && peer.is_some_and(|p| net::canonical(p).is_loopback())
         && headers.contains_key(&X_FORWARDED_FOR)
@@ -213,20 +175,32 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
         })
         .flatten();
     // What the way out needs, so that the contexts move into the request uncopied.
+    // Only cookie-carried sessions use the CSRF token: a request outside the auth
+    // endpoints that authenticates by a header, with no session cookie, gets none (unless
+    // a handler issues one), which spares API clients a cookie they never send back.
+    let header_credential = req.headers().contains_key(header::AUTHORIZATION)
+        || settings
+            .alias_header
+            .as_ref()
+            .is_some_and(|h| req.headers().contains_key(h));
     let out = Outgoing {
         https: ctx.https,
         had_session_cookie: ctx.session_cookie.is_some(),
+        csrf_wanted: own || !header_credential || ctx.session_cookie.is_some(),
         csrf: csrf_ctx.clone(),
     };
     let mut res = match refused {
         Some(problem) => problem.into_response(),
         None => {
-            req.extensions_mut().insert(ctx);
-            req.extensions_mut().insert(csrf_ctx);
-            next.run(req).await
+            req.extensions_mut().insert(Attached {
+                request: ctx,
+                csrf: csrf_ctx,
+                authentication: Authentication::new(state.clone()),
+            });
+            next(req).await
         }
     };
-    finish(&state, &out, &mut res);
+    finish(state, &out, &mut res);
     res
 }
 
@@ -234,6 +208,8 @@ pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Re
 struct Outgoing {
     https: bool,
     had_session_cookie: bool,
+    /// Send the CSRF header (and cookie when new) even if no handler issued a token.
+    csrf_wanted: bool,
     csrf: CsrfContext,
 }
 
@@ -246,21 +222,27 @@ fn finish(state: &AppState, out: &Outgoing, res: &mut Response) {
         Secure::Auto => out.https,
     };
     let issued = res.extensions_mut().remove::<IssueToken>().map(|t| t.0);
-    let token = issued.unwrap_or_else(|| csrf_ctx.current_or_new(&state.csrf_signer));
+    let token = match issued {
+        Some(t) => Some(t),
+        None if out.csrf_wanted => Some(csrf_ctx.current_or_new(&state.csrf_signer)),
+        None => None,
+    };
     let set_session = res.extensions_mut().remove::<SetSessionCookie>();
     let clear_session = res
         .extensions_mut()
         .remove::<ClearSessionCookie>()
         .is_some();
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&token) {
-        h.insert(settings.csrf.header_name.clone(), v);
-    }
-    if csrf_ctx.valid_cookie.as_deref() != Some(token.as_str()) {
-        append_cookie(
-            h,
-            &cookies::csrf_set_cookie(&settings.csrf.cookie_name, &token, secure),
-        );
+    if let Some(token) = token {
+        if let Ok(v) = HeaderValue::from_str(&token) {
+            h.insert(settings.csrf.header_name.clone(), v);
+        }
+        if csrf_ctx.valid_cookie.as_deref() != Some(token.as_str()) {
+            append_cookie(
+                h,
+                &cookies::csrf_set_cookie(&settings.csrf.cookie_name, &token, secure),
+            );
+        }
     }
     if let Some(s) = set_session {
         let sealed = cookies::seal_session(

@@ -3,13 +3,17 @@
 //! the core only.
 
 pub mod auth;
+pub mod context;
 pub mod cookies;
 pub mod credentials;
 pub mod csrf;
 pub mod decision;
 pub mod edge;
+pub mod extract;
+pub mod layer;
 pub mod net;
 pub mod paths;
+pub mod principal;
 pub mod problem;
 pub mod proxy;
 mod routes;
@@ -20,6 +24,6 @@ pub mod upstream;
 
 pub use net::IpNet;
 pub use problem::Problem;
-pub use routes::router;
+pub use routes::{BODY_LIMIT, auth_router, health_router};
 pub use settings::HttpSettings;
 pub use state::{AppState, Shared};

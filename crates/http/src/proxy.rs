@@ -10,8 +10,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 
+use crate::context::contexts;
 use crate::decision::{self, Principal};
-use crate::edge::contexts;
 use crate::edge::{X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use crate::settings::{HttpSettings, Proxy};
 use crate::{AppState, Problem};
@@ -199,12 +199,21 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         return Err(Problem::not_found());
     }
     let method = parts.method.as_str().to_ascii_uppercase();
-    let principal = decision::decide(state, &parts, &method, &path, parts.uri.query()).await?;
+    let principal = decision::decide(
+        state,
+        &settings.rules,
+        &parts,
+        &method,
+        &path,
+        parts.uri.query(),
+    )
+    .await?;
     contexts(&parts)?;
     let ctx = parts
         .extensions
-        .remove::<crate::edge::RequestContext>()
-        .ok_or_else(Problem::internal)?;
+        .remove::<crate::context::Attached>()
+        .ok_or_else(Problem::internal)?
+        .request;
 
     let upgrade = is_upgrade(&parts.headers);
     let upgrade_header = upgrade
@@ -324,7 +333,7 @@ fn identity_headers(h: &mut HeaderMap, p: &Principal) {
 
 fn forwarded_headers(
     h: &mut HeaderMap,
-    ctx: &crate::edge::RequestContext,
+    ctx: &crate::context::RequestContext,
     prior_for: Option<&HeaderValue>,
     host: Option<&HeaderValue>,
 ) {

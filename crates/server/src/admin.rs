@@ -8,15 +8,15 @@ use tessera_core::{
     Error as CoreError, Login, NewUser, Password, Permission, StoreError, Timestamp, User,
 };
 
-use crate::app::{accounts, open_store};
+use crate::app::accounts;
 use crate::cli::{ConfigCommand, RoleCommand, UserCommand};
-use crate::config::Config;
+use tessera::Config;
 
 /// `tessera migrate`: opens the configured database, which applies pending migrations,
 /// and prints the backend. Fails when the database cannot be reached or a migration
 /// fails.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
+    let store = accounts(config).await?.store().clone();
     println!("migrations applied ({})", store.backend());
     Ok(())
 }
@@ -32,7 +32,7 @@ pub async fn config(
     match command {
         ConfigCommand::Check => {
             // Reaching the database is part of a valid configuration.
-            let store = open_store(config).await?;
+            let store = accounts(config).await?.store().clone();
             let source = file.map_or("defaults and environment".to_owned(), |f| {
                 f.display().to_string()
             });
@@ -269,8 +269,8 @@ pub async fn audit(
     json: bool,
 ) -> anyhow::Result<()> {
     let accounts = accounts(config).await?;
-    let since =
-        crate::config::ConfigDuration::parse(since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let since = tessera::config::ConfigDuration::parse(since)
+        .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
     let user_id = match user {
         Some(login) => Some(accounts.find(login).await.map_err(explain)?.id),
         None => None,

@@ -1,61 +1,30 @@
-//! The whole application built from a configuration: the store, the core services, the
-//! router and the background tasks. `tessera serve`, the admin commands and the tests
-//! all build it here, so they cannot drift apart.
+//! The server built on the library: [`tessera::Tessera`] provides the store, the core
+//! services, the layer, the routers and the background tasks; this adds the health probes
+//! at the root, the gateway, TLS and the listener. `tessera serve`, the admin commands and
+//! the tests all build it here, so they cannot drift apart.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use tessera_core::{Accounts, Authenticator, PasswordHasher, SecretKey, Store, Timestamp};
+use tessera::{Accounts, Authenticator, Config, Tessera};
 
-use crate::config::{Config, Settings};
-
-/// Opens the configured database, applying pending migrations.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    if config.database.url.is_none() {
-        crate::keyfile::ensure_data_dir(config)?;
-    }
-    let options = tessera_store::OpenOptions {
-        migrate: true,
-        connect_timeout: config.database.connect_timeout.0,
-        max_connections: config.database.max_connections,
-    };
-    let url = config.database_url();
-    tessera_store::open(&url, &options)
-        .await
-        .with_context(|| format!("database {}", tessera_store::redact_url(&url)))
-}
-
-/// The account service on the configured database.
+/// The account service on the configured database, migrated (admin commands).
 pub async fn accounts(config: &Config) -> anyhow::Result<Accounts> {
-    let store = open_store(config).await?;
-    let hasher = PasswordHasher::new(config.password.params(), None)?;
-    Ok(Accounts::new(store, hasher, config.password.policy()))
+    Ok(Tessera::builder().config(config.clone()).accounts().await?)
 }
 
-/// The server key (generated on first use) and the authenticator over the accounts.
-pub async fn authenticator(config: &Config) -> anyhow::Result<(Authenticator, SecretKey)> {
-    authenticator_with(config, &Settings::try_from(config)?).await
-}
-
-async fn authenticator_with(
-    config: &Config,
-    settings: &Settings,
-) -> anyhow::Result<(Authenticator, SecretKey)> {
-    crate::keyfile::ensure_data_dir(config)?;
-    let key = crate::keyfile::load_or_create(config)?;
-    let accounts = accounts(config).await?;
-    let auth = Authenticator::new(
-        accounts,
-        settings.session,
-        settings.tokens,
-        settings.throttle,
-        &key,
-    );
-    Ok((auth, key))
+/// The authenticator on the configured database and key, without the background tasks
+/// (admin commands that mint or revoke credentials).
+pub async fn authenticator(config: &Config) -> anyhow::Result<Authenticator> {
+    let tessera = Tessera::builder()
+        .config(config.clone())
+        .maintenance(false)
+        .build()
+        .await?;
+    Ok(tessera.authenticator().clone())
 }
 
 /// The application, ready to serve.
@@ -101,17 +70,14 @@ impl App {
     /// Builds everything `serve` needs from `config` (opening and migrating the
     /// database, loading or creating the server key) and starts the background tasks.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let settings = Settings::try_from(config)?;
-        let (auth, key) = authenticator_with(config, &settings).await?;
+        let tessera = Tessera::builder().config(config.clone()).build().await?;
         let tls = match (&config.server.tls_cert, &config.server.tls_key) {
             (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
             _ => None,
         };
-        tokio::spawn(purge_expired_sessions(auth.accounts().store().clone()));
-        let state = tessera_http::AppState::new(auth.clone(), settings.http, &key);
         Ok(Self {
-            auth,
-            router: tessera_http::router(state),
+            auth: tessera.authenticator().clone(),
+            router: server_router(&tessera),
             tls,
             limits: connection_limits(config),
             base_path: config.server.base_path.clone(),
@@ -181,6 +147,22 @@ impl App {
             task,
         })
     }
+}
+
+/// The whole server: the health probes, the auth endpoints under the base path, and the
+/// gateway (or a problem+json 404) for every other path, behind the authentication layer.
+fn server_router(tessera: &Tessera) -> axum::Router {
+    let base = &tessera.config().server.base_path;
+    let router = tessera.health_router();
+    let router = if base.is_empty() {
+        router.merge(tessera.auth_router())
+    } else {
+        router.nest(base, tessera.auth_router())
+    };
+    router
+        .fallback_service(tessera.gateway())
+        .method_not_allowed_fallback(|| async { tessera::Problem::method_not_allowed() })
+        .layer(tessera.layer())
 }
 
 /// The connection limits, with `server.max_connections` lowered when the process may not
@@ -260,23 +242,4 @@ fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcce
         .with_context(what)?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(tls)))
-}
-
-/// Deletes sessions a week after they expired or were revoked, once an hour.
-async fn purge_expired_sessions(store: Arc<dyn Store>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let before = Timestamp::now().minus(Duration::from_secs(7 * 86_400));
-        match store.purge_sessions(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sessions = n, "purged old sessions"),
-            Err(e) => tracing::warn!(error = %e, "could not purge old sessions"),
-        }
-        // Failure counters idle for a day (well past any window and lock).
-        let idle = Timestamp::now().minus(Duration::from_secs(86_400));
-        if let Err(e) = store.purge_attempts(idle).await {
-            tracing::warn!(error = %e, "could not purge failure counters");
-        }
-    }
 }

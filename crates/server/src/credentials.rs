@@ -6,10 +6,10 @@ use tessera_core::Authenticator;
 use tessera_core::store::Owned;
 
 use crate::cli::{ApikeyCommand, ClientSecretCommand, SessionCommand, TokenCommand};
-use crate::config::{Config, ConfigDuration};
+use tessera::config::{Config, ConfigDuration};
 
 async fn authenticator(config: &Config) -> anyhow::Result<Authenticator> {
-    Ok(crate::app::authenticator(config).await?.0)
+    crate::app::authenticator(config).await
 }
 
 fn scopes(list: Vec<String>) -> Option<Vec<String>> {

@@ -1,13 +1,11 @@
-//! The Tessera server as a library: the configuration, the application built from it
-//! ([`app::App`]), the listener, and the admin commands. The `tessera` binary is a thin
+//! The Tessera server: the application built on the `tessera` library ([`app::App`]),
+//! the listener, and the admin commands. The `tessera` binary is a thin
 //! `main` over this crate, and tests build the same application in-process.
 
 pub mod admin;
 pub mod app;
 pub mod cli;
-pub mod config;
 pub mod credentials;
-pub mod keyfile;
 pub mod listener;
 pub mod logging;
 pub mod sched;

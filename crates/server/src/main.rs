@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tessera::cli::{Cli, Command};
-use tessera::config::Config;
-use tessera::{admin, credentials, logging, sched, serve};
+use tessera::Config;
+use tessera_server::cli::{Cli, Command};
+use tessera_server::{admin, credentials, logging, sched, serve};
 
 /// mimalloc instead of glibc's malloc: the request path allocates small, short-lived
 /// objects on two or more threads, where it measured about 1 µs less CPU per verified
@@ -39,24 +39,22 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let loaded = Config::load(cli.config.as_deref())?;
-    let config = loaded.config;
+    let config = &loaded.config;
     match cli.command {
-        Command::Serve => serve::run(&config).await,
-        Command::Migrate => admin::migrate(&config).await,
-        Command::Config { command } => {
-            admin::config(&config, loaded.file.as_deref(), command).await
-        }
-        Command::User { command } => admin::user(&config, command).await,
-        Command::Role { command } => admin::role(&config, command).await,
-        Command::Token { command } => credentials::token(&config, command).await,
-        Command::Apikey { command } => credentials::apikey(&config, command).await,
-        Command::ClientSecret { command } => credentials::client_secret(&config, command).await,
-        Command::Session { command } => credentials::session(&config, command).await,
+        Command::Serve => serve::run(config, loaded.settings.listen).await,
+        Command::Migrate => admin::migrate(config).await,
+        Command::Config { command } => admin::config(config, loaded.file.as_deref(), command).await,
+        Command::User { command } => admin::user(config, command).await,
+        Command::Role { command } => admin::role(config, command).await,
+        Command::Token { command } => credentials::token(config, command).await,
+        Command::Apikey { command } => credentials::apikey(config, command).await,
+        Command::ClientSecret { command } => credentials::client_secret(config, command).await,
+        Command::Session { command } => credentials::session(config, command).await,
         Command::Audit {
             user,
             since,
             limit,
             json,
-        } => admin::audit(&config, user.as_deref(), &since, limit, json).await,
+        } => admin::audit(config, user.as_deref(), &since, limit, json).await,
     }
 }

@@ -5,15 +5,14 @@ use anyhow::Context;
 use tessera_core::{Accounts, Error as CoreError, Login, NewUser, Password, StoreError};
 
 use crate::app::App;
-use crate::config::Config;
+use tessera::Config;
 
-/// `tessera serve`: binds `server.listen`, builds the application (migrating the
+/// `tessera serve`: binds `addr` (`server.listen`), builds the application (migrating the
 /// database, loading or creating the key), creates the first user on an empty database,
 /// and serves until SIGINT or SIGTERM. Fails when the port cannot be bound or the
 /// application cannot be built.
-pub async fn run(config: &Config) -> anyhow::Result<()> {
+pub async fn run(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<()> {
     // Bound first: a taken port fails before anything (such as the first admin) is created.
-    let addr = crate::config::Settings::try_from(config)?.listen;
     let listener = std::net::TcpListener::bind(addr)
         .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
     let app = App::build(config).await?;

@@ -15,11 +15,11 @@ use super::body::{
     safe_next,
 };
 use crate::auth::authenticate;
+use crate::context::RequestContext;
+use crate::context::contexts;
 use crate::cookies::SetSessionCookie;
 use crate::credentials::{self, Presented};
 use crate::csrf::{self, Binding, CsrfContext, IssueToken};
-use crate::edge::RequestContext;
-use crate::edge::contexts;
 use crate::problem::Challenge;
 use crate::{AppState, Problem};
 
@@ -158,7 +158,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
     if html {
         let token = csrf_ctx.current_or_new(&state.csrf_signer);
         let next = field(&query, "next").map(safe_next).unwrap_or_default();
-        let mut res = login_page(&state, &token, &next).into_response();
+        let mut res = login_page(&state, &parts, &token, &next).into_response();
         let h = res.headers_mut();
         // Never framed (clickjacking of the password form), no script at all.
         h.insert(
@@ -551,8 +551,8 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-fn login_page(state: &AppState, csrf_token: &str, next: &str) -> Html<String> {
-    let action = format!("{}/login/", state.settings.base_path);
+fn login_page(state: &AppState, parts: &Parts, csrf_token: &str, next: &str) -> Html<String> {
+    let action = format!("{}/login/", super::mount_path(parts));
     Html(fill(
         LOGIN_PAGE,
         &[

@@ -17,7 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
 
-use crate::{AppState, Problem, edge};
+use crate::{AppState, Problem};
 
 /// The `{id}` of a route, with a problem+json 400 when it is not valid UTF-8.
 pub struct Id(pub String);
@@ -72,29 +72,35 @@ pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 18] {
     ]
 }
 
-/// The whole application: the health probes, the auth endpoints under the base path, and
-/// the gateway (or a 404 for any other path), behind the [`edge`](crate::edge::edge) layer.
-pub fn router(state: AppState) -> Router {
-    let base = state.settings.base_path.clone();
-    let mut router = health::routes();
+/// The auth endpoints at their paths under the base path (`/login`, `/tokens`, ..., each
+/// also with a trailing slash), to `nest` under the base path of an application (or
+/// `merge` at its root), behind [`AuthLayer`](crate::layer::AuthLayer). A method an
+/// endpoint does not serve gets a problem+json 405; bodies are limited to [`BODY_LIMIT`].
+pub fn auth_router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
+    let mut router = Router::new();
     for (path, handler) in routes() {
         router = router
-            .route(&format!("{base}{path}"), handler.clone())
-            .route(&format!("{base}{path}/"), handler);
+            .route(path, handler.clone())
+            .route(&format!("{path}/"), handler);
     }
-    let router = if state.settings.proxy.is_some() {
-        router.fallback(crate::proxy::gateway)
-    } else {
-        router.fallback(|| async { Problem::not_found() })
-    };
     router
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            edge::edge,
-        ))
         .with_state(state)
+}
+
+/// The liveness and readiness probes, `/healthz` and `/readyz`.
+pub fn health_router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
+    health::routes().with_state(state)
+}
+
+/// Where the auth router is nested (`/api`), or `""` at the root: the prefix of the links
+/// its pages write.
+pub(crate) fn mount_path(parts: &axum::http::request::Parts) -> &str {
+    parts
+        .extensions
+        .get::<axum::extract::NestedPath>()
+        .map_or("", |n| n.as_str())
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use serde_json::json;
 use tessera_core::{AuthFailure, PermissionSet, User};
 
 use super::body::{Fields, field, query_pairs, read_form_fields};
+use crate::context::RequestContext;
+use crate::context::contexts;
 use crate::credentials::{self, Presented};
-use crate::edge::RequestContext;
-use crate::edge::contexts;
 use crate::{AppState, Problem};
 
 /// An RFC 6749 §5.2 error, with the problem-details members alongside.

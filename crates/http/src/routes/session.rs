@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use tessera_core::{Identity, Permission, Timestamp};
 
 use crate::auth::{Authenticated, AuthenticatedUnchecked, Carrier, PasswordSession};
+use crate::context::contexts;
 use crate::cookies::ClearSessionCookie;
 use crate::csrf::{self, Binding, IssueToken};
-use crate::edge::contexts;
 use crate::{AppState, Problem};
 
 /// The session info document (README, "Endpoints"). Typed rather than built as a

@@ -7,8 +7,8 @@ use axum::extract::{Request, State};
 use axum::http::HeaderName;
 use axum::response::Response;
 
+use crate::context::contexts;
 use crate::decision;
-use crate::edge::contexts;
 use crate::{AppState, Problem};
 
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
@@ -75,7 +75,8 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Respo
     };
     let path =
         tessera_core::path::normalize(path).map_err(|e| Problem::invalid_request(e.to_string()))?;
-    let principal = decision::decide(&state, &parts, &method, &path, query).await?;
+    let principal =
+        decision::decide(&state, &state.settings.rules, &parts, &method, &path, query).await?;
     // Room for the identity headers and what the edge adds, so the map never regrows.
     let mut headers = axum::http::HeaderMap::with_capacity(16);
     if let Some(p) = principal {

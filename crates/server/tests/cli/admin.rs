@@ -1,13 +1,10 @@
 //! Admin commands against SQLite and PostgreSQL, and configuration errors.
 
-use crate::harness::{Backend, Env};
+use crate::harness::Env;
 
 const GOOD: &str = "correct horse battery staple\n";
 
-async fn users_and_roles(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
+async fn users_and_roles(env: Env) {
     let out = env
         .run(
             &[
@@ -30,34 +27,22 @@ async fn users_and_roles(backend: Backend) {
     assert!(out.contains("created user Joe"), "{out}");
 
     // Refusals: each a one-line reason, and nothing written.
-    let line = env
-        .run(&["user", "add", "JOE", "--password-stdin"], GOOD)
-        .failure();
-    assert!(line.contains("already exists"), "{line}");
-    let line = env
-        .run(&["user", "add", "ann", "--password-stdin"], "short\n")
-        .failure();
-    assert!(line.contains("at least 12 characters"), "{line}");
-    let line = env
-        .run(
-            &["user", "add", "ann", "--password-stdin"],
-            "password1234\n",
-        )
-        .failure();
-    assert!(line.contains("commonly used"), "{line}");
-    let line = env
-        .run(
-            &["user", "add", "ann", "--password-stdin", "--role", "ghost"],
-            GOOD,
-        )
-        .failure();
-    assert!(line.contains("unknown role `ghost`"), "{line}");
-    let line = env
-        .run(&["user", "add", "a:b", "--password-stdin"], GOOD)
-        .failure();
-    assert!(line.contains("invalid login"), "{line}");
-    let line = env.run(&["user", "add", "ann"], "").failure();
-    assert!(line.contains("--password-stdin"), "{line}");
+    let add_ann = ["user", "add", "ann", "--password-stdin"];
+    env.run(&["user", "add", "JOE", "--password-stdin"], GOOD)
+        .failure_with("already exists");
+    env.run(&add_ann, "short\n")
+        .failure_with("at least 12 characters");
+    env.run(&add_ann, "password1234\n")
+        .failure_with("commonly used");
+    env.run(
+        &["user", "add", "ann", "--password-stdin", "--role", "ghost"],
+        GOOD,
+    )
+    .failure_with("unknown role `ghost`");
+    env.run(&["user", "add", "a:b", "--password-stdin"], GOOD)
+        .failure_with("invalid login");
+    env.run(&["user", "add", "ann"], "")
+        .failure_with("--password-stdin");
     let list = env.run(&["user", "list", "--json"], "").success();
     let users: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
     assert_eq!(users.len(), 1, "refused users were not created: {list}");
@@ -66,27 +51,11 @@ async fn users_and_roles(backend: Backend) {
     assert!(users[0].get("password_hash").is_none());
 
     // Roles.
-    env.run(
-        &[
-            "role",
-            "add",
-            "orders",
-            "--permission",
-            "orders:read",
-            "--permission",
-            "orders:write",
-        ],
-        "",
-    )
-    .success();
-    let line = env
-        .run(&["role", "add", "orders", "--permission", "x:y"], "")
-        .failure();
-    assert!(line.contains("already exists"), "{line}");
-    let line = env
-        .run(&["role", "add", "bad", "--permission", "a b"], "")
-        .failure();
-    assert!(line.contains("invalid permission"), "{line}");
+    env.add_role("orders", &["orders:read", "orders:write"]);
+    env.run(&["role", "add", "orders", "--permission", "x:y"], "")
+        .failure_with("already exists");
+    env.run(&["role", "add", "bad", "--permission", "a b"], "")
+        .failure_with("invalid permission");
     let roles = env.run(&["role", "list"], "").success();
     assert!(
         roles.contains("admin") && roles.contains("orders:read orders:write"),
@@ -96,15 +65,12 @@ async fn users_and_roles(backend: Backend) {
     env.run(&["role", "grant", "joe", "orders"], "").success();
     let again = env.run(&["role", "grant", "JOE", "orders"], "").success();
     assert!(again.contains("already has"), "{again}");
-    let line = env.run(&["role", "grant", "joe", "ghost"], "").failure();
-    assert!(line.contains("unknown role"), "{line}");
-    let line = env
-        .run(&["role", "grant", "nobody", "orders"], "")
-        .failure();
-    assert!(line.contains("no such user `nobody`"), "{line}");
+    env.run(&["role", "grant", "joe", "ghost"], "")
+        .failure_with("unknown role");
+    env.run(&["role", "grant", "nobody", "orders"], "")
+        .failure_with("no such user `nobody`");
 
-    let shown: serde_json::Value =
-        serde_json::from_str(&env.run(&["user", "show", "joe", "--json"], "").success()).unwrap();
+    let shown = env.run_json(&["user", "show", "joe", "--json"]);
     assert_eq!(shown["roles"], serde_json::json!(["orders"]));
     assert_eq!(
         shown["permissions"],
@@ -118,8 +84,8 @@ async fn users_and_roles(backend: Backend) {
     );
 
     env.run(&["role", "revoke", "joe", "orders"], "").success();
-    let line = env.run(&["role", "revoke", "joe", "orders"], "").failure();
-    assert!(line.contains("does not have"), "{line}");
+    env.run(&["role", "revoke", "joe", "orders"], "")
+        .failure_with("does not have");
 
     // Disable / enable / passwd.
     env.run(&["user", "disable", "joe"], "").success();
@@ -130,22 +96,12 @@ async fn users_and_roles(backend: Backend) {
         "{list}"
     );
     env.run(&["user", "enable", "joe"], "").success();
-    let line = env
-        .run(
-            &["user", "passwd", "joe", "--password-stdin"],
-            "joejoejoejoe\n",
-        )
-        .failure();
-    assert!(line.contains("too similar to the login"), "{line}");
-    env.run(
-        &["user", "passwd", "joe", "--password-stdin"],
-        "another fine passphrase\n",
-    )
-    .success();
-    let line = env
-        .run(&["user", "passwd", "nobody", "--password-stdin"], GOOD)
-        .failure();
-    assert!(line.contains("no such user"), "{line}");
+    let passwd = ["user", "passwd", "joe", "--password-stdin"];
+    env.run(&passwd, "joejoejoejoe\n")
+        .failure_with("too similar to the login");
+    env.run(&passwd, "another fine passphrase\n").success();
+    env.run(&["user", "passwd", "nobody", "--password-stdin"], GOOD)
+        .failure_with("no such user");
 
     // `migrate` is idempotent.
     env.run(&["migrate"], "").success();
@@ -165,30 +121,13 @@ fn the_password_is_read_exactly_from_stdin() {
     .success();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let url = format!(
-            "sqlite://{}",
-            env.path().join("tessera-data/tessera.db").display()
-        );
-        let store = tessera_store::open(&url, &Default::default())
-            .await
-            .unwrap();
-        let hasher = tessera_core::PasswordHasher::new(Default::default(), Some(1)).unwrap();
-        let accounts = tessera_core::Accounts::new(store, hasher, Default::default());
-        let pw = |s: &str| tessera_core::Password::new(s);
-        assert!(
-            accounts
-                .authenticate("kim", &pw("  spaces count too  "))
-                .await
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            accounts
-                .authenticate("kim", &pw("spaces count too"))
-                .await
-                .unwrap()
-                .is_none()
-        );
+        let accounts = crate::harness::sqlite_accounts(&env).await;
+        let logs_in = async |password: &str| {
+            let password = tessera_core::Password::new(password);
+            accounts.authenticate("kim", &password).await.unwrap()
+        };
+        assert!(logs_in("  spaces count too  ").await.is_some());
+        assert!(logs_in("spaces count too").await.is_none());
     });
 }
 
@@ -201,10 +140,8 @@ fn configuration_errors_are_one_line_naming_the_key() {
         p.display().to_string()
     };
     let unknown = write("unknown.toml", "[session]\nidle_timout = \"5m\"\n");
-    let line = env
-        .run(&["--config", &unknown, "config", "check"], "")
-        .failure();
-    assert!(line.contains("session.idle_timout: unknown key"), "{line}");
+    env.run(&["--config", &unknown, "config", "check"], "")
+        .failure_with("session.idle_timout: unknown key");
 
     let bad_duration = write("duration.toml", "[session]\nidle_timeout = \"five\"\n");
     let line = env
@@ -216,15 +153,11 @@ fn configuration_errors_are_one_line_naming_the_key() {
     );
 
     let syntax = write("syntax.toml", "[server]\nlisten = \n");
-    let line = env
-        .run(&["--config", &syntax, "config", "check"], "")
-        .failure();
-    assert!(line.contains("line 2"), "{line}");
+    env.run(&["--config", &syntax, "config", "check"], "")
+        .failure_with("line 2");
 
-    let line = env
-        .run(&["--config", "/nonexistent.toml", "config", "check"], "")
-        .failure();
-    assert!(line.contains("cannot read config file"), "{line}");
+    env.run(&["--config", "/nonexistent.toml", "config", "check"], "")
+        .failure_with("cannot read config file");
 
     let unreachable = Env::sqlite().with(
         "TESSERA_DATABASE__URL",
@@ -238,13 +171,15 @@ fn configuration_errors_are_one_line_naming_the_key() {
     );
 
     let env_var = Env::sqlite().with("TESSERA_TOKENS__PAT_MAX_LIFETIME", "forever");
-    let line = env_var.run(&["config", "check"], "").failure();
-    assert!(line.contains("TESSERA_TOKENS__PAT_MAX_LIFETIME"), "{line}");
+    env_var
+        .run(&["config", "check"], "")
+        .failure_with("TESSERA_TOKENS__PAT_MAX_LIFETIME");
 
     // TESSERA_CONFIG is the same as --config.
     let via_env = Env::sqlite().with("TESSERA_CONFIG", &unknown);
-    let line = via_env.run(&["config", "check"], "").failure();
-    assert!(line.contains("session.idle_timout"), "{line}");
+    via_env
+        .run(&["config", "check"], "")
+        .failure_with("session.idle_timout");
 }
 
 #[test]

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use reqwest::Method;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder};
 
 /// The password every test user gets.
 pub const PW: &str = "correct horse battery staple";
@@ -63,6 +63,27 @@ impl Resp {
     pub fn code(&self) -> String {
         self.json()["code"].as_str().unwrap_or_default().to_owned()
     }
+
+    /// The string member `key` of the JSON body (which must have it).
+    #[track_caller]
+    pub fn field(&self, key: &str) -> String {
+        let v = self.json();
+        v[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string `{key}` in {v}"))
+            .to_owned()
+    }
+
+    /// Asserts the status and the problem `code` of the answer.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "{}",
+            self.body
+        );
+    }
 }
 
 impl Client {
@@ -79,7 +100,7 @@ impl Client {
         }
     }
 
-    pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
         if !self.jar.is_empty() {
             let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -88,7 +109,60 @@ impl Client {
         rb
     }
 
-    pub async fn send(&mut self, rb: reqwest::RequestBuilder) -> Resp {
+    /// `method path` with this `Authorization` header.
+    pub fn auth(&self, method: Method, path: &str, authorization: &str) -> RequestBuilder {
+        self.req(method, path)
+            .header("authorization", authorization)
+    }
+
+    /// `method path` with `Authorization: Bearer token`.
+    pub fn bearer(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.auth(method, path, &format!("Bearer {token}"))
+    }
+
+    /// A Basic login: `POST /api/login` with `Authorization: Basic`.
+    pub fn basic_login(&self, login: &str, password: &str) -> RequestBuilder {
+        self.auth(Method::POST, "/api/login", &basic(login, password))
+    }
+
+    /// A JSON login: `POST /api/login` with `{"username", "password"}`.
+    pub fn json_login(&self, login: &str, password: &str) -> RequestBuilder {
+        self.json_login_at("/api/login", login, password)
+    }
+
+    /// A JSON login at `path` (under another base path, or with a query).
+    pub fn json_login_at(&self, path: &str, login: &str, password: &str) -> RequestBuilder {
+        self.req(Method::POST, path)
+            .json(&serde_json::json!({"username": login, "password": password}))
+    }
+
+    /// A form login at `path`: `username` and `password` URL-encoded.
+    pub fn form_login_at(&self, path: &str, login: &str, password: &str) -> RequestBuilder {
+        self.req(Method::POST, path)
+            .form(&[("username", login), ("password", password)])
+    }
+
+    /// `POST path` with this `Content-Type` and body, as they are.
+    pub fn post_typed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> RequestBuilder {
+        self.req(Method::POST, path)
+            .header("content-type", content_type)
+            .body(body)
+    }
+
+    /// Logs in with Basic as a header-only client (keeping no cookie) and returns the
+    /// session token.
+    pub async fn login_token(&mut self, login: &str, password: &str) -> String {
+        let r = self.send_once(self.basic_login(login, password)).await;
+        assert_eq!(r.status, 200, "login of {login}: {}", r.body);
+        r.body
+    }
+
+    pub async fn send(&mut self, rb: RequestBuilder) -> Resp {
         let res = rb.send().await.unwrap();
         let status = res.status().as_u16();
         let headers = res.headers().clone();
@@ -116,7 +190,7 @@ impl Client {
     }
 
     /// Sends as a header-only client would: cookies the answer sets are not kept.
-    pub async fn send_once(&mut self, rb: reqwest::RequestBuilder) -> Resp {
+    pub async fn send_once(&mut self, rb: RequestBuilder) -> Resp {
         let r = self.send(rb).await;
         self.jar.clear();
         r

@@ -4,11 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::client::{Client, PW, Resp, basic};
-use crate::harness::{Backend, Env};
-
-fn bearer(t: &str) -> String {
-    format!("Bearer {t}")
-}
+use crate::harness::{Env, Server, labelled};
 
 /// Waits out the verification cache, for revocations made by another process (the CLI).
 pub async fn settle() {
@@ -24,22 +20,12 @@ struct Session {
 impl Session {
     async fn login(base: &str, login: &str) -> Self {
         let mut c = Client::new(base);
-        let r = c
-            .send(
-                c.req(Method::POST, "/api/login")
-                    .header("authorization", basic(login, PW)),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        c.jar.clear(); // a header-only client
-        Self { c, token: r.body }
+        let token = c.login_token(login, PW).await;
+        Self { c, token }
     }
 
     async fn call(&mut self, method: Method, path: &str, body: Option<Value>) -> Resp {
-        let mut rb = self
-            .c
-            .req(method, path)
-            .header("authorization", bearer(&self.token));
+        let mut rb = self.c.bearer(method, path, &self.token);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
@@ -47,12 +33,56 @@ impl Session {
     }
 
     async fn with(&mut self, token: &str, method: Method, path: &str) -> Resp {
-        let rb = self
-            .c
-            .req(method, path)
-            .header("authorization", bearer(token));
+        let rb = self.c.bearer(method, path, token);
         self.c.send_once(rb).await
     }
+
+    /// What `GET /api/session` answers `token`.
+    async fn session_status(&mut self, token: &str) -> u16 {
+        self.with(token, Method::GET, "/api/session").await.status
+    }
+
+    /// `DELETE path` with this session's token.
+    async fn delete(&mut self, path: &str) -> u16 {
+        self.call(Method::DELETE, path, None).await.status
+    }
+
+    /// Creates a personal access token described by `body`; returns its value.
+    async fn pat(&mut self, body: Value) -> String {
+        let r = self.call(Method::POST, "/api/tokens", Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.field("token")
+    }
+
+    /// Creates an API key named `name`; returns its id and secret.
+    async fn api_key(&mut self, name: &str) -> (String, String) {
+        let r = self
+            .call(Method::POST, "/api/apikeys", Some(json!({"name": name})))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        (r.field("api_key"), r.field("api_secret"))
+    }
+
+    /// The user's client secret.
+    async fn client_secret(&mut self) -> String {
+        self.call(Method::GET, "/api/client-secret", None)
+            .await
+            .field("secret")
+    }
+}
+
+/// Adds the user `joe` and serves the environment; returns the server and joe's session.
+async fn serve_joe(env: &Env) -> (Server, Session) {
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let joe = Session::login(&server.base, "joe").await;
+    (server, joe)
+}
+
+/// An API key login with a JSON body.
+fn key_login(c: &Client, key: &str, secret: &str) -> reqwest::RequestBuilder {
+    c.req(Method::POST, "/api/login/key")
+        .json(&json!({"apiKey": key, "apiSecret": secret}))
 }
 
 async fn oauth(c: &mut Client, path: &str, auth: Option<String>, form: &[(&str, &str)]) -> Resp {
@@ -63,37 +93,34 @@ async fn oauth(c: &mut Client, path: &str, auth: Option<String>, form: &[(&str, 
     c.send_once(rb).await
 }
 
+/// The client credentials grant, the client authenticated with Basic.
+async fn client_credentials(c: &mut Client, login: &str, secret: &str) -> Resp {
+    let form = [("grant_type", "client_credentials")];
+    oauth(c, "/api/oauth/token", Some(basic(login, secret)), &form).await
+}
+
+/// Introspection of `token` by the client `login`: the answer.
+async fn introspect(c: &mut Client, login: &str, secret: &str, token: &str) -> Value {
+    let auth = Some(basic(login, secret));
+    oauth(c, "/api/oauth/introspect", auth, &[("token", token)])
+        .await
+        .json()
+}
+
+/// Revocation of `token` by the client `login`: the status of the answer.
+async fn revoke(c: &mut Client, login: &str, secret: &str, token: &str) -> u16 {
+    let auth = Some(basic(login, secret));
+    oauth(c, "/api/oauth/revoke", auth, &[("token", token)])
+        .await
+        .status
+}
+
 /// Client authentication, form, expected status and OAuth2 error.
 type OAuthCase<'a> = (Option<String>, Vec<(&'a str, &'a str)>, u16, &'a str);
 
-async fn lifecycle(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
-    env.run(
-        &[
-            "role",
-            "add",
-            "orders",
-            "--permission",
-            "orders:read",
-            "--permission",
-            "orders:write",
-        ],
-        "",
-    )
-    .success();
-    env.run(
-        &[
-            "role",
-            "add",
-            "introspector",
-            "--permission",
-            "tokens:introspect",
-        ],
-        "",
-    )
-    .success();
+async fn lifecycle(env: Env) {
+    env.add_role("orders", &["orders:read", "orders:write"]);
+    env.add_role("introspector", &["tokens:introspect"]);
     env.add_user("joe", PW, &["--role", "orders"]);
     env.add_user("ann", PW, &[]);
     env.add_user("gw", PW, &["--role", "introspector"]);
@@ -102,13 +129,8 @@ async fn lifecycle(backend: Backend) {
     let mut ann = Session::login(&server.base, "ann").await;
 
     // --- Personal access tokens ---
-    let r = joe
-        .call(
-            Method::POST,
-            "/api/tokens",
-            Some(json!({"name": "ci", "scopes": ["orders:read"], "expires_in": 3600})),
-        )
-        .await;
+    let ci = json!({"name": "ci", "scopes": ["orders:read"], "expires_in": 3600});
+    let r = joe.call(Method::POST, "/api/tokens", Some(ci)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let v = r.json();
@@ -132,207 +154,94 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(info["sessionid"], pat_id.as_str());
 
     // More than the owner holds is refused, naming the scope.
-    let r = joe
-        .call(
-            Method::POST,
-            "/api/tokens",
-            Some(json!({"name": "x", "scopes": ["users:write"]})),
-        )
-        .await;
-    assert_eq!((r.status, r.code().as_str()), (400, "invalid_scope"));
+    let too_wide = json!({"name": "x", "scopes": ["users:write"]});
+    let r = joe.call(Method::POST, "/api/tokens", Some(too_wide)).await;
+    r.assert_problem(400, "invalid_scope");
     assert_eq!(r.json()["required"], "users:write");
-    let r = joe
-        .call(
-            Method::POST,
-            "/api/tokens",
-            Some(json!({"name": "x", "expires_in": "400d"})),
-        )
-        .await;
+    let too_long = json!({"name": "x", "expires_in": "400d"});
+    let r = joe.call(Method::POST, "/api/tokens", Some(too_long)).await;
     assert_eq!(r.status, 400);
 
     // A PAT cannot mint credentials.
     let r = joe.with(&pat, Method::POST, "/api/tokens").await;
     assert_eq!(r.status, 403);
-    assert_eq!(
-        joe.with(&pat, Method::GET, "/api/client-secret")
-            .await
-            .status,
-        403
-    );
+    let r = joe.with(&pat, Method::GET, "/api/client-secret").await;
+    assert_eq!(r.status, 403);
 
     // Someone else's token id is 404 to me, and stays valid.
-    let r = ann
-        .call(Method::DELETE, &format!("/api/tokens/{pat_id}"), None)
-        .await;
-    assert_eq!(r.status, 404);
-    assert_eq!(
-        joe.with(&pat, Method::GET, "/api/session").await.status,
-        200
-    );
+    assert_eq!(ann.delete(&format!("/api/tokens/{pat_id}")).await, 404);
+    assert_eq!(joe.session_status(&pat).await, 200);
 
     // Regenerate: same name and scopes, new value; the old one stops at once.
-    let r = joe
-        .call(
-            Method::POST,
-            &format!("/api/tokens/{pat_id}/regenerate"),
-            None,
-        )
-        .await;
+    let regenerate = format!("/api/tokens/{pat_id}/regenerate");
+    let r = joe.call(Method::POST, &regenerate, None).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let regen = r.json();
     let pat2 = regen["token"].as_str().unwrap().to_owned();
     assert_eq!(regen["name"], "ci");
     assert_eq!(regen["scopes"], json!(["orders:read"]));
-    assert_eq!(
-        joe.with(&pat, Method::GET, "/api/session").await.status,
-        401
-    );
-    assert_eq!(
-        joe.with(&pat2, Method::GET, "/api/session").await.status,
-        200
-    );
-    let r = joe
-        .call(
-            Method::DELETE,
-            &format!("/api/tokens/{}", regen["id"].as_str().unwrap()),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 204);
-    assert_eq!(
-        joe.with(&pat2, Method::GET, "/api/session").await.status,
-        401
-    );
+    assert_eq!(joe.session_status(&pat).await, 401);
+    assert_eq!(joe.session_status(&pat2).await, 200);
+    let regen_id = regen["id"].as_str().unwrap();
+    assert_eq!(joe.delete(&format!("/api/tokens/{regen_id}")).await, 204);
+    assert_eq!(joe.session_status(&pat2).await, 401);
 
     // --- API keys ---
-    let r = joe
-        .call(
-            Method::POST,
-            "/api/apikeys",
-            Some(json!({"name": "deploy"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let k = r.json();
-    let (key_id, key_secret) = (
-        k["api_key"].as_str().unwrap().to_owned(),
-        k["api_secret"].as_str().unwrap().to_owned(),
-    );
+    let (key_id, key_secret) = joe.api_key("deploy").await;
     assert!(key_secret.starts_with("tsx_"));
     let listed = joe.call(Method::GET, "/api/apikeys", None).await.json();
     assert!(listed[0].get("api_secret").is_none());
     let mut c = Client::new(&server.base);
-    let r = c
-        .send(
-            c.req(Method::POST, "/api/login/key")
-                .json(&json!({"apiKey": key_id, "apiSecret": key_secret})),
-        )
-        .await;
+    let r = c.send_once(key_login(&c, &key_id, &key_secret)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         r.set_cookie("sessionid").is_none(),
         "a key login sets no session cookie"
     );
-    let key_token = r.json()["authToken"].as_str().unwrap().to_owned();
+    let key_token = r.field("authToken");
     assert!(key_token.starts_with("tsk_"));
     assert!(r.json()["expires_in"].as_i64().unwrap() <= 1800);
-    let info = joe
-        .with(&key_token, Method::GET, "/api/session")
-        .await
-        .json();
-    assert_eq!(info["kind"], "api_key");
+    let info = joe.with(&key_token, Method::GET, "/api/session").await;
+    assert_eq!(info.json()["kind"], "api_key");
     // Form and Basic work too; a wrong secret is the same 401 as an unknown key.
-    c.jar.clear();
+    let form = [("api_key", key_id.as_str()), ("api_secret", &key_secret)];
     let r = c
-        .send(c.req(Method::POST, "/api/login/key").form(&[
-            ("api_key", key_id.as_str()),
-            ("api_secret", key_secret.as_str()),
-        ]))
+        .send_once(c.req(Method::POST, "/api/login/key").form(&form))
         .await;
     assert_eq!(r.status, 200);
-    c.jar.clear();
+    let as_text = "/api/login/key?_output=text";
     let r = c
-        .send(
-            c.req(Method::POST, "/api/login/key?_output=text")
-                .header("authorization", basic(&key_id, &key_secret)),
-        )
+        .send_once(c.auth(Method::POST, as_text, &basic(&key_id, &key_secret)))
         .await;
     assert_eq!(r.status, 200);
-    c.jar.clear();
-    let bad = c
-        .send_once(
-            c.req(Method::POST, "/api/login/key")
-                .json(&json!({"apiKey": key_id, "apiSecret": "tsx_wrong"})),
-        )
-        .await;
-    let unknown = c
-        .send(
-            c.req(Method::POST, "/api/login/key")
-                .json(&json!({"apiKey": "key_nope", "apiSecret": key_secret})),
-        )
-        .await;
+    let bad = c.send_once(key_login(&c, &key_id, "tsx_wrong")).await;
+    let unknown = c.send(key_login(&c, "key_nope", &key_secret)).await;
     assert_eq!((bad.status, unknown.status), (401, 401));
     assert_eq!(bad.body, unknown.body);
     // The key or its secret used directly is not a credential.
-    assert_eq!(
-        joe.with(&key_secret, Method::GET, "/api/session")
-            .await
-            .status,
-        401
-    );
-    assert_eq!(
-        joe.with(&key_id, Method::GET, "/api/session").await.status,
-        401
-    );
+    assert_eq!(joe.session_status(&key_secret).await, 401);
+    assert_eq!(joe.session_status(&key_id).await, 401);
     // Deleting the key ends its sessions.
-    assert_eq!(
-        ann.call(Method::DELETE, &format!("/api/apikeys/{key_id}"), None)
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        joe.call(Method::DELETE, &format!("/api/apikeys/{key_id}"), None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        joe.with(&key_token, Method::GET, "/api/session")
-            .await
-            .status,
-        401
-    );
+    assert_eq!(ann.delete(&format!("/api/apikeys/{key_id}")).await, 404);
+    assert_eq!(joe.delete(&format!("/api/apikeys/{key_id}")).await, 204);
+    assert_eq!(joe.session_status(&key_token).await, 401);
 
     // --- Client secret and OAuth2 ---
     let cs = joe.call(Method::GET, "/api/client-secret", None).await;
     assert_eq!(cs.status, 200);
-    let cs = cs.json();
-    let secret = cs["secret"].as_str().unwrap().to_owned();
+    let secret = cs.field("secret");
     assert!(secret.starts_with("tsc_"));
-    assert_eq!(
-        joe.call(Method::GET, "/api/client-secret", None)
-            .await
-            .json()["secret"],
-        secret.as_str(),
-        "shown again"
-    );
+    assert_eq!(joe.client_secret().await, secret, "shown again");
     // Not accepted on routes that do not list client_secret.
+    let as_secret = format!("Secret {secret}");
     let r = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", format!("Secret {secret}")),
-        )
+        .send(c.auth(Method::GET, "/api/session", &as_secret))
         .await;
     assert_eq!(r.status, 401);
 
-    let t = oauth(
-        &mut c,
-        "/api/oauth/token",
-        Some(basic("joe", &secret)),
-        &[("grant_type", "client_credentials"), ("expires_in", "120")],
-    )
-    .await;
+    let joe_client = Some(basic("joe", &secret));
+    let form = [("grant_type", "client_credentials"), ("expires_in", "120")];
+    let t = oauth(&mut c, "/api/oauth/token", joe_client.clone(), &form).await;
     assert_eq!(t.status, 200, "{}", t.body);
     assert_eq!(t.header("cache-control"), Some("no-store"));
     assert_eq!(t.header("pragma"), Some("no-cache"));
@@ -340,8 +249,8 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(tv["token_type"], "bearer");
     assert_eq!(tv["expires_in"], 120);
     let access = tv["access_token"].as_str().unwrap().to_owned();
-    let info = joe.with(&access, Method::GET, "/api/session").await.json();
-    assert_eq!(info["kind"], "access_token");
+    let info = joe.with(&access, Method::GET, "/api/session").await;
+    assert_eq!(info.json()["kind"], "access_token");
 
     let scoped = oauth(
         &mut c,
@@ -357,55 +266,40 @@ async fn lifecycle(backend: Backend) {
     .await;
     assert_eq!(scoped.status, 200, "{}", scoped.body);
     assert_eq!(scoped.json()["scope"], "orders:read");
+    let grant = ("grant_type", "client_credentials");
     let cases: Vec<OAuthCase> = vec![
         (
-            Some(basic("joe", &secret)),
+            joe_client.clone(),
             vec![("grant_type", "password")],
             400,
             "unsupported_grant_type",
         ),
         (
-            Some(basic("joe", &secret)),
-            vec![
-                ("grant_type", "client_credentials"),
-                ("scope", "users:write"),
-            ],
+            joe_client.clone(),
+            vec![grant, ("scope", "users:write")],
             400,
             "invalid_scope",
         ),
         (
-            Some(basic("joe", &secret)),
-            vec![("grant_type", "client_credentials"), ("expires_in", "30")],
+            joe_client.clone(),
+            vec![grant, ("expires_in", "30")],
             400,
             "invalid_request",
         ),
-        (
-            Some(basic("joe", &secret)),
-            vec![
-                ("grant_type", "client_credentials"),
-                ("grant_type", "client_credentials"),
-            ],
-            400,
-            "invalid_request",
-        ),
+        (joe_client, vec![grant, grant], 400, "invalid_request"),
         (
             Some(basic("joe", "tsc_wrong")),
-            vec![("grant_type", "client_credentials")],
+            vec![grant],
             401,
             "invalid_client",
         ),
         (
             Some(basic("ann", &secret)),
-            vec![("grant_type", "client_credentials")],
+            vec![grant],
             401,
             "invalid_client",
         ),
-        (
-            None,
-            vec![("grant_type", "client_credentials")],
-            401,
-            "invalid_client",
-        ),
+        (None, vec![grant], 401, "invalid_client"),
     ];
     for (auth, form, status, error) in cases {
         let r = oauth(&mut c, "/api/oauth/token", auth, &form).await;
@@ -425,186 +319,72 @@ async fn lifecycle(backend: Backend) {
                 Method::POST,
                 &format!("/api/oauth/token?client_secret={secret}"),
             )
-            .form(&[("grant_type", "client_credentials"), ("client_id", "joe")]),
+            .form(&[grant, ("client_id", "joe")]),
         )
         .await;
     assert_eq!(r.status, 400, "never the query string");
 
     // Introspection: the owner sees it; another account without tokens:introspect does
     // not; an account with it does.
-    let ann_secret = ann
-        .call(Method::GET, "/api/client-secret", None)
-        .await
-        .json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = oauth(
-        &mut c,
-        "/api/oauth/introspect",
-        Some(basic("joe", &secret)),
-        &[("token", &access)],
-    )
-    .await;
-    let iv = r.json();
+    let ann_secret = ann.client_secret().await;
+    let iv = introspect(&mut c, "joe", &secret, &access).await;
     assert_eq!(iv["active"], true, "{iv}");
     assert_eq!(iv["username"], "joe");
     assert!(iv["exp"].as_i64().unwrap() > iv["iat"].as_i64().unwrap());
-    let r = oauth(
-        &mut c,
-        "/api/oauth/introspect",
-        Some(basic("ann", &ann_secret)),
-        &[("token", &access)],
-    )
-    .await;
-    assert_eq!(r.json(), json!({"active": false}));
-    let mut gw = Session::login(&server.base, "gw").await;
-    let gw_secret = gw
-        .call(Method::GET, "/api/client-secret", None)
+    let iv = introspect(&mut c, "ann", &ann_secret, &access).await;
+    assert_eq!(iv, json!({"active": false}));
+    let gw_secret = Session::login(&server.base, "gw")
         .await
-        .json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = oauth(
-        &mut c,
-        "/api/oauth/introspect",
-        Some(basic("gw", &gw_secret)),
-        &[("token", &joe.token)],
-    )
-    .await;
-    assert_eq!(r.json()["active"], true);
-    assert_eq!(r.json()["kind"], "password");
-    let r = oauth(
-        &mut c,
-        "/api/oauth/introspect",
-        Some(basic("gw", &gw_secret)),
-        &[("token", "tsa_garbage")],
-    )
-    .await;
-    assert_eq!(r.json(), json!({"active": false}));
+        .client_secret()
+        .await;
+    let iv = introspect(&mut c, "gw", &gw_secret, &joe.token).await;
+    assert_eq!(iv["active"], true);
+    assert_eq!(iv["kind"], "password");
+    let iv = introspect(&mut c, "gw", &gw_secret, "tsa_garbage").await;
+    assert_eq!(iv, json!({"active": false}));
 
     // Revocation: only the owner's tokens; 200 whatever the token.
-    let r = oauth(
-        &mut c,
-        "/api/oauth/revoke",
-        Some(basic("ann", &ann_secret)),
-        &[("token", &access)],
-    )
-    .await;
-    assert_eq!(r.status, 200);
+    assert_eq!(revoke(&mut c, "ann", &ann_secret, &access).await, 200);
     assert_eq!(
-        joe.with(&access, Method::GET, "/api/session").await.status,
+        joe.session_status(&access).await,
         200,
         "ann cannot revoke joe's token"
     );
-    let r = oauth(
-        &mut c,
-        "/api/oauth/revoke",
-        Some(basic("joe", &secret)),
-        &[("token", "tsa_unknown")],
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    let r = oauth(
-        &mut c,
-        "/api/oauth/revoke",
-        Some(basic("joe", &secret)),
-        &[("token", &access)],
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    assert_eq!(
-        joe.with(&access, Method::GET, "/api/session").await.status,
-        401
-    );
-    let r = oauth(
-        &mut c,
-        "/api/oauth/introspect",
-        Some(basic("joe", &secret)),
-        &[("token", &access)],
-    )
-    .await;
-    assert_eq!(r.json(), json!({"active": false}));
+    assert_eq!(revoke(&mut c, "joe", &secret, "tsa_unknown").await, 200);
+    assert_eq!(revoke(&mut c, "joe", &secret, &access).await, 200);
+    assert_eq!(joe.session_status(&access).await, 401);
+    let iv = introspect(&mut c, "joe", &secret, &access).await;
+    assert_eq!(iv, json!({"active": false}));
 
     // Rotation: the old secret stops, issued tokens keep their lifetime.
-    let live = oauth(
-        &mut c,
-        "/api/oauth/token",
-        Some(basic("joe", &secret)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await
-    .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let live = client_credentials(&mut c, "joe", &secret)
+        .await
+        .field("access_token");
     let rotated = joe
         .call(Method::POST, "/api/client-secret/rotate", None)
         .await
-        .json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .field("secret");
     assert_ne!(rotated, secret);
-    let r = oauth(
-        &mut c,
-        "/api/oauth/token",
-        Some(basic("joe", &secret)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let r = client_credentials(&mut c, "joe", &secret).await;
     assert_eq!(r.status, 401);
-    let r = oauth(
-        &mut c,
-        "/api/oauth/token",
-        Some(basic("joe", &rotated)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let r = client_credentials(&mut c, "joe", &rotated).await;
     assert_eq!(r.status, 200);
-    assert_eq!(
-        joe.with(&live, Method::GET, "/api/session").await.status,
-        200
-    );
+    assert_eq!(joe.session_status(&live).await, 200);
 
     // Disabling the user stops every credential kind at once.
-    let r = joe
-        .call(Method::POST, "/api/tokens", Some(json!({"name": "late"})))
-        .await;
-    let late_pat = r.json()["token"].as_str().unwrap().to_owned();
-    let k = joe
-        .call(Method::POST, "/api/apikeys", Some(json!({"name": "late"})))
-        .await
-        .json();
+    let late_pat = joe.pat(json!({"name": "late"})).await;
+    let (late_key, late_secret) = joe.api_key("late").await;
     c.jar.clear();
     let key_tok = c
-        .send(
-            c.req(Method::POST, "/api/login/key")
-                .json(&json!({"apiKey": k["api_key"], "apiSecret": k["api_secret"]})),
-        )
+        .send(key_login(&c, &late_key, &late_secret))
         .await
-        .json()["authToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .field("authToken");
     env.run(&["user", "disable", "joe"], "").success();
     settle().await;
     for t in [&late_pat, &key_tok, &live, &joe.token.clone()] {
-        assert_eq!(
-            joe.with(t, Method::GET, "/api/session").await.status,
-            401,
-            "{}",
-            &t[..4]
-        );
+        assert_eq!(joe.session_status(t).await, 401, "{}", &t[..4]);
     }
-    let r = oauth(
-        &mut c,
-        "/api/oauth/token",
-        Some(basic("joe", &rotated)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let r = client_credentials(&mut c, "joe", &rotated).await;
     assert_eq!(r.status, 401);
 }
 
@@ -614,27 +394,12 @@ on_both_backends!(credential_lifecycle, lifecycle);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_expire() {
     let env = Env::sqlite();
-    env.add_user("joe", PW, &[]);
-    let server = env.serve(&[]);
-    let mut joe = Session::login(&server.base, "joe").await;
-    let pat = joe
-        .call(
-            Method::POST,
-            "/api/tokens",
-            Some(json!({"name": "short", "expires_in": 1})),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        joe.with(&pat, Method::GET, "/api/session").await.status,
-        200
-    );
+    let (_server, mut joe) = serve_joe(&env).await;
+    let pat = joe.pat(json!({"name": "short", "expires_in": 1})).await;
+    assert_eq!(joe.session_status(&pat).await, 200);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let r = joe.with(&pat, Method::GET, "/api/session").await;
-    assert_eq!((r.status, r.code().as_str()), (401, "session_expired"));
+    r.assert_problem(401, "session_expired");
 }
 
 /// Secrets are stored as digests (or encrypted): none of the issued values appears in
@@ -642,55 +407,20 @@ async fn credentials_expire() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_holds_no_secret_in_clear() {
     let env = Env::sqlite();
-    env.add_user("joe", PW, &[]);
-    let server = env.serve(&[]);
-    let mut joe = Session::login(&server.base, "joe").await;
+    let (server, mut joe) = serve_joe(&env).await;
     let mut secrets = vec![joe.token.clone(), PW.to_owned()];
-    secrets.push(
-        joe.call(Method::POST, "/api/tokens", Some(json!({"name": "a"})))
-            .await
-            .json()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    );
-    let k = joe
-        .call(Method::POST, "/api/apikeys", Some(json!({"name": "b"})))
-        .await
-        .json();
-    secrets.push(k["api_secret"].as_str().unwrap().to_owned());
-    let cs = joe
-        .call(Method::GET, "/api/client-secret", None)
-        .await
-        .json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    secrets.push(joe.pat(json!({"name": "a"})).await);
+    let (key, key_secret) = joe.api_key("b").await;
+    secrets.push(key_secret.clone());
+    let cs = joe.client_secret().await;
     secrets.push(cs.clone());
     let mut c = Client::new(&server.base);
-    let at = oauth(
-        &mut c,
-        "/api/oauth/token",
-        Some(basic("joe", &cs)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    secrets.push(at.json()["access_token"].as_str().unwrap().to_owned());
-    let kt = c
-        .send(
-            c.req(Method::POST, "/api/login/key")
-                .json(&json!({"apiKey": k["api_key"], "apiSecret": k["api_secret"]})),
-        )
-        .await;
-    secrets.push(kt.json()["authToken"].as_str().unwrap().to_owned());
+    let at = client_credentials(&mut c, "joe", &cs).await;
+    secrets.push(at.field("access_token"));
+    let kt = c.send(key_login(&c, &key, &key_secret)).await;
+    secrets.push(kt.field("authToken"));
     let mut browser = Client::new(&server.base);
-    let r = browser
-        .send(
-            browser
-                .req(Method::POST, "/api/login")
-                .json(&json!({"username": "joe", "password": PW})),
-        )
-        .await;
+    let r = browser.send(browser.json_login("joe", PW)).await;
     secrets.push(r.body.clone());
     drop(server);
 
@@ -727,129 +457,56 @@ async fn the_database_holds_no_secret_in_clear() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_commands() {
     let env = Env::sqlite();
-    env.run(
-        &["role", "add", "orders", "--permission", "orders:read"],
-        "",
-    )
-    .success();
+    env.add_role("orders", &["orders:read"]);
     env.add_user("joe", PW, &["--role", "orders"]);
     let token = env
-        .run(
-            &[
-                "token",
-                "create",
-                "joe",
-                "--name",
-                "cli",
-                "--scope",
-                "orders:read",
-                "--expires-in",
-                "30d",
-            ],
-            "",
+        .create_token(
+            "joe",
+            "cli",
+            &["--scope", "orders:read", "--expires-in", "30d"],
         )
-        .success();
-    let token = token.trim().to_owned();
+        .success_trimmed();
     assert!(token.starts_with("tsp_") && !token.contains('\n'));
-    let line = env
-        .run(
-            &[
-                "token",
-                "create",
-                "joe",
-                "--name",
-                "x",
-                "--scope",
-                "users:write",
-            ],
-            "",
-        )
-        .failure();
-    assert!(line.contains("users:write"), "{line}");
-    let list: Value =
-        serde_json::from_str(&env.run(&["token", "list", "joe", "--json"], "").success()).unwrap();
+    env.create_token("joe", "x", &["--scope", "users:write"])
+        .failure_with("users:write");
+    let list = env.run_json(&["token", "list", "joe", "--json"]);
     let id = list[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(list[0]["scopes"], json!(["orders:read"]));
     assert!(!list.to_string().contains(&token));
 
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let r = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", bearer(&token)),
-        )
-        .await;
+    let r = c.send(c.bearer(Method::GET, "/api/session", &token)).await;
     assert_eq!(r.status, 200);
     env.run(&["token", "revoke", &id], "").success();
     // Made by another process: in force on the server within the cache lifetime (1 s).
     settle().await;
-    let r = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", bearer(&token)),
-        )
-        .await;
+    let r = c.send(c.bearer(Method::GET, "/api/session", &token)).await;
     assert_eq!(r.status, 401);
     env.run(&["token", "revoke", &id], "").failure();
 
     let out = env
         .run(&["apikey", "create", "joe", "--name", "deploy"], "")
         .success();
-    let key = out
-        .lines()
-        .find_map(|l| l.strip_prefix("api_key: "))
-        .unwrap()
-        .to_owned();
-    let secret = out
-        .lines()
-        .find_map(|l| l.strip_prefix("api_secret: "))
-        .unwrap()
-        .to_owned();
-    let r = c
-        .send(
-            c.req(Method::POST, "/api/login/key")
-                .json(&json!({"apiKey": key, "apiSecret": secret})),
-        )
-        .await;
+    let (key, secret) = (labelled(&out, "api_key"), labelled(&out, "api_secret"));
+    let r = c.send(key_login(&c, &key, &secret)).await;
     assert_eq!(r.status, 200);
     let listed = env.run(&["apikey", "list", "joe"], "").success();
     assert!(listed.contains(&key) && !listed.contains(&secret));
     env.run(&["apikey", "delete", &key], "").success();
     c.jar.clear();
-    let r = c
-        .send(
-            c.req(Method::POST, "/api/login/key")
-                .json(&json!({"apiKey": key, "apiSecret": secret})),
-        )
-        .await;
+    let r = c.send(key_login(&c, &key, &secret)).await;
     assert_eq!(r.status, 401);
 
-    let s1 = env
-        .run(&["client-secret", "show", "joe"], "")
-        .success()
-        .trim()
-        .to_owned();
-    assert_eq!(
-        env.run(&["client-secret", "show", "joe"], "")
-            .success()
-            .trim(),
-        s1
-    );
+    let show = ["client-secret", "show", "joe"];
+    let s1 = env.run(&show, "").success_trimmed();
+    assert_eq!(env.run(&show, "").success_trimmed(), s1);
     let s2 = env
         .run(&["client-secret", "rotate", "joe"], "")
-        .success()
-        .trim()
-        .to_owned();
+        .success_trimmed();
     assert_ne!(s1, s2);
     c.jar.clear();
-    let r = oauth(
-        &mut c,
-        "/api/oauth/token",
-        Some(basic("joe", &s2)),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let r = client_credentials(&mut c, "joe", &s2).await;
     assert_eq!(
         r.status, 200,
         "the CLI and the server share the key: {}",
@@ -858,9 +515,7 @@ async fn credential_commands() {
 
     // Sessions: list and revoke by id and by user.
     let mut joe = Session::login(&server.base, "joe").await;
-    let sessions: Value =
-        serde_json::from_str(&env.run(&["session", "list", "joe", "--json"], "").success())
-            .unwrap();
+    let sessions = env.run_json(&["session", "list", "joe", "--json"]);
     let sid = sessions
         .as_array()
         .unwrap()
@@ -873,19 +528,15 @@ async fn credential_commands() {
     assert!(env.run(&["session", "list"], "").success().contains(&sid));
     env.run(&["session", "revoke", &sid], "").success();
     settle().await;
-    assert_eq!(
-        joe.call(Method::GET, "/api/session", None).await.status,
-        401
-    );
+    let r = joe.call(Method::GET, "/api/session", None).await;
+    assert_eq!(r.status, 401);
     let mut joe = Session::login(&server.base, "joe").await;
     let out = env
         .run(&["session", "revoke", "--user", "joe"], "")
         .success();
     assert!(out.contains("revoked"), "{out}");
     settle().await;
-    assert_eq!(
-        joe.call(Method::GET, "/api/session", None).await.status,
-        401
-    );
+    let r = joe.call(Method::GET, "/api/session", None).await;
+    assert_eq!(r.status, 401);
     env.run(&["session", "revoke", "nonexistent"], "").failure();
 }

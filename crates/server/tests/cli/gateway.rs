@@ -2,39 +2,22 @@
 //! identity headers, streaming, upgrades and upstream failures.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::client::{Client, PW, Resp, basic};
 use crate::harness::{Env, Server};
+use crate::tcp::{addr_of, open, raw_expecting, read_some};
 
-fn rules() -> &'static str {
-    r#"
-[[rules]]
-match = "GET /public/**"
-public = true
-
-[[rules]]
-match = "GET /orders/**"
-permissions = ["orders:read"]
-
-[[rules]]
-match = "* /admin/**"
-permissions = ["admin:all"]
-
-[[rules]]
-match = "POST /hooks/**"
-credentials = ["client_secret"]
-
-[[rules]]
-match = "GET /basic/**"
-credentials = ["basic"]
-
-[[rules]]
-match = "* /files/**"
-
-[[rules]]
-match = "GET /ws"
-"#
+fn rules() -> String {
+    crate::harness::rules(&[
+        ("GET /public/**", "public = true"),
+        ("GET /orders/**", r#"permissions = ["orders:read"]"#),
+        ("* /admin/**", r#"permissions = ["admin:all"]"#),
+        ("POST /hooks/**", r#"credentials = ["client_secret"]"#),
+        ("GET /basic/**", r#"credentials = ["basic"]"#),
+        ("* /files/**", ""),
+        ("GET /ws", ""),
+    ])
 }
 
 struct Setup {
@@ -54,11 +37,7 @@ async fn setup_with(upstream: &str, extra: &str, process: bool) -> Setup {
         "[proxy]\nupstream = \"{upstream}\"\ntimeout = \"1s\"\n{extra}\n{}",
         rules()
     ));
-    env.run(
-        &["role", "add", "orders", "--permission", "orders:read"],
-        "",
-    )
-    .success();
+    env.add_role("orders", &["orders:read"]);
     env.add_user("joe", PW, &["--role", "orders"]);
     env.add_user("ann", PW, &[]);
     let server = if process {
@@ -67,13 +46,8 @@ async fn setup_with(upstream: &str, extra: &str, process: bool) -> Setup {
         env.serve(&[])
     };
     let mut c = Client::new(&server.base);
-    let login = |c: &Client, who: &str| {
-        c.req(Method::POST, "/api/login")
-            .header("authorization", basic(who, PW))
-    };
-    let joe_token = c.send(login(&c, "joe")).await.body;
-    c.jar.clear();
-    let ann_token = c.send(login(&c, "ann")).await.body;
+    let joe_token = c.login_token("joe", PW).await;
+    let ann_token = c.login_token("ann", PW).await;
     Setup {
         server,
         _env: env,
@@ -82,11 +56,18 @@ async fn setup_with(upstream: &str, extra: &str, process: bool) -> Setup {
     }
 }
 
+/// [`get`] with `token`, asserting the status of the answer.
+async fn get_expecting(c: &mut Client, path: &str, token: &str, status: u16) -> Resp {
+    let r = get(c, path, Some(token)).await;
+    assert_eq!(r.status, status, "{path}: {}", r.body);
+    r
+}
+
 async fn get(c: &mut Client, path: &str, token: Option<&str>) -> Resp {
-    let mut rb = c.req(Method::GET, path);
-    if let Some(t) = token {
-        rb = rb.header("authorization", format!("Bearer {t}"));
-    }
+    let rb = match token {
+        Some(t) => c.bearer(Method::GET, path, t),
+        None => c.req(Method::GET, path),
+    };
     c.send_once(rb).await
 }
 
@@ -107,9 +88,9 @@ async fn rules_decide_and_identity_reaches_the_upstream() {
 
     // Protected: 401 without, 403 without the permission (naming it), 200 with.
     let r = get(&mut c, "/orders/1", None).await;
-    assert_eq!((r.status, r.code().as_str()), (401, "unauthenticated"));
+    r.assert_problem(401, "unauthenticated");
     let r = get(&mut c, "/orders/1", Some(&s.ann_token)).await;
-    assert_eq!((r.status, r.code().as_str()), (403, "insufficient_scope"));
+    r.assert_problem(403, "insufficient_scope");
     assert_eq!(r.json()["required"], "orders:read");
     assert!(
         r.header("www-authenticate")
@@ -118,8 +99,7 @@ async fn rules_decide_and_identity_reaches_the_upstream() {
     );
     let r = c
         .send(
-            c.req(Method::GET, "/orders/1")
-                .header("authorization", format!("Bearer {}", s.joe_token))
+            c.bearer(Method::GET, "/orders/1", &s.joe_token)
                 .header("x-tessera-user", "admin")
                 .header("x-tessera-permissions", "*")
                 .header("x_tessera_user", "admin")
@@ -192,8 +172,7 @@ async fn path_variants_get_the_decision_of_the_route_they_reach() {
         "/Admin/x",
         "/%41dmin/x",
     ] {
-        let r = get(&mut c, variant, Some(&s.joe_token)).await;
-        assert_eq!(r.status, 403, "{variant}: {}", r.body);
+        let r = get_expecting(&mut c, variant, &s.joe_token, 403).await;
         assert_eq!(r.json()["required"], "admin:all", "{variant}");
     }
     for (variant, forwarded) in [
@@ -202,8 +181,7 @@ async fn path_variants_get_the_decision_of_the_route_they_reach() {
         ("/orders/1;jsessionid=x", "/orders/1"),
         ("/x/../orders/1/", "/orders/1/"),
     ] {
-        let r = get(&mut c, variant, Some(&s.joe_token)).await;
-        assert_eq!(r.status, 200, "{variant}: {}", r.body);
+        let r = get_expecting(&mut c, variant, &s.joe_token, 200).await;
         assert_eq!(r.json()["path"], forwarded, "forwarded exactly as matched");
     }
     for bad in [
@@ -216,21 +194,15 @@ async fn path_variants_get_the_decision_of_the_route_they_reach() {
         "/%2561dmin/x",
         "/admin%252fx",
     ] {
-        let r = get(&mut c, bad, Some(&s.joe_token)).await;
-        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        get_expecting(&mut c, bad, &s.joe_token, 400).await;
     }
     // HTTP clients resolve `..` themselves; send the raw target.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = s.server.base.trim_start_matches("http://").to_owned();
-    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let addr = addr_of(&s.server.base);
     let raw = format!(
         "GET /../orders/1 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
         s.joe_token
     );
-    tcp.write_all(raw.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).await.unwrap();
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    raw_expecting(&addr, &raw, 400).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,21 +211,10 @@ async fn credential_kinds_are_accepted_only_where_listed() {
     let s = setup(&format!("http://{up}"), "").await;
     let mut c = Client::new(&s.server.base);
     let secret = c
-        .send(
-            c.req(Method::GET, "/api/client-secret")
-                .header("authorization", format!("Bearer {}", s.joe_token)),
-        )
+        .send_once(c.bearer(Method::GET, "/api/client-secret", &s.joe_token))
         .await
-        .json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    c.jar.clear();
-    let hook = |c: &Client, auth: String| {
-        c.req(Method::POST, "/hooks/x")
-            .header("authorization", auth)
-            .body("{}")
-    };
+        .field("secret");
+    let hook = |c: &Client, auth: String| c.auth(Method::POST, "/hooks/x", &auth).body("{}");
     let r = c.send_once(hook(&c, format!("Secret {secret}"))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["headers"]["x-tessera-credential"], "client_secret");
@@ -270,36 +231,24 @@ async fn credential_kinds_are_accepted_only_where_listed() {
     let r = c.send_once(hook(&c, "Secret tsc_wrong".into())).await;
     assert_eq!(r.status, 401);
     // ...and the client secret is refused where it is not listed.
+    let as_secret = format!("Secret {secret}");
     let r = c
-        .send_once(
-            c.req(Method::GET, "/files/a")
-                .header("authorization", format!("Secret {secret}")),
-        )
+        .send_once(c.auth(Method::GET, "/files/a", &as_secret))
         .await;
     assert_eq!(r.status, 401);
 
     // A session cookie is refused on the client_secret rule; accepted on /files with CSRF.
     let mut browser = Client::new(&s.server.base);
-    browser
-        .send(
-            browser
-                .req(Method::POST, "/api/login")
-                .json(&json!({"username": "joe", "password": PW})),
-        )
-        .await;
+    browser.send(browser.json_login("joe", PW)).await;
     let csrf = browser.jar["csrftoken"].clone();
-    let r = browser
-        .send(
-            browser
-                .req(Method::POST, "/hooks/x")
-                .header("x-csrftoken", &csrf),
-        )
-        .await;
-    assert_eq!(r.status, 401);
+    let hook = browser
+        .req(Method::POST, "/hooks/x")
+        .header("x-csrftoken", &csrf);
+    assert_eq!(browser.send(hook).await.status, 401);
     let r = browser
         .send(browser.req(Method::PUT, "/files/a").body("data"))
         .await;
-    assert_eq!((r.status, r.code().as_str()), (403, "csrf_failed"));
+    r.assert_problem(403, "csrf_failed");
     let r = browser
         .send(
             browser
@@ -318,27 +267,16 @@ async fn credential_kinds_are_accepted_only_where_listed() {
     );
 
     // Basic only where listed.
-    let r = c
-        .send_once(
-            c.req(Method::GET, "/basic/x")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await;
+    let with_basic =
+        |c: &Client, path: &str, password: &str| c.auth(Method::GET, path, &basic("joe", password));
+    let r = c.send_once(with_basic(&c, "/basic/x", PW)).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["headers"]["x-tessera-credential"], "basic");
     let r = c
-        .send_once(
-            c.req(Method::GET, "/basic/x")
-                .header("authorization", basic("joe", "wrong password!")),
-        )
+        .send_once(with_basic(&c, "/basic/x", "wrong password!"))
         .await;
     assert_eq!(r.status, 401);
-    let r = c
-        .send_once(
-            c.req(Method::GET, "/files/x")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await;
+    let r = c.send_once(with_basic(&c, "/files/x", PW)).await;
     assert_eq!(r.status, 401);
 }
 
@@ -399,7 +337,7 @@ async fn upstream_failures_are_502_and_504() {
     let s = setup(&format!("http://{dead}"), "").await;
     let mut c = Client::new(&s.server.base);
     let r = get(&mut c, "/files/x", Some(&s.joe_token)).await;
-    assert_eq!((r.status, r.code().as_str()), (502, "bad_gateway"));
+    r.assert_problem(502, "bad_gateway");
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
 
     let up = crate::upstream::start().await;
@@ -411,7 +349,7 @@ async fn upstream_failures_are_502_and_504() {
     let mut c = Client::new(&s.server.base);
     let started = std::time::Instant::now();
     let r = get(&mut c, "/slow", Some(&s.joe_token)).await;
-    assert_eq!((r.status, r.code().as_str()), (504, "gateway_timeout"));
+    r.assert_problem(504, "gateway_timeout");
     assert!(
         started.elapsed() < std::time::Duration::from_millis(2900),
         "no hang past proxy.timeout"
@@ -423,13 +361,12 @@ async fn upgrades_pass_through() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let up = crate::upstream::start().await;
     let s = setup(&format!("http://{up}"), "").await;
-    let addr = s.server.base.trim_start_matches("http://").to_owned();
-    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let addr = addr_of(&s.server.base);
     let req = format!(
         "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer {}\r\n\r\n",
         s.joe_token
     );
-    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut tcp = open(&addr, req.as_bytes()).await;
     let mut buf = vec![0u8; 4096];
     let mut head = String::new();
     while !head.contains("\r\n\r\n") {
@@ -448,28 +385,19 @@ async fn upgrades_pass_through() {
     assert_eq!(&got[..], b"ping through the gateway");
 
     // Only WebSocket upgrades are spliced: an h2c upgrade would open an undecided tunnel.
-    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let req = format!(
         "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nAuthorization: Bearer {}\r\n\r\n",
         s.joe_token
     );
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let n = tcp.read(&mut buf).await.unwrap();
-    let answer = String::from_utf8_lossy(&buf[..n]).to_string();
+    let answer = read_some(&mut open(&addr, req.as_bytes()).await).await;
     assert!(!answer.starts_with("HTTP/1.1 101"), "{answer}");
 
     // Without a credential the upgrade is refused like any request.
-    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    tcp.write_all(
-        format!(
-            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let n = tcp.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 401"));
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    );
+    let answer = read_some(&mut open(&addr, req.as_bytes()).await).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,22 +406,11 @@ async fn verify_answers_forward_auth() {
         "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n{}",
         rules()
     ));
-    env.run(
-        &["role", "add", "orders", "--permission", "orders:read"],
-        "",
-    )
-    .success();
+    env.add_role("orders", &["orders:read"]);
     env.add_user("joe", PW, &["--role", "orders"]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let token = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await
-        .body;
-    c.jar.clear();
+    let token = c.login_token("joe", PW).await;
     let verify = |c: &Client, method: &str, uri: &str, nginx: bool| {
         let (m, u) = if nginx {
             ("x-original-method", "x-original-uri")
@@ -504,11 +421,9 @@ async fn verify_answers_forward_auth() {
             .header(m, method)
             .header(u, uri)
     };
+    let bearer = format!("Bearer {token}");
     let r = c
-        .send_once(
-            verify(&c, "GET", "/orders/7?x=1", true)
-                .header("authorization", format!("Bearer {token}")),
-        )
+        .send_once(verify(&c, "GET", "/orders/7?x=1", true).header("authorization", &bearer))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("x-tessera-user"), Some("joe"));
@@ -519,10 +434,7 @@ async fn verify_answers_forward_auth() {
     assert_eq!(r.status, 401);
     assert!(r.header("www-authenticate").is_some());
     let r = c
-        .send_once(
-            verify(&c, "DELETE", "/admin/x", false)
-                .header("authorization", format!("Bearer {token}")),
-        )
+        .send_once(verify(&c, "DELETE", "/admin/x", false).header("authorization", &bearer))
         .await;
     assert_eq!(
         (r.status, r.json()["required"].as_str()),
@@ -543,18 +455,12 @@ async fn verify_answers_forward_auth() {
     assert_eq!(r.status, 400);
     // Cookie + unsafe original method: CSRF applies.
     let mut browser = Client::new(&server.base);
-    browser
-        .send(
-            browser
-                .req(Method::POST, "/api/login")
-                .json(&json!({"username": "joe", "password": PW})),
-        )
-        .await;
+    browser.send(browser.json_login("joe", PW)).await;
     let csrf = browser.jar["csrftoken"].clone();
     let r = browser
         .send(verify(&browser, "PUT", "/files/a", true))
         .await;
-    assert_eq!((r.status, r.code().as_str()), (403, "csrf_failed"));
+    r.assert_problem(403, "csrf_failed");
     let r = browser
         .send(verify(&browser, "PUT", "/files/a", true).header("x-csrftoken", &csrf))
         .await;
@@ -564,7 +470,7 @@ async fn verify_answers_forward_auth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_trusts_original_request_headers_only_from_trusted_proxies() {
-    let env = Env::sqlite().config(rules());
+    let env = Env::sqlite().config(&rules());
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
@@ -575,7 +481,7 @@ async fn verify_trusts_original_request_headers_only_from_trusted_proxies() {
                 .header("x-original-method", "GET"),
         )
         .await;
-    assert_eq!((r.status, r.code().as_str()), (400, "invalid_request"));
+    r.assert_problem(400, "invalid_request");
 }
 
 #[test]

@@ -4,12 +4,24 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::client::{Client, PW};
-use crate::harness::{Backend, Env};
+use crate::harness::{Env, pg_admin};
 
-async fn guessing(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
+/// Whether a request made by `request` is answered 200 within ten seconds (asked every
+/// 200 ms, as a header-only client).
+async fn answered_200_within_10s(
+    c: &mut Client,
+    request: impl Fn(&Client) -> reqwest::RequestBuilder,
+) -> bool {
+    for _ in 0..50 {
+        if c.send_once(request(c)).await.status == 200 {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
+
+async fn guessing(env: Env) {
     let env = env.config("[throttle]\naccount_max_failures = 5\nip_max_failures = 10000\n");
     env.add_user("joe", PW, &[]);
     env.add_user("ann", PW, &[]);
@@ -53,13 +65,8 @@ async fn guessing(backend: Backend) {
 
     // While locked, even the right password is not checked.
     let mut c = Client::new(&server.base);
-    let r = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .json(&json!({"username": "joe", "password": PW})),
-        )
-        .await;
-    assert_eq!((r.status, r.code().as_str()), (429, "too_many_attempts"));
+    let r = c.send(c.json_login("joe", PW)).await;
+    r.assert_problem(429, "too_many_attempts");
     // Basic and the other spelling of the login share the counter.
     let r = c
         .send(c.req(Method::GET, "/api/login").basic_auth("JOE", Some(PW)))
@@ -70,23 +77,11 @@ async fn guessing(backend: Backend) {
     c.jar.clear();
     for round in 0..3 {
         for _ in 0..4 {
-            let r = c
-                .send(
-                    c.req(Method::POST, "/api/login")
-                        .json(&json!({"username": "ann", "password": "not it at all"})),
-                )
-                .await;
+            let r = c.send_once(c.json_login("ann", "not it at all")).await;
             assert_eq!(r.status, 401, "round {round}");
-            c.jar.clear();
         }
-        let r = c
-            .send(
-                c.req(Method::POST, "/api/login")
-                    .json(&json!({"username": "ann", "password": PW})),
-            )
-            .await;
+        let r = c.send_once(c.json_login("ann", PW)).await;
         assert_eq!(r.status, 200, "round {round}");
-        c.jar.clear();
     }
 }
 
@@ -101,31 +96,23 @@ async fn password_spraying_is_throttled_by_address() {
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let attempt = |c: &Client, who: &str, from: &str| {
-        c.req(Method::POST, "/api/login")
+    let attempt = |c: &Client, who: &str, password: &str, from: &str| {
+        c.json_login(who, password)
             .header("x-forwarded-for", from)
             .header("x-forwarded-proto", "https")
-            .json(&json!({"username": who, "password": "Summer2026!!"}))
     };
+    let spray = "Summer2026!!";
     for i in 0..6 {
-        let r = c
-            .send(attempt(&c, &format!("user{i}"), "203.0.113.9"))
-            .await;
+        let who = format!("user{i}");
+        let r = c.send_once(attempt(&c, &who, spray, "203.0.113.9")).await;
         assert_eq!(r.status, 401);
-        c.jar.clear();
     }
-    let r = c.send(attempt(&c, "user99", "203.0.113.9")).await;
-    assert_eq!((r.status, r.code().as_str()), (429, "too_many_attempts"));
-    c.jar.clear();
-    // Another address is not affected, and neither is Joe from it.
     let r = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .header("x-forwarded-for", "198.51.100.7")
-                .header("x-forwarded-proto", "https")
-                .json(&json!({"username": "joe", "password": PW})),
-        )
+        .send_once(attempt(&c, "user99", spray, "203.0.113.9"))
         .await;
+    r.assert_problem(429, "too_many_attempts");
+    // Another address is not affected, and neither is Joe from it.
+    let r = c.send(attempt(&c, "joe", PW, "198.51.100.7")).await;
     assert_eq!(r.status, 200);
 }
 
@@ -141,15 +128,9 @@ async fn audit_log_records_security_events() {
     env.run(&["role", "grant", "joe", "ops"], "").success();
     let server = env.serve(&["--log-format", "json"]);
     let mut c = Client::new(&server.base);
-    let r = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .form(&[("username", "joe"), ("password", PW)]),
-        )
-        .await;
+    let r = c.send_once(c.form_login_at("/api/login", "joe", PW)).await;
     assert_eq!(r.status, 200);
     let token = r.body.clone();
-    c.jar.clear();
     let r = c
         .send(
             c.req(Method::GET, "/api/login")
@@ -157,34 +138,18 @@ async fn audit_log_records_security_events() {
         )
         .await;
     assert_eq!(r.status, 401);
-    let bearer = format!("Bearer {token}");
+    let ci = json!({"name": "ci"});
     let pat = c
-        .send(
-            c.req(Method::POST, "/api/tokens")
-                .header("authorization", &bearer)
-                .json(&json!({"name": "ci"})),
-        )
-        .await
-        .json();
-    let pat_value = pat["token"].as_str().unwrap().to_owned();
-    let pat_id = pat["id"].as_str().unwrap().to_owned();
-    c.send(
-        c.req(Method::DELETE, &format!("/api/tokens/{pat_id}"))
-            .header("authorization", &bearer),
-    )
-    .await;
-    c.send(
-        c.req(Method::POST, "/api/login")
-            .json(&json!({"username": "ann", "password": PW})),
-    )
-    .await;
+        .send(c.bearer(Method::POST, "/api/tokens", &token).json(&ci))
+        .await;
+    let (pat_value, pat_id) = (pat.field("token"), pat.field("id"));
+    let pat_path = format!("/api/tokens/{pat_id}");
+    c.send(c.bearer(Method::DELETE, &pat_path, &token)).await;
+    c.send(c.json_login("ann", PW)).await;
 
     // The user sees their own events, not ann's.
     let mine = c
-        .send(
-            c.req(Method::GET, "/api/audit")
-                .header("authorization", &bearer),
-        )
+        .send(c.bearer(Method::GET, "/api/audit", &token))
         .await
         .json();
     let events: Vec<(String, String, Option<String>)> = mine
@@ -217,9 +182,7 @@ async fn audit_log_records_security_events() {
 
     // The CLI sees everything, including failures with their method.
     env.run(&["user", "disable", "ann"], "").success();
-    let all: serde_json::Value =
-        serde_json::from_str(&env.run(&["audit", "--since", "1h", "--json"], "").success())
-            .unwrap();
+    let all = env.run_json(&["audit", "--since", "1h", "--json"]);
     let has = |event: &str, outcome: &str, method: Option<&str>, login: &str| {
         all.as_array().unwrap().iter().any(|e| {
             e["event"] == event
@@ -231,9 +194,7 @@ async fn audit_log_records_security_events() {
     assert!(has("login", "failure", Some("basic"), "joe"));
     assert!(has("login", "success", Some("json"), "ann"));
     assert!(has("user_disabled", "success", None, "ann"));
-    let only_ann: serde_json::Value =
-        serde_json::from_str(&env.run(&["audit", "--user", "ann", "--json"], "").success())
-            .unwrap();
+    let only_ann = env.run_json(&["audit", "--user", "ann", "--json"]);
     assert!(
         only_ann
             .as_array()
@@ -261,41 +222,22 @@ async fn audit_log_records_security_events() {
     }
 }
 
-/// When the database is unreachable every decision is 503 (never a cached allow), and
-/// Tessera recovers by itself when it returns.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_outage_fails_closed_and_recovers() {
-    let Some(env) = Env::postgres().await else {
-        return;
-    };
-    let url = env.vars[0].1.clone();
+on_postgres!(
+    /// When the database is unreachable every decision is 503 (never a cached allow), and
+    /// Tessera recovers by itself when it returns.
+    database_outage_fails_closed_and_recovers,
+    database_outage
+);
+
+async fn database_outage(env: Env) {
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let token = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .basic_auth("joe", Some(PW)),
-        )
-        .await
-        .body;
-    c.jar.clear();
-    let bearer = format!("Bearer {token}");
-    assert_eq!(
-        c.send(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", &bearer)
-        )
-        .await
-        .status,
-        200
-    );
+    let token = c.login_token("joe", PW).await;
+    let session = |c: &Client| c.bearer(Method::GET, "/api/session", &token);
+    assert_eq!(c.send(session(&c)).await.status, 200);
 
-    let (server_url, db) = url.rsplit_once('/').unwrap();
-    let mut admin =
-        <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{server_url}/postgres"))
-            .await
-            .unwrap();
+    let (mut admin, db) = pg_admin(&env).await;
     let exec = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql));
     exec(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false"))
         .execute(&mut admin)
@@ -312,30 +254,15 @@ async fn database_outage_fails_closed_and_recovers() {
     // the one second a verified credential may be served from memory).
     crate::credentials::settle().await;
     for _ in 0..20 {
-        let r = c
-            .send_once(
-                c.req(Method::GET, "/api/session")
-                    .header("authorization", &bearer),
-            )
-            .await;
-        assert_eq!(
-            (r.status, r.code().as_str()),
-            (503, "service_unavailable"),
-            "{}",
-            r.body
-        );
+        let r = c.send_once(session(&c)).await;
+        r.assert_problem(503, "service_unavailable");
         assert!(
-            !r.body.contains("postgres") && !r.body.contains(db),
+            !r.body.contains("postgres") && !r.body.contains(&db),
             "no internals: {}",
             r.body
         );
     }
-    let r = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .basic_auth("joe", Some(PW)),
-        )
-        .await;
+    let r = c.send_once(c.basic_login("joe", PW)).await;
     assert_eq!(r.status, 503);
     assert_eq!(c.get("/readyz").await.status, 503);
     c.jar.clear();
@@ -344,22 +271,8 @@ async fn database_outage_fails_closed_and_recovers() {
         .execute(&mut admin)
         .await
         .unwrap();
-    let mut recovered = false;
-    for _ in 0..50 {
-        let r = c
-            .send_once(
-                c.req(Method::GET, "/api/session")
-                    .header("authorization", &bearer),
-            )
-            .await;
-        if r.status == 200 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
     assert!(
-        recovered,
+        answered_200_within_10s(&mut c, session).await,
         "Tessera recovers by itself when the database returns"
     );
     assert_eq!(c.get("/readyz").await.status, 200);
@@ -367,10 +280,7 @@ async fn database_outage_fails_closed_and_recovers() {
 
 /// SIGKILL in the middle of logins, token creations and revocations: after a restart,
 /// every acknowledged credential works and every acknowledged revocation holds.
-async fn crash_safety(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
+async fn crash_safety(env: Env) {
     env.add_user("joe", PW, &[]);
     let server = env.serve_process(&[]);
     let base = server.base.clone();
@@ -442,10 +352,7 @@ async fn crash_safety(backend: Backend) {
 
     let server = env.serve_process(&[]);
     let mut c = Client::new(&server.base);
-    let status = |c: &Client, t: &str| {
-        c.req(Method::GET, "/api/session")
-            .header("authorization", format!("Bearer {t}"))
-    };
+    let status = |c: &Client, t: &str| c.bearer(Method::GET, "/api/session", t);
     for (_, t) in &live {
         let r = c.send_once(status(&c, t)).await;
         assert_eq!(r.status, 200, "an acknowledged token was lost");
@@ -462,62 +369,33 @@ async fn crash_safety(backend: Backend) {
 
 on_both_backends!(crash_safety, crash_safety);
 
-/// The verification cache keeps the revocation promise: a token revoked on one instance
-/// is refused by another instance on the same PostgreSQL within one second, and at once
-/// by the instance that revoked it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revocation_reaches_every_instance_within_a_second() {
-    let Some(env) = Env::postgres().await else {
-        return;
-    };
+on_postgres!(
+    /// The verification cache keeps the revocation promise: a token revoked on one
+    /// instance is refused by another instance on the same PostgreSQL within one second,
+    /// and at once by the instance that revoked it.
+    revocation_reaches_every_instance_within_a_second,
+    revocation_reaches_every_instance
+);
+
+async fn revocation_reaches_every_instance(env: Env) {
     env.add_user("joe", PW, &[]);
-    let a = env.serve(&[]);
-    let b = env.serve(&[]);
+    let (a, b) = (env.serve(&[]), env.serve(&[]));
     let mut ca = Client::new(&a.base);
     let mut cb = Client::new(&b.base);
-    let token = ca
-        .send(
-            ca.req(Method::POST, "/api/login")
-                .basic_auth("joe", Some(PW)),
-        )
-        .await
-        .body;
-    ca.jar.clear();
-    let bearer = format!("Bearer {token}");
+    let token = ca.login_token("joe", PW).await;
+    let session = |c: &Client, method: Method| c.bearer(method, "/api/session", &token);
     // Both instances have verified (and cached) it.
     for c in [&mut ca, &mut cb] {
-        let r = c
-            .send(
-                c.req(Method::GET, "/api/session")
-                    .header("authorization", &bearer),
-            )
-            .await;
+        let r = c.send_once(session(c, Method::GET)).await;
         assert_eq!(r.status, 200);
-        c.jar.clear();
     }
-    let r = ca
-        .send(
-            ca.req(Method::DELETE, "/api/session")
-                .header("authorization", &bearer),
-        )
-        .await;
+    let r = ca.send_once(session(&ca, Method::DELETE)).await;
     assert_eq!(r.status, 204);
-    ca.jar.clear();
-    let r = ca
-        .send(
-            ca.req(Method::GET, "/api/session")
-                .header("authorization", &bearer),
-        )
-        .await;
+    let r = ca.send(session(&ca, Method::GET)).await;
     assert_eq!(r.status, 401, "refused at once where it was revoked");
     let revoked_at = std::time::Instant::now();
     loop {
-        let r = cb
-            .send_once(
-                cb.req(Method::GET, "/api/session")
-                    .header("authorization", &bearer),
-            )
-            .await;
+        let r = cb.send_once(session(&cb, Method::GET)).await;
         if r.status == 401 {
             break;
         }
@@ -561,15 +439,7 @@ async fn unwritable_sqlite_fails_closed_and_recovers() {
     env.add_user("joe", PW, &[]);
     let server = env.serve_process(&[]);
     let mut c = Client::new(&server.base);
-    let token = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .basic_auth("joe", Some(PW)),
-        )
-        .await
-        .body;
-    c.jar.clear();
-    let bearer = format!("Bearer {token}");
+    let token = c.login_token("joe", PW).await;
     let dir = crate::harness::data_dir(&env);
     // The database and its write-ahead log. (The shared-memory index is mapped into the
     // process; making it immutable under a running server kills the process with SIGBUS,
@@ -586,53 +456,24 @@ async fn unwritable_sqlite_fails_closed_and_recovers() {
         eprintln!("\n*** SKIPPING unwritable-SQLite test: chattr +i needs root ***\n");
         return;
     };
+    let r = c.send_once(c.basic_login("joe", PW)).await;
+    r.assert_problem(503, "service_unavailable");
     let r = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .basic_auth("joe", Some(PW)),
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (503, "service_unavailable"),
-        "{}",
-        r.body
-    );
-    let r = c
-        .send_once(
-            c.req(Method::DELETE, "/api/session")
-                .header("authorization", &bearer),
-        )
+        .send_once(c.bearer(Method::DELETE, "/api/session", &token))
         .await;
     assert_eq!(
         r.status, 503,
         "a revocation that was not stored is not acknowledged"
     );
     drop(guard);
-    let mut recovered = false;
-    for _ in 0..50 {
-        let r = c
-            .send_once(
-                c.req(Method::POST, "/api/login")
-                    .basic_auth("joe", Some(PW)),
-            )
-            .await;
-        if r.status == 200 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let login = |c: &Client| c.basic_login("joe", PW);
     assert!(
-        recovered,
+        answered_200_within_10s(&mut c, login).await,
         "writes work again once the files are writable: {}",
         server.stderr()
     );
     let r = c
-        .send(
-            c.req(Method::DELETE, "/api/session")
-                .header("authorization", &bearer),
-        )
+        .send(c.bearer(Method::DELETE, "/api/session", &token))
         .await;
     assert_eq!(r.status, 204);
 }

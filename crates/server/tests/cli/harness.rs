@@ -14,11 +14,6 @@ pub struct Env {
     pub vars: Vec<(String, String)>,
 }
 
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 impl Env {
     /// SQLite in the default place (`./tessera-data` under the test's own directory).
     pub fn sqlite() -> Self {
@@ -35,13 +30,6 @@ impl Env {
             dir: tempfile::tempdir().unwrap(),
             vars: vec![("TESSERA_DATABASE__URL".into(), url)],
         })
-    }
-
-    pub async fn new(backend: Backend) -> Option<Self> {
-        match backend {
-            Backend::Sqlite => Some(Self::sqlite()),
-            Backend::Postgres => Self::postgres().await,
-        }
     }
 
     pub fn with(mut self, key: &str, value: &str) -> Self {
@@ -62,6 +50,28 @@ impl Env {
         let mut args = vec!["user", "add", login, "--password-stdin"];
         args.extend_from_slice(extra);
         self.run(&args, &format!("{password}\n")).success();
+    }
+
+    /// Creates a role holding `permissions` through the CLI.
+    pub fn add_role(&self, name: &str, permissions: &[&str]) {
+        let mut args = vec!["role", "add", name];
+        for p in permissions {
+            args.extend(["--permission", p]);
+        }
+        self.run(&args, "").success();
+    }
+
+    /// `token create login --name name args...`: a personal access token made by the CLI.
+    pub fn create_token(&self, login: &str, name: &str, args: &[&str]) -> Run {
+        let mut all = vec!["token", "create", login, "--name", name];
+        all.extend_from_slice(args);
+        self.run(&all, "")
+    }
+
+    /// Runs a command that prints JSON, asserting success, and returns what it printed.
+    pub fn run_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args, "").success();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
     }
 
     pub fn path(&self) -> &Path {
@@ -105,7 +115,7 @@ impl Env {
     }
 
     /// Serves this environment's configuration on a free loopback port: in-process (the
-    /// application built by `tessera::app::App` on a runtime of its own) unless
+    /// application built by `tessera_server::app::App` on a runtime of its own) unless
     /// `extra_args` are given, which only the binary takes.
     pub fn serve(&self, extra_args: &[&str]) -> Server {
         if extra_args.is_empty() {
@@ -141,13 +151,13 @@ impl Env {
                 .unwrap();
             runtime.block_on(async move {
                 let start = async {
-                    let config = tessera::config::Config::load_from(file.as_deref(), &vars)
+                    let config = tessera::Config::load_from(file.as_deref(), &vars)
                         .map_err(|e| e.to_string())?
                         .config;
-                    let app = tessera::app::App::build(&config)
+                    let app = tessera_server::app::App::build(&config)
                         .await
                         .map_err(|e| format!("{e:#}"))?;
-                    tessera::serve::bootstrap_admin(app.accounts(), admin_password)
+                    tessera_server::serve::bootstrap_admin(app.accounts(), admin_password)
                         .await
                         .map_err(|e| format!("{e:#}"))?;
                     app.spawn().await.map_err(|e| format!("{e:#}"))
@@ -265,6 +275,21 @@ impl Run {
         err.trim_end().to_owned()
     }
 
+    /// Asserts success and returns stdout without its surrounding white space (a value
+    /// printed on a line of its own).
+    #[track_caller]
+    pub fn success_trimmed(&self) -> String {
+        self.success().trim().to_owned()
+    }
+
+    /// As [`Run::failure`], and the line names `reason`.
+    #[track_caller]
+    pub fn failure_with(&self, reason: &str) -> String {
+        let line = self.failure();
+        assert!(line.contains(reason), "{line}");
+        line
+    }
+
     /// For `serve`, which may log before it fails: the failure is the last stderr line.
     #[track_caller]
     pub fn serve_failure(&self) -> String {
@@ -365,6 +390,51 @@ impl Drop for Server {
             let _ = thread.join();
         }
     }
+}
+
+/// For an environment on PostgreSQL: a connection to the cluster's `postgres` database
+/// (to act on this environment's database from outside), and that database's name.
+pub async fn pg_admin(env: &Env) -> (sqlx::PgConnection, String) {
+    let url = env
+        .vars
+        .iter()
+        .find(|(k, _)| k == "TESSERA_DATABASE__URL")
+        .map(|(_, v)| v.as_str())
+        .expect("a PostgreSQL environment");
+    let (cluster, db) = url.rsplit_once('/').unwrap();
+    let admin = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{cluster}/postgres"))
+        .await
+        .unwrap();
+    (admin, db.to_owned())
+}
+
+/// `[[rules]]` tables for the configuration file, each from a `match` pattern and the
+/// rest of its lines (`public = true`, `permissions = [...]`, or nothing).
+pub fn rules(rules: &[(&str, &str)]) -> String {
+    rules
+        .iter()
+        .map(|(pattern, rest)| format!("\n[[rules]]\nmatch = \"{pattern}\"\n{rest}\n"))
+        .collect()
+}
+
+/// The value of the `label: value` line of a command's output.
+#[track_caller]
+pub fn labelled(out: &str, label: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{label}: ")))
+        .unwrap_or_else(|| panic!("no `{label}:` line in {out}"))
+        .trim()
+        .to_owned()
+}
+
+/// The accounts in an environment's SQLite database, opened from outside the server.
+pub async fn sqlite_accounts(env: &Env) -> tessera_core::Accounts {
+    let url = format!("sqlite://{}", data_dir(env).join("tessera.db").display());
+    let store = tessera_store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let hasher = tessera_core::PasswordHasher::new(Default::default(), Some(1)).unwrap();
+    tessera_core::Accounts::new(store, hasher, Default::default())
 }
 
 pub fn data_dir(env: &Env) -> PathBuf {

@@ -1,11 +1,9 @@
-//! The application built as a library (`tessera::app::App`) and served in-process, with
+//! The application built as a library (`tessera_server::app::App`) and served in-process, with
 //! a fresh database: what `tessera serve` runs, without a subprocess.
 
-use reqwest::Method;
-use serde_json::json;
-use tessera::app::App;
-use tessera::config::Config;
+use tessera::Config;
 use tessera_core::{Login, NewUser, Password};
+use tessera_server::app::App;
 
 use crate::client::{Client, PW};
 
@@ -40,10 +38,7 @@ async fn the_app_serves_logins_in_process() {
     let mut c = Client::new(&server.base);
 
     let r = c
-        .send(
-            c.req(Method::POST, "/api/login?_json=true")
-                .json(&json!({"username": "joe", "password": PW})),
-        )
+        .send(c.json_login_at("/api/login?_json=true", "joe", PW))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["expires_in"], 300, "the configuration is applied");
@@ -51,13 +46,8 @@ async fn the_app_serves_logins_in_process() {
     let info = c.get("/api/session").await;
     assert_eq!(info.json()["login"], "joe");
 
-    let r = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .json(&json!({"username": "joe", "password": "wrong"})),
-        )
-        .await;
-    assert_eq!((r.status, r.code().as_str()), (401, "invalid_credentials"));
+    let r = c.send_once(c.json_login("joe", "wrong")).await;
+    r.assert_problem(401, "invalid_credentials");
 
     let base = server.base.clone();
     server.stop().await.unwrap();

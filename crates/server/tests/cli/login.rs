@@ -5,7 +5,7 @@
 use reqwest::Method;
 
 use crate::client::{Client, PW, Resp, basic};
-use crate::harness::{Backend, Env};
+use crate::harness::Env;
 
 /// The CSRF header of a response equals the cookie it sets (when it sets one).
 fn assert_csrf_pair(r: &Resp, cookie_name: &str) -> String {
@@ -30,10 +30,7 @@ on_both_backends!(
     form_login
 );
 
-async fn form_login(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
+async fn form_login(env: Env) {
     let env = env.config("[server]\nbase_path = \"\"\n");
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
@@ -69,8 +66,7 @@ async fn form_login(backend: Backend) {
                 .form(&[("username", "joe"), ("password", PW), ("next", "/")]),
         )
         .await;
-    assert_eq!(no_token.status, 403);
-    assert_eq!(no_token.code(), "csrf_failed");
+    no_token.assert_problem(403, "csrf_failed");
     assert!(no_token.set_cookie("sessionid").is_none());
 
     // The documented POST: header + unchanged cookie + username, password, next=%2F.
@@ -112,8 +108,7 @@ async fn form_login(backend: Backend) {
         "constant for the session"
     );
     let without = browser.send(browser.req(Method::DELETE, "/sessions")).await;
-    assert_eq!(without.status, 403);
-    assert_eq!(without.code(), "csrf_failed");
+    without.assert_problem(403, "csrf_failed");
     let with = browser
         .send(
             browser
@@ -138,10 +133,7 @@ async fn form_login(backend: Backend) {
 
 /// JSON login under /apis/authentication with a custom cookie name,
 /// session info by GET, DELETE ends it.
-async fn json_login(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
+async fn json_login(env: Env) {
     let env = env.config(
         "[server]\nbase_path = \"/apis/authentication\"\n[session]\ncookie_name = \"calypso-session-id\"\n",
     );
@@ -149,10 +141,7 @@ async fn json_login(backend: Backend) {
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
     let login = c
-        .send(
-            c.req(Method::POST, "/apis/authentication/login")
-                .json(&serde_json::json!({"username": "joe", "password": PW})),
-        )
+        .send(c.json_login_at("/apis/authentication/login", "joe", PW))
         .await;
     assert_eq!(login.status, 200, "{}", login.body);
     assert!(login.set_cookie("calypso-session-id").is_some());
@@ -200,10 +189,7 @@ on_both_backends!(json_login_with_a_custom_session_cookie, json_login);
 
 /// Basic login printing the token, `_json`, `_oauth2`,
 /// `redirect_uri`, the alias header, logout, idle timeout.
-async fn basic_login(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
+async fn basic_login(env: Env) {
     let env = env.config(
         "[tokens]\nalias_header = \"X-Simplicite-Authorization\"\n\
          [login]\nredirect_uris = [\"https://app.example.com/cb\"]\n\
@@ -212,14 +198,13 @@ async fn basic_login(backend: Backend) {
     env.add_user("joe", PW, &["--first-name", "Joe", "--last-name", "Bloggs"]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
+    let login = |c: &Client, query: &str| {
+        let path = format!("/api/login{query}");
+        c.auth(Method::GET, &path, &basic("joe", PW))
+    };
 
     // curl -u login:password {base}/login prints the token and sets no session cookie.
-    let plain = c
-        .send(
-            c.req(Method::GET, "/api/login")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await;
+    let plain = c.send(login(&c, "")).await;
     assert_eq!(plain.status, 200, "{}", plain.body);
     assert_eq!(
         plain.header("content-type"),
@@ -233,12 +218,7 @@ async fn basic_login(backend: Backend) {
     let token = plain.body.clone();
     assert!(token.starts_with("tss_") && token.len() == 42, "{token}");
 
-    let json = c
-        .send(
-            c.req(Method::GET, "/api/login?_json=true")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await;
+    let json = c.send(login(&c, "?_json=true")).await;
     let v = json.json();
     for k in [
         "authtoken",
@@ -260,24 +240,15 @@ async fn basic_login(backend: Backend) {
     );
 
     // OAuth2-style output needs HTTPS.
-    let oauth = c
-        .send(
-            c.req(Method::GET, "/api/login?_oauth2=true")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await;
-    assert_eq!(oauth.status, 400);
-    assert_eq!(oauth.code(), "https_required");
+    let oauth = c.send(login(&c, "?_oauth2=true")).await;
+    oauth.assert_problem(400, "https_required");
 
     // redirect_uri: only configured ones, and then with access_token.
     let redirect = c
-        .send(
-            c.req(
-                Method::GET,
-                "/api/login?redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb",
-            )
-            .header("authorization", basic("joe", PW)),
-        )
+        .send(login(
+            &c,
+            "?redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb",
+        ))
         .await;
     assert_eq!(redirect.status, 302);
     let location = redirect.header("location").unwrap();
@@ -286,54 +257,29 @@ async fn basic_login(backend: Backend) {
         "{location}"
     );
     let foreign = c
-        .send(
-            c.req(
-                Method::GET,
-                "/api/login?redirect_uri=https%3A%2F%2Fevil.example%2F",
-            )
-            .header("authorization", basic("joe", PW)),
-        )
+        .send(login(&c, "?redirect_uri=https%3A%2F%2Fevil.example%2F"))
         .await;
-    assert_eq!(foreign.status, 400);
-    assert_eq!(foreign.code(), "redirect_uri_not_allowed");
+    foreign.assert_problem(400, "redirect_uri_not_allowed");
     assert!(foreign.header("location").is_none());
 
     // The token in the alias header authenticates.
-    let info = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("x-simplicite-authorization", format!("Bearer {token}")),
-        )
-        .await;
+    let bearer = format!("Bearer {token}");
+    let alias = |c: &Client| {
+        c.req(Method::GET, "/api/session")
+            .header("x-simplicite-authorization", &bearer)
+    };
+    let info = c.send(alias(&c)).await;
     assert_eq!(info.status, 200);
     assert_eq!(info.json()["login"], "joe");
     // The same token sent two ways at once.
-    let twice = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("x-simplicite-authorization", format!("Bearer {token}"))
-                .header("authorization", format!("Bearer {token}")),
-        )
-        .await;
-    assert_eq!(twice.status, 400);
-    assert_eq!(twice.code(), "invalid_request");
+    let twice = c.send(alias(&c).header("authorization", &bearer)).await;
+    twice.assert_problem(400, "invalid_request");
 
     // {base}/logout ends the session.
-    let out = c
-        .send(
-            c.req(Method::GET, "/api/logout")
-                .header("authorization", format!("Bearer {token}")),
-        )
-        .await;
+    let out = c.send(c.bearer(Method::GET, "/api/logout", &token)).await;
     assert_eq!(out.status, 204);
-    let gone = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", format!("Bearer {token}")),
-        )
-        .await;
-    assert_eq!(gone.status, 401);
-    assert_eq!(gone.code(), "invalid_token");
+    let gone = c.send(c.bearer(Method::GET, "/api/session", &token)).await;
+    gone.assert_problem(401, "invalid_token");
     assert!(
         gone.header("www-authenticate")
             .unwrap()
@@ -343,14 +289,8 @@ async fn basic_login(backend: Backend) {
     // After the idle timeout the token gets 401 session_expired.
     let fresh = v["authtoken"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
-    let expired = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", format!("Bearer {fresh}")),
-        )
-        .await;
-    assert_eq!(expired.status, 401);
-    assert_eq!(expired.code(), "session_expired");
+    let expired = c.send(c.bearer(Method::GET, "/api/session", &fresh)).await;
+    expired.assert_problem(401, "session_expired");
 }
 
 on_both_backends!(basic_login_in_every_answer_format, basic_login);
@@ -362,24 +302,12 @@ async fn idle_timeout_slides_but_absolute_timeout_holds() {
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let token = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await
-        .body;
-    let bearer = format!("Bearer {token}");
+    let token = c.send(c.basic_login("joe", PW)).await.body;
     // Poll every 1.5 s: the idle timeout (3 s) never elapses, the absolute one (6 s) does.
     let mut last = 0;
     for _ in 0..6 {
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        let r = c
-            .send(
-                c.req(Method::GET, "/api/session")
-                    .header("authorization", &bearer),
-            )
-            .await;
+        let r = c.send(c.bearer(Method::GET, "/api/session", &token)).await;
         last = r.status;
         if r.status != 200 {
             assert_eq!(r.code(), "session_expired");
@@ -400,12 +328,7 @@ async fn failed_logins_are_indistinguishable() {
     let mut c = Client::new(&server.base);
     let mut seen = Vec::new();
     for (login, pw) in [("nobody", PW), ("joe", "wrong password here"), ("ann", PW)] {
-        let r = c
-            .send(
-                c.req(Method::POST, "/api/login")
-                    .json(&serde_json::json!({"username": login, "password": pw})),
-            )
-            .await;
+        let r = c.send(c.json_login(login, pw)).await;
         assert_eq!(r.status, 401);
         let mut headers: Vec<(String, String)> = r
             .headers
@@ -420,12 +343,8 @@ async fn failed_logins_are_indistinguishable() {
     assert_eq!(seen[1], seen[2]);
     assert!(seen[0].1.contains("invalid_credentials"));
     // Basic gets a Basic challenge.
-    let r = c
-        .send(
-            c.req(Method::GET, "/api/login")
-                .header("authorization", basic("nobody", "x")),
-        )
-        .await;
+    let nobody = basic("nobody", "x");
+    let r = c.send(c.auth(Method::GET, "/api/login", &nobody)).await;
     assert_eq!(r.status, 401);
     assert!(r.header("www-authenticate").unwrap().starts_with("Basic "));
 }
@@ -436,10 +355,7 @@ on_both_backends!(
     session_and_csrf_attacks
 );
 
-async fn session_and_csrf_attacks(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
+async fn session_and_csrf_attacks(env: Env) {
     env.add_user("joe", PW, &[]);
     env.add_user("eve", PW, &[]);
     let server = env.serve(&[]);
@@ -447,12 +363,7 @@ async fn session_and_csrf_attacks(backend: Backend) {
         let base = server.base.clone();
         async move {
             let mut c = Client::new(&base);
-            let r = c
-                .send(
-                    c.req(Method::POST, "/api/login")
-                        .json(&serde_json::json!({"username": who, "password": PW})),
-                )
-                .await;
+            let r = c.send(c.json_login(who, PW)).await;
             assert_eq!(r.status, 200);
             c
         }
@@ -475,38 +386,31 @@ async fn session_and_csrf_attacks(backend: Backend) {
                 .header("x-csrftoken", &eve.jar["csrftoken"]),
         )
         .await;
-    assert_eq!(r.status, 403);
-    assert_eq!(r.code(), "csrf_failed");
+    r.assert_problem(403, "csrf_failed");
     assert_eq!(joe.get("/api/session").await.status, 200, "no side effect");
 
     // A bogus Authorization header does not switch the CSRF check off: the header is judged.
     let r = joe
-        .send(
-            joe.req(Method::DELETE, "/api/session")
-                .header("authorization", "Bearer nonsense"),
-        )
+        .send(joe.bearer(Method::DELETE, "/api/session", "nonsense"))
         .await;
     assert_eq!(r.status, 401);
     assert_eq!(joe.get("/api/session").await.status, 200);
 
     // Cross-origin and cross-site unsafe requests are refused before anything happens.
     let csrf = joe.jar["csrftoken"].clone();
-    let r = joe
-        .send(
-            joe.req(Method::DELETE, "/api/session")
-                .header("x-csrftoken", &csrf)
-                .header("origin", "https://evil.example"),
-        )
-        .await;
-    assert_eq!(r.status, 403);
-    let r = joe
-        .send(
-            joe.req(Method::DELETE, "/api/session")
-                .header("x-csrftoken", &csrf)
-                .header("sec-fetch-site", "cross-site"),
-        )
-        .await;
-    assert_eq!(r.status, 403);
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = joe
+            .send(
+                joe.req(Method::DELETE, "/api/session")
+                    .header("x-csrftoken", &csrf)
+                    .header(name, value),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{name}");
+    }
     assert_eq!(joe.get("/api/session").await.status, 200);
 
     // Fixation: a session id chosen by the attacker is never adopted, and a login issues a
@@ -524,13 +428,7 @@ async fn session_and_csrf_attacks(backend: Backend) {
     victim
         .jar
         .insert("sessionid".into(), "attacker-chosen".into());
-    let r = victim
-        .send(
-            victim
-                .req(Method::POST, "/api/login")
-                .json(&serde_json::json!({"username": "joe", "password": PW})),
-        )
-        .await;
+    let r = victim.send(victim.json_login("joe", PW)).await;
     let issued = r.cookie_value("sessionid").unwrap();
     assert_ne!(issued, "attacker-chosen");
     assert_ne!(
@@ -583,66 +481,47 @@ async fn bad_input_gets_clear_errors() {
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
+    let (login, session) = ("/myapp/api/login", "/myapp/api/session");
+    let json = "application/json";
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (c.post_typed(login, json, "{"), 400, "validation_failed"),
+        (c.post_typed(login, json, "[1]"), 400, "validation_failed"),
         (
-            c.req(Method::POST, "/myapp/api/login")
-                .header("content-type", "application/json")
-                .body("{"),
-            400,
-            "validation_failed",
-        ),
-        (
-            c.req(Method::POST, "/myapp/api/login")
-                .header("content-type", "application/json")
-                .body("[1]"),
-            400,
-            "validation_failed",
-        ),
-        (
-            c.req(Method::POST, "/myapp/api/login")
-                .header("content-type", "text/plain")
-                .body("username=joe"),
+            c.post_typed(login, "text/plain", "username=joe"),
             415,
             "unsupported_media_type",
         ),
         (
-            c.req(Method::POST, "/myapp/api/login")
-                .form(&[("username", "joe")]),
+            c.req(Method::POST, login).form(&[("username", "joe")]),
             400,
             "validation_failed",
         ),
         (
-            c.req(Method::POST, "/myapp/api/login")
+            c.req(Method::POST, login)
                 .form(&[("username", "x".repeat(70_000))]),
             413,
             "payload_too_large",
         ),
         (
-            c.req(Method::GET, "/myapp/api/login?username=joe&password=x"),
+            c.req(Method::GET, &format!("{login}?username=joe&password=x")),
             400,
             "invalid_request",
         ),
         (
-            c.req(Method::GET, "/myapp/api/session")
-                .header("authorization", "Basic %%%"),
+            c.auth(Method::GET, session, "Basic %%%"),
             401,
             "invalid_credentials",
         ),
         (
-            c.req(Method::GET, "/myapp/api/session")
-                .header("authorization", "Bearer tss_short"),
+            c.auth(Method::GET, session, "Bearer tss_short"),
             401,
             "invalid_token",
         ),
-        (
-            c.req(Method::PUT, "/myapp/api/login"),
-            405,
-            "method_not_allowed",
-        ),
+        (c.req(Method::PUT, login), 405, "method_not_allowed"),
     ];
     for (rb, status, code) in cases {
         let r = c.send(rb).await;
-        assert_eq!((r.status, r.code().as_str()), (status, code), "{}", r.body);
+        r.assert_problem(status, code);
         assert_eq!(r.header("content-type"), Some("application/problem+json"));
         assert!(r.header("x-csrftoken").is_some());
     }
@@ -655,12 +534,8 @@ async fn bad_input_gets_clear_errors() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     // A foreign `next` goes to `/`.
-    let r = c
-        .send(
-            c.req(Method::POST, "/myapp/api/login?next=%2F%2Fevil.example")
-                .form(&[("username", "joe"), ("password", PW)]),
-        )
-        .await;
+    let foreign_next = "/myapp/api/login?next=%2F%2Fevil.example";
+    let r = c.send(c.form_login_at(foreign_next, "joe", PW)).await;
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/"));
 }
@@ -677,22 +552,11 @@ async fn transport_rules() {
         rb.header("x-forwarded-for", "203.0.113.5")
             .header("x-forwarded-proto", proto)
     };
-    let r = c
-        .send(from(
-            c.req(Method::POST, "/api/login")
-                .header("authorization", basic("joe", PW)),
-            "http",
-        ))
-        .await;
-    assert_eq!(r.status, 400);
-    assert_eq!(r.code(), "https_required");
-    let r = c
-        .send(from(
-            c.req(Method::POST, "/api/login?_oauth2=true")
-                .header("authorization", basic("joe", PW)),
-            "https",
-        ))
-        .await;
+    let r = c.send(from(c.basic_login("joe", PW), "http")).await;
+    r.assert_problem(400, "https_required");
+    let joe = basic("joe", PW);
+    let oauth2 = |c: &Client| c.auth(Method::POST, "/api/login?_oauth2=true", &joe);
+    let r = c.send(from(oauth2(&c), "https")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
     assert_eq!(v["token_type"], "bearer");
@@ -708,11 +572,7 @@ async fn transport_rules() {
     let s2 = env2.serve(&[]);
     let mut c2 = Client::new(&s2.base);
     let r = c2
-        .send(
-            c2.req(Method::POST, "/api/login?_oauth2=true")
-                .header("authorization", basic("joe", PW))
-                .header("x-forwarded-proto", "https"),
-        )
+        .send(oauth2(&c2).header("x-forwarded-proto", "https"))
         .await;
     assert_eq!(r.status, 400);
 }
@@ -728,21 +588,13 @@ async fn native_tls() {
     assert!(server.base.starts_with("https://"), "{}", server.base);
     let mut c = Client::new(&server.base);
     let r = c
-        .send(
-            c.req(Method::POST, "/api/login?_output=oauth2")
-                .json(&serde_json::json!({"username": "joe", "password": PW})),
-        )
+        .send(c.json_login_at("/api/login?_output=oauth2", "joe", PW))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.set_cookie("sessionid").unwrap().contains("; Secure"));
     assert!(r.header("strict-transport-security").is_some());
     let token = r.json()["access_token"].as_str().unwrap().to_owned();
-    let info = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", format!("Bearer {token}")),
-        )
-        .await;
+    let info = c.send(c.bearer(Method::GET, "/api/session", &token)).await;
     assert_eq!(info.status, 200);
 }
 
@@ -753,39 +605,22 @@ async fn password_change_and_disable_end_sessions() {
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let login = |c: &Client| {
-        c.req(Method::POST, "/api/login")
-            .header("authorization", basic("joe", PW))
-    };
-    let t1 = c.send(login(&c)).await.body;
+    let t1 = c.send(c.basic_login("joe", PW)).await.body;
     env.run(
         &["user", "passwd", "joe", "--password-stdin"],
         "a brand new passphrase\n",
     )
     .success();
-    let r = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", format!("Bearer {t1}")),
-        )
-        .await;
+    let r = c.send(c.bearer(Method::GET, "/api/session", &t1)).await;
     assert_eq!(r.status, 401);
-    let r = c.send(login(&c)).await;
+    let r = c.send(c.basic_login("joe", PW)).await;
     assert_eq!(r.status, 401, "the old password no longer works");
     let t2 = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .header("authorization", basic("joe", "a brand new passphrase")),
-        )
+        .send(c.basic_login("joe", "a brand new passphrase"))
         .await
         .body;
     env.run(&["user", "disable", "joe"], "").success();
-    let r = c
-        .send(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", format!("Bearer {t2}")),
-        )
-        .await;
+    let r = c.send(c.bearer(Method::GET, "/api/session", &t2)).await;
     assert_eq!(r.status, 401);
 }
 
@@ -797,13 +632,7 @@ async fn session_activity_is_coalesced() {
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let token = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await
-        .body;
+    let token = c.send(c.basic_login("joe", PW)).await.body;
     let db = format!(
         "sqlite://{}",
         crate::harness::data_dir(&env).join("tessera.db").display()
@@ -819,22 +648,13 @@ async fn session_activity_is_coalesced() {
         row
     };
     for _ in 0..20 {
-        let r = c
-            .send(
-                c.req(Method::GET, "/api/session")
-                    .header("authorization", format!("Bearer {token}")),
-            )
-            .await;
+        let r = c.send(c.bearer(Method::GET, "/api/session", &token)).await;
         assert_eq!(r.status, 200);
     }
     let (created, seen) = last_seen().await;
     assert_eq!(seen, created, "twenty verifications wrote nothing");
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
-    c.send(
-        c.req(Method::GET, "/api/session")
-            .header("authorization", format!("Bearer {token}")),
-    )
-    .await;
+    c.send(c.bearer(Method::GET, "/api/session", &token)).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let (_, seen) = last_seen().await;
     assert!(

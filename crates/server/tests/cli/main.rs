@@ -6,20 +6,31 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 /// Declares a module `$name` with the tests `on_sqlite` and `on_postgres`, each running
-/// `$body(backend)` (the PostgreSQL one on a throwaway database; skipped outside CI when
-/// PostgreSQL is not installed).
+/// `$body(env)` on a fresh environment (the PostgreSQL one on a throwaway database;
+/// skipped outside CI when PostgreSQL is not installed).
 macro_rules! on_both_backends {
     ($(#[$doc:meta])* $name:ident, $body:ident) => {
         $(#[$doc])*
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_sqlite() {
-                super::$body(crate::harness::Backend::Sqlite).await;
+                super::$body(crate::harness::Env::sqlite()).await;
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                super::$body(crate::harness::Backend::Postgres).await;
+            on_postgres!(on_postgres, super::$body);
+        }
+    };
+}
+
+/// Declares the test `$name`, running `$body(env)` on a throwaway PostgreSQL database
+/// (skipped outside CI when PostgreSQL is not installed).
+macro_rules! on_postgres {
+    ($(#[$doc:meta])* $name:ident, $body:path) => {
+        $(#[$doc])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            if let Some(env) = crate::harness::Env::postgres().await {
+                $body(env).await;
             }
         }
     };
@@ -36,4 +47,5 @@ mod login;
 mod nginx;
 mod probe;
 mod serve;
+mod tcp;
 mod upstream;

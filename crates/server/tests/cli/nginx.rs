@@ -50,15 +50,11 @@ async fn nginx_auth_request_gets_the_same_decisions() {
          [[rules]]\nmatch = \"GET /public/**\"\npublic = true\n\
          [[rules]]\nmatch = \"GET /orders/**\"\npermissions = [\"orders:read\"]\n",
     );
-    env.run(
-        &["role", "add", "orders", "--permission", "orders:read"],
-        "",
-    )
-    .success();
+    env.add_role("orders", &["orders:read"]);
     env.add_user("joe", PW, &["--role", "orders"]);
     env.add_user("ann", PW, &[]);
     let tessera = env.serve(&[]);
-    let tessera_addr = tessera.base.trim_start_matches("http://").to_owned();
+    let tessera_addr = crate::tcp::addr_of(&tessera.base);
 
     let port = free_port();
     let example = include_str!("../../../../examples/nginx/nginx.conf");
@@ -110,29 +106,13 @@ async fn nginx_auth_request_gets_the_same_decisions() {
 
     let mut c = Client::new(&base);
     // Logins pass through nginx to Tessera.
-    let joe = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .basic_auth("joe", Some(PW)),
-        )
-        .await;
+    let joe = c.send_once(c.basic_login("joe", PW)).await;
     assert_eq!(joe.status, 200, "{} {}", joe.body, log());
-    c.jar.clear();
-    let ann = c
-        .send(
-            c.req(Method::POST, "/api/login")
-                .basic_auth("ann", Some(PW)),
-        )
-        .await
-        .body;
-    c.jar.clear();
+    let ann = c.login_token("ann", PW).await;
 
-    let get = |c: &Client, path: &str, token: Option<&str>| {
-        let rb = c.req(Method::GET, path);
-        match token {
-            Some(t) => rb.header("authorization", format!("Bearer {t}")),
-            None => rb,
-        }
+    let get = |c: &Client, path: &str, token: Option<&str>| match token {
+        Some(t) => c.bearer(Method::GET, path, t),
+        None => c.req(Method::GET, path),
     };
     let r = c.send(get(&c, "/public/x", None)).await;
     assert_eq!(r.status, 200, "public: {}", r.body);

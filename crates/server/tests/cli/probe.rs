@@ -6,52 +6,12 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::client::{Client, PW, basic};
-use crate::harness::{Backend, Env};
-
-fn addr_of(base: &str) -> String {
-    base.trim_start_matches("http://")
-        .trim_start_matches("https://")
-        .to_owned()
-}
-
-/// Reads until the server closes the connection or `limit` passes; returns what was read
-/// and whether the connection was closed.
-async fn read_until_closed(tcp: &mut TcpStream, limit: Duration) -> (String, bool) {
-    let mut out = Vec::new();
-    let deadline = Instant::now() + limit;
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, tcp.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&out).into(), true),
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-            Err(_) => return (String::from_utf8_lossy(&out).into(), false),
-        }
-    }
-}
-
-/// Sends one raw request on a new connection and returns the whole answer.
-async fn raw(addr: &str, request: &str) -> String {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    read_until_closed(&mut tcp, Duration::from_secs(10)).await.0
-}
-
-async fn healthz_answers(addr: &str) -> bool {
-    let answer = tokio::time::timeout(
-        Duration::from_secs(3),
-        raw(
-            addr,
-            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        ),
-    )
-    .await;
-    answer.is_ok_and(|a| a.starts_with("HTTP/1.1 200"))
-}
+use crate::client::{Client, PW};
+use crate::harness::{Env, labelled, rules};
+use crate::tcp::{
+    addr_of, healthz_answers, open, raw, raw_expecting, read_some, read_until_closed,
+};
 
 /// Half-sent request heads and bodies are closed after their timeouts, and the server
 /// keeps answering while hundreds of them are open.
@@ -65,24 +25,22 @@ async fn slow_clients_are_cut_off_and_cannot_starve_others() {
     let opened = Instant::now();
     let mut partial_heads = Vec::new();
     for i in 0..300 {
-        let mut tcp = TcpStream::connect(&addr).await.unwrap();
         let half = if i % 2 == 0 {
-            "GET /api/session HTTP/1.1\r\nHost: x\r\n".to_owned()
+            "GET /api/session HTTP/1.1\r\nHost: x\r\n"
         } else {
-            "GET /heal".to_owned()
+            "GET /heal"
         };
-        tcp.write_all(half.as_bytes()).await.unwrap();
-        partial_heads.push(tcp);
+        partial_heads.push(open(&addr, half.as_bytes()).await);
     }
     let mut partial_bodies = Vec::new();
     for _ in 0..20 {
-        let mut tcp = TcpStream::connect(&addr).await.unwrap();
-        tcp.write_all(
-            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"username\":",
-        )
-        .await
-        .unwrap();
-        partial_bodies.push(tcp);
+        partial_bodies.push(
+            open(
+                &addr,
+                b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"username\":",
+            )
+            .await,
+        );
     }
     assert!(
         healthz_answers(&addr).await,
@@ -106,10 +64,7 @@ async fn slow_clients_are_cut_off_and_cannot_starve_others() {
     );
 
     // An idle kept-alive connection is closed after the same timeout.
-    let mut tcp = TcpStream::connect(&addr).await.unwrap();
-    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    let mut tcp = open(&addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let (answer, closed) = read_until_closed(&mut tcp, Duration::from_secs(6)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(closed, "an idle keep-alive connection is closed");
@@ -129,28 +84,21 @@ async fn oversized_heads_are_refused_and_connections_are_capped() {
         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\nConnection: close\r\n\r\n",
         "a".repeat(20_000)
     );
-    let answer = raw(&addr, &big).await;
-    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    raw_expecting(&addr, &big, 431).await;
     let many = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\n{}Connection: close\r\n\r\n",
         (0..90)
             .map(|i| format!("X-H{i}: {}\r\n", "b".repeat(200)))
             .collect::<String>()
     );
-    let answer = raw(&addr, &many).await;
-    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    raw_expecting(&addr, &many, 431).await;
     assert!(healthz_answers(&addr).await);
 
     // Twenty idle connections fill the server; the next one waits for a slot.
     let mut idle = Vec::new();
     for _ in 0..20 {
-        let mut tcp = TcpStream::connect(&addr).await.unwrap();
-        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 1024];
-        let n = tcp.read(&mut buf).await.unwrap();
-        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        let mut tcp = open(&addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(read_some(&mut tcp).await.starts_with("HTTP/1.1 200"));
         idle.push(tcp);
     }
     assert!(
@@ -180,10 +128,8 @@ async fn slow_tls_handshakes_are_cut_off() {
     let addr = addr_of(&server.base);
     let mut silent = Vec::new();
     for _ in 0..200 {
-        let mut tcp = TcpStream::connect(&addr).await.unwrap();
         // Half a TLS record header.
-        tcp.write_all(&[0x16, 0x03]).await.unwrap();
-        silent.push(tcp);
+        silent.push(open(&addr, &[0x16, 0x03]).await);
     }
     let mut c = Client::new(&server.base);
     let started = Instant::now();
@@ -195,21 +141,11 @@ async fn slow_tls_handshakes_are_cut_off() {
     }
 }
 
+const ADMIN_ONLY: (&str, &str) = ("* /admin/**", r#"permissions = ["admin:all"]"#);
+
 fn gateway_rules(upstream: &str) -> String {
-    format!(
-        r#"
-[proxy]
-upstream = "http://{upstream}"
-
-[[rules]]
-match = "* /admin/**"
-permissions = ["admin:all"]
-
-[[rules]]
-match = "* /**"
-public = true
-"#
-    )
+    let rules = rules(&[ADMIN_ONLY, ("* /**", "public = true")]);
+    format!("[proxy]\nupstream = \"http://{upstream}\"\n{rules}")
 }
 
 /// Letter case and look-alike segments cannot route around a rule, and Tessera's own
@@ -221,14 +157,7 @@ async fn path_spellings_cannot_bypass_rules_or_reach_the_upstream() {
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let addr = addr_of(&server.base);
-    let mut c = Client::new(&server.base);
-    let token = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await
-        .body;
+    let token = Client::new(&server.base).login_token("joe", PW).await;
     let get = |path: &str| {
         format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
@@ -237,8 +166,7 @@ async fn path_spellings_cannot_bypass_rules_or_reach_the_upstream() {
 
     // Letter case: the admin rule still decides.
     for p in ["/ADMIN/x", "/Admin/x", "/aDmIn/users", "/%41DMIN/x"] {
-        let answer = raw(&addr, &get(p)).await;
-        assert!(answer.starts_with("HTTP/1.1 403"), "{p}: {answer}");
+        let answer = raw_expecting(&addr, &get(p), 403).await;
         assert!(answer.contains("admin:all"), "{p}: {answer}");
     }
     // What an upstream might rewrite into /admin is refused outright.
@@ -250,12 +178,10 @@ async fn path_spellings_cannot_bypass_rules_or_reach_the_upstream() {
         "/admin%252fx",
         "/a/..%252f/admin",
     ] {
-        let answer = raw(&addr, &get(p)).await;
-        assert!(answer.starts_with("HTTP/1.1 400"), "{p}: {answer}");
+        raw_expecting(&addr, &get(p), 400).await;
     }
     // The public catch-all still works.
-    let answer = raw(&addr, &get("/orders/1")).await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    raw_expecting(&addr, &get("/orders/1"), 200).await;
 
     // Spellings of Tessera's own paths are 404, never forwarded (the echo upstream
     // would answer 200).
@@ -268,8 +194,7 @@ async fn path_spellings_cannot_bypass_rules_or_reach_the_upstream() {
         "/API/tokens",
         "/Api/login",
     ] {
-        let answer = raw(&addr, &get(p)).await;
-        assert!(answer.starts_with("HTTP/1.1 404"), "{p}: {answer}");
+        let answer = raw_expecting(&addr, &get(p), 404).await;
         assert!(!answer.contains("\"headers\""), "{p} reached the upstream");
     }
     let body = r#"{"username":"joe","password":"correct horse battery staple"}"#;
@@ -277,8 +202,7 @@ async fn path_spellings_cannot_bypass_rules_or_reach_the_upstream() {
         "POST //api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let answer = raw(&addr, &post).await;
-    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let answer = raw_expecting(&addr, &post, 404).await;
     assert!(
         !answer.contains("correct horse"),
         "the password was echoed back"
@@ -286,23 +210,17 @@ async fn path_spellings_cannot_bypass_rules_or_reach_the_upstream() {
 
     // `{base}/verify` judges case the same way.
     drop(server);
-    let env = Env::sqlite().config(
-        "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n\n[[rules]]\nmatch = \"* /admin/**\"\npermissions = [\"admin:all\"]\n\n[[rules]]\nmatch = \"* /**\"\n",
-    );
+    let rules = rules(&[ADMIN_ONLY, ("* /**", "")]);
+    let env = Env::sqlite().config(&format!(
+        "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n{rules}"
+    ));
     env.add_user("joe", PW, &[]);
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let token = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await
-        .body;
+    let token = c.login_token("joe", PW).await;
     let verify = |c: &Client, uri: &str, method: Option<&str>| {
         let mut rb = c
-            .req(Method::GET, "/api/verify")
-            .header("authorization", format!("Bearer {token}"))
+            .bearer(Method::GET, "/api/verify", &token)
             .header("x-original-uri", uri);
         if let Some(m) = method {
             rb = rb.header("x-original-method", m);
@@ -317,7 +235,7 @@ async fn path_spellings_cannot_bypass_rules_or_reach_the_upstream() {
     assert_eq!(r.status, 200, "{}", r.body);
     // A URI without its method is not judged as a GET.
     let r = c.send_once(verify(&c, "/orders", None)).await;
-    assert_eq!((r.status, r.code().as_str()), (400, "invalid_request"));
+    r.assert_problem(400, "invalid_request");
 }
 
 /// With `rules_case_sensitive`, letter case is significant again (for APIs whose paths
@@ -341,51 +259,19 @@ async fn case_sensitive_rules_can_be_chosen() {
 
 /// A personal access token or an OAuth access token cannot see or end the owner's
 /// sessions, nor read the audit log; it can still end itself.
-async fn tokens_cannot_manage_sessions(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
-    env.run(
-        &["role", "add", "orders", "--permission", "orders:read"],
-        "",
-    )
-    .success();
+async fn tokens_cannot_manage_sessions(env: Env) {
+    env.add_role("orders", &["orders:read"]);
     env.add_user("joe", PW, &["--role", "orders"]);
     let pat = env
-        .run(
-            &[
-                "token",
-                "create",
-                "joe",
-                "--name",
-                "ci",
-                "--scope",
-                "orders:read",
-            ],
-            "",
-        )
-        .success()
-        .trim()
-        .to_owned();
+        .create_token("joe", "ci", &["--scope", "orders:read"])
+        .success_trimmed();
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
-    let password_token = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .header("authorization", basic("joe", PW)),
-        )
-        .await
-        .body;
+    let password_token = c.login_token("joe", PW).await;
     let secret = c
-        .send_once(
-            c.req(Method::GET, "/api/client-secret")
-                .header("authorization", format!("Bearer {password_token}")),
-        )
+        .send_once(c.bearer(Method::GET, "/api/client-secret", &password_token))
         .await
-        .json()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .field("secret");
     let access = c
         .send_once(
             c.req(Method::POST, "/api/oauth/token")
@@ -396,33 +282,21 @@ async fn tokens_cannot_manage_sessions(backend: Backend) {
                 ]),
         )
         .await
-        .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .field("access_token");
     let sessions = c
-        .send_once(
-            c.req(Method::GET, "/api/sessions")
-                .header("authorization", format!("Bearer {password_token}")),
-        )
+        .send_once(c.bearer(Method::GET, "/api/sessions", &password_token))
         .await;
     assert_eq!(sessions.status, 200);
     let session_id = sessions.json()[0]["id"].as_str().unwrap().to_owned();
 
     for token in [&pat, &access] {
-        let bearer = format!("Bearer {token}");
         for (method, path) in [
             (Method::GET, "/api/sessions".to_owned()),
             (Method::DELETE, format!("/api/sessions/{session_id}")),
             (Method::DELETE, "/api/sessions".to_owned()),
             (Method::GET, "/api/audit".to_owned()),
         ] {
-            let r = c
-                .send_once(
-                    c.req(method.clone(), &path)
-                        .header("authorization", &bearer),
-                )
-                .await;
+            let r = c.send_once(c.bearer(method.clone(), &path, token)).await;
             assert_eq!(
                 (r.status, r.code().as_str()),
                 (403, "password_session_required"),
@@ -432,25 +306,16 @@ async fn tokens_cannot_manage_sessions(backend: Backend) {
     }
     // The password session survived all of that.
     let r = c
-        .send_once(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", format!("Bearer {password_token}")),
-        )
+        .send_once(c.bearer(Method::GET, "/api/session", &password_token))
         .await;
     assert_eq!(r.status, 200);
     // A token may still end itself.
     let r = c
-        .send_once(
-            c.req(Method::DELETE, "/api/login")
-                .header("authorization", format!("Bearer {access}")),
-        )
+        .send_once(c.bearer(Method::DELETE, "/api/login", &access))
         .await;
     assert_eq!(r.status, 204);
     let r = c
-        .send_once(
-            c.req(Method::GET, "/api/session")
-                .header("authorization", format!("Bearer {access}")),
-        )
+        .send_once(c.bearer(Method::GET, "/api/session", &access))
         .await;
     assert_eq!(r.status, 401);
 }
@@ -466,103 +331,74 @@ async fn ambiguous_requests_are_refused() {
     let server = env.serve(&[]);
     let addr = addr_of(&server.base);
     let mut c = Client::new(&server.base);
-    let login = |c: &Client, who: &str| {
-        c.req(Method::POST, "/api/login")
-            .json(&json!({"username": who, "password": PW}))
+    let mut session = async |who: &str| {
+        let r = c.send_once(c.json_login(who, PW)).await;
+        r.cookie_value("sessionid").unwrap()
     };
-    let joe = c
-        .send(login(&c, "joe"))
-        .await
-        .cookie_value("sessionid")
-        .unwrap();
-    c.jar.clear();
-    let eve = c
-        .send(login(&c, "eve"))
-        .await
-        .cookie_value("sessionid")
-        .unwrap();
-    c.jar.clear();
+    let joe = session("joe").await;
+    let eve = session("eve").await;
 
     // Cookie tossing: a second session cookie never shadows the first.
+    let with_cookies =
+        |c: &Client, cookies: String| c.req(Method::GET, "/api/session").header("cookie", cookies);
     let r = c
-        .send_once(
-            c.req(Method::GET, "/api/session")
-                .header("cookie", format!("sessionid={eve}; sessionid={joe}")),
-        )
+        .send_once(with_cookies(
+            &c,
+            format!("sessionid={eve}; sessionid={joe}"),
+        ))
         .await;
     assert_eq!(r.status, 401, "{}", r.body);
     let r = c
-        .send_once(
-            c.req(Method::GET, "/api/session")
-                .header("cookie", format!("sessionid={joe}")),
-        )
+        .send_once(with_cookies(&c, format!("sessionid={joe}")))
         .await;
     assert_eq!(r.json()["login"], "joe");
 
     // Host: exactly one on HTTP/1.1.
-    let answer = raw(
+    let answer = raw_expecting(
         &addr,
         "GET /api/login HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+        400,
     )
     .await;
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(
         answer
             .to_ascii_lowercase()
             .contains("x-content-type-options: nosniff"),
         "{answer}"
     );
-    let answer = raw(
+    let answer = raw_expecting(
         &addr,
         "GET /api/login HTTP/1.1\r\nConnection: close\r\n\r\n",
+        400,
     )
     .await;
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("Host"), "{answer}");
     let answer = raw(&addr, "GET /healthz HTTP/1.0\r\n\r\n").await;
     assert!(answer.contains(" 200 "), "HTTP/1.0 needs no Host: {answer}");
 
+    // A login body as sent, with its content type.
+    let login = |c: &Client, content_type: &str, body: String| {
+        c.post_typed("/api/login", content_type, body)
+    };
+    let joe = format!(r#"{{"username":"joe","password":"{PW}"}}"#);
+
     // A repeated JSON member: which one would count?
-    let r = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .header("content-type", "application/json")
-                .body(format!(
-                    r#"{{"username":"eve","username":"joe","password":"{PW}"}}"#
-                )),
-        )
-        .await;
-    assert_eq!((r.status, r.code().as_str()), (400, "validation_failed"));
+    let repeated = format!(r#"{{"username":"eve","username":"joe","password":"{PW}"}}"#);
+    let r = c.send_once(login(&c, "application/json", repeated)).await;
+    r.assert_problem(400, "validation_failed");
     assert!(r.body.contains("repeated"), "{}", r.body);
 
     // Bodies in another charset: 415, for JSON and forms alike.
-    let latin1 = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .header(
-                    "content-type",
-                    "application/x-www-form-urlencoded; charset=iso-8859-1",
-                )
-                .body(format!("username=joe&password={}", PW.replace(' ', "+"))),
-        )
-        .await;
-    assert_eq!(latin1.status, 415, "{}", latin1.body);
-    let utf16 = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .header("content-type", "application/json; charset=utf-16")
-                .body(format!(r#"{{"username":"joe","password":"{PW}"}}"#)),
-        )
-        .await;
-    assert_eq!(utf16.status, 415, "{}", utf16.body);
-    let utf8 = c
-        .send_once(
-            c.req(Method::POST, "/api/login")
-                .header("content-type", "application/json; charset=UTF-8")
-                .body(format!(r#"{{"username":"joe","password":"{PW}"}}"#)),
-        )
-        .await;
-    assert_eq!(utf8.status, 200, "{}", utf8.body);
+    let form = format!("username=joe&password={}", PW.replace(' ', "+"));
+    let latin1 = "application/x-www-form-urlencoded; charset=iso-8859-1";
+    let r = c.send_once(login(&c, latin1, form)).await;
+    assert_eq!(r.status, 415, "{}", r.body);
+    let utf16 = "application/json; charset=utf-16";
+    let r = c.send_once(login(&c, utf16, joe.clone())).await;
+    assert_eq!(r.status, 415, "{}", r.body);
+    let utf8 = "application/json; charset=UTF-8";
+    let r = c.send_once(login(&c, utf8, joe)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }
 
 /// Cookie names whose prefix the settings contradict are configuration errors.
@@ -646,10 +482,7 @@ async fn the_gateway_forwards_no_client_made_address_claims() {
 
 /// Wrong secrets sent with someone's login or key id lock out the sender's address,
 /// never the real client.
-async fn machine_credentials_cannot_be_locked_out(backend: Backend) {
-    let Some(env) = Env::new(backend).await else {
-        return;
-    };
+async fn machine_credentials_cannot_be_locked_out(env: Env) {
     let env = env.config(
         "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n[throttle]\naccount_max_failures = 3\nip_max_failures = 3\n",
     );
@@ -657,19 +490,10 @@ async fn machine_credentials_cannot_be_locked_out(backend: Backend) {
     let keys = env
         .run(&["apikey", "create", "joe", "--name", "svc"], "")
         .success();
-    let field = |name: &str| {
-        keys.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    let (key_id, key_secret) = (field("api_key"), field("api_secret"));
+    let (key_id, key_secret) = (labelled(&keys, "api_key"), labelled(&keys, "api_secret"));
     let client_secret = env
         .run(&["client-secret", "show", "joe"], "")
-        .success()
-        .trim()
-        .to_owned();
+        .success_trimmed();
     let server = env.serve(&[]);
     let mut c = Client::new(&server.base);
     let from = |rb: reqwest::RequestBuilder, ip: &str| {
@@ -710,21 +534,12 @@ async fn machine_credentials_cannot_be_locked_out(backend: Backend) {
     assert_eq!(r.status, 200, "{}", r.body);
     // Password logins keep their per-account limit.
     for _ in 0..3 {
-        let r = c
-            .send_once(from(
-                c.req(Method::POST, "/api/login")
-                    .json(&json!({"username": "joe", "password": "not the password"})),
-                "198.51.100.8",
-            ))
-            .await;
+        let wrong = c.json_login("joe", "not the password");
+        let r = c.send_once(from(wrong, "198.51.100.8")).await;
         assert_eq!(r.status, 401);
     }
     let r = c
-        .send_once(from(
-            c.req(Method::POST, "/api/login")
-                .json(&json!({"username": "joe", "password": PW})),
-            "198.51.100.9",
-        ))
+        .send_once(from(c.json_login("joe", PW), "198.51.100.9"))
         .await;
     assert_eq!(r.status, 429, "the account itself is locked for passwords");
 }
@@ -801,11 +616,7 @@ async fn small_leaks_and_weak_settings_are_closed() {
         json!({"name": 5}),
     ] {
         let r = c
-            .send_once(
-                c.req(Method::POST, "/api/tokens")
-                    .header("authorization", format!("Bearer {token}"))
-                    .json(&body),
-            )
+            .send_once(c.bearer(Method::POST, "/api/tokens", &token).json(&body))
             .await;
         assert_eq!(r.status, 400, "{body}: {}", r.body);
         for internal in [

@@ -1,26 +1,16 @@
 //! `tessera serve`: first start, restart, probes, shutdown, secret key handling.
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Arc;
 
-use tessera_core::{Accounts, Password, PasswordHasher, PasswordParams, PasswordPolicy};
+use tessera_core::Password;
 
-use crate::harness::{Env, data_dir};
+use crate::harness::{Env, data_dir, pg_admin, sqlite_accounts};
 
 fn generated_password(stderr: &str) -> Option<String> {
     stderr.lines().find_map(|l| {
         l.split_once("shown only this once: ")
             .map(|(_, p)| p.trim().to_owned())
     })
-}
-
-async fn sqlite_accounts(env: &Env) -> Accounts {
-    let url = format!("sqlite://{}", data_dir(env).join("tessera.db").display());
-    let store = tessera_store::open(&url, &Default::default())
-        .await
-        .unwrap();
-    let hasher = PasswordHasher::new(PasswordParams::default(), Some(1)).unwrap();
-    Accounts::new(Arc::clone(&store), hasher, PasswordPolicy::default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,52 +159,32 @@ async fn json_logs_are_one_object_per_line() {
     assert!(stderr.contains("listening on http://"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readiness_follows_the_database() {
-    let Some(env) = Env::postgres().await else {
-        return;
-    };
-    let url = env.vars[0].1.clone();
+on_postgres!(readiness_follows_the_database, readiness);
+
+async fn readiness(env: Env) {
     let server = env.serve(&[]);
     let http = reqwest::Client::new();
-    assert_eq!(
-        http.get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let get = async |path: &str| http.get(server.url(path)).send().await.unwrap();
+    assert_eq!(get("/readyz").await.status(), 200);
 
     // Take the database away under the running server: readiness must fail closed.
-    let (admin_url, db) = url.rsplit_once('/').unwrap();
-    let mut admin =
-        <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{admin_url}/postgres"))
-            .await
-            .unwrap();
+    let (mut admin, db) = pg_admin(&env).await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE {db} WITH (FORCE)"
     )))
     .execute(&mut admin)
     .await
     .unwrap();
-    let res = http.get(server.url("/readyz")).send().await.unwrap();
+    let res = get("/readyz").await;
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["code"], "service_unavailable");
     let text = body.to_string();
     assert!(
-        !text.contains("postgres://") && !text.contains(db),
+        !text.contains("postgres://") && !text.contains(&db),
         "no internals leak: {text}"
     );
-    assert_eq!(
-        http.get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(get("/healthz").await.status(), 200);
 }
 
 /// Password hashing cannot take the cores from request handling: the hashing threads run

@@ -461,6 +461,8 @@ impl<'de> Deserialize<'de> for ConfigDuration {
 pub struct Loaded {
     /// The validated configuration: file, then environment, then defaults.
     pub config: Config,
+    /// The same, converted into typed settings (which is how it was validated).
+    pub settings: Settings,
     /// The configuration file read, or `None` when there was none (defaults and
     /// environment only).
     pub file: Option<PathBuf>,
@@ -490,9 +492,10 @@ impl Config {
         let overrides = overlay_env(&mut table, env)?;
         let config = deserialize(table, &overrides)?;
         // Validating is converting: a configuration is valid when it makes settings.
-        Settings::try_from(&config)?;
+        let settings = Settings::try_from(&config)?;
         Ok(Loaded {
             config,
+            settings,
             file: file.map(Path::to_path_buf),
         })
     }
