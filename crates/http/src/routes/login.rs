@@ -131,7 +131,12 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
             password,
             method: Method_::Basic,
         };
-        return login(&state, &parts, ctx, csrf_ctx, creds, &query).await;
+        let in_url = creds.method == Method_::Query;
+        return login(
+            in_url,
+            password_login(&state, &parts, ctx, csrf_ctx, creds, &query),
+        )
+        .await;
     }
     if let Some((username, password)) = query_credentials(&query) {
         if !state.settings.allow_query_credentials {
@@ -144,7 +149,12 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
             password: Password::new(password),
             method: Method_::Query,
         };
-        return login(&state, &parts, ctx, csrf_ctx, creds, &query).await;
+        let in_url = creds.method == Method_::Query;
+        return login(
+            in_url,
+            password_login(&state, &parts, ctx, csrf_ctx, creds, &query),
+        )
+        .await;
     }
     if !matches!(presented, Presented::None) {
         let auth = authenticate(&parts, &state).await?;
@@ -228,7 +238,12 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
     };
     // Output options may come in the query string or the body.
     params.extend(query);
-    login(&state, &parts, ctx, csrf_ctx, creds, &params).await
+    let in_url = creds.method == Method_::Query;
+    login(
+        in_url,
+        password_login(&state, &parts, ctx, csrf_ctx, creds, &params),
+    )
+    .await
 }
 
 /// `POST {base}/login/key`: exchange an API key and secret for an API-key session token.
@@ -350,16 +365,13 @@ fn json_options(map: &Map<String, Value>) -> Fields {
     .collect()
 }
 
+/// Awaits a password login; when the password came in the URL, the answer (success or
+/// refusal) also keeps that URL out of `Referer`.
 async fn login(
-    state: &AppState,
-    parts: &Parts,
-    ctx: &RequestContext,
-    csrf_ctx: &CsrfContext,
-    creds: Credentials,
-    params: &Fields,
+    in_url: bool,
+    attempt: impl std::future::Future<Output = Result<Response, Problem>>,
 ) -> Result<Response, Problem> {
-    let in_url = creds.method == Method_::Query;
-    let res = password_login(state, parts, ctx, csrf_ctx, creds, params).await;
+    let res = attempt.await;
     if !in_url {
         return res;
     }
