@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::password::{Password, PasswordHasher, PasswordPolicy, Verification};
 use crate::store::Store;
 use crate::time::Timestamp;
-use crate::user::{Login, NewUser, User};
+use crate::user::{Login, NewUser, Profile, User};
 
 /// Account operations over a store, with the password policy and hasher they need. Cheap to
 /// clone: the store and the hashing pool are shared.
@@ -88,6 +88,28 @@ impl Accounts {
         self.record_audit(AuditEvent::new("password_changed", "success").user(&user))
             .await;
         Ok(())
+    }
+
+    /// Replaces `user`'s names, language and e-mail address after checking them, and
+    /// records it. Returns the updated user.
+    pub async fn update_profile(&self, user: &User, profile: Profile) -> Result<User> {
+        profile.validate()?;
+        if !self
+            .store
+            .update_profile(user.id, &profile, Timestamp::now())
+            .await?
+        {
+            return Err(Error::UnknownUser(user.login.to_string()));
+        }
+        self.record_audit(AuditEvent::new("profile_changed", "success").user(user))
+            .await;
+        Ok(User {
+            first_name: profile.first_name,
+            last_name: profile.last_name,
+            lang: profile.lang,
+            email: profile.email,
+            ..user.clone()
+        })
     }
 
     /// Disables or re-enables the account with this login and records it; disabling also

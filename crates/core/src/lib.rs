@@ -35,4 +35,4 @@ pub use rules::{CredentialKind, RuleSpec, Rules};
 pub use store::Store;
 pub use throttle::ThrottleSettings;
 pub use time::Timestamp;
-pub use user::{Login, NewUser, User, UserId};
+pub use user::{Login, NewUser, Profile, User, UserId};

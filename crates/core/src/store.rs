@@ -105,6 +105,15 @@ pub trait UserStore: Send + Sync + 'static {
     /// user does not exist.
     async fn set_disabled(&self, id: UserId, disabled: bool, now: Timestamp) -> StoreResult<bool>;
 
+    /// Replaces the names, language and e-mail address (validated by the caller). `false`
+    /// when the user does not exist.
+    async fn update_profile(
+        &self,
+        id: UserId,
+        profile: &crate::user::Profile,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+
     /// Creates a role; an existing name is `Conflict`.
     async fn create_role(&self, role: &Role, now: Timestamp) -> StoreResult<()>;
 

@@ -173,35 +173,68 @@ impl NewUser {
     /// Checks the free-text fields: bounded lengths, no control characters, a plausible
     /// e-mail address and language tag.
     pub fn validate(&self) -> Result<()> {
-        check_text("first name", &self.first_name, 150)?;
-        check_text("last name", &self.last_name, 150)?;
-        check_text("lang", &self.lang, 35)?;
-        if self.lang.is_empty()
-            || !self
-                .lang
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        validate_profile(&self.first_name, &self.last_name, &self.lang, &self.email)
+    }
+}
+
+/// The fields of an account its owner may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The given name (at most 150 characters).
+    pub first_name: String,
+    /// The family name (at most 150 characters).
+    pub last_name: String,
+    /// The preferred language tag (`en`, `fr-CA`).
+    pub lang: String,
+    /// The e-mail address, if any.
+    pub email: Option<String>,
+}
+
+impl Profile {
+    /// The profile fields of `user`.
+    pub fn of(user: &User) -> Self {
+        Self {
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            lang: user.lang.clone(),
+            email: user.email.clone(),
+        }
+    }
+
+    /// The same checks as [`NewUser::validate`].
+    pub fn validate(&self) -> Result<()> {
+        validate_profile(&self.first_name, &self.last_name, &self.lang, &self.email)
+    }
+}
+
+fn validate_profile(first: &str, last: &str, lang: &str, email: &Option<String>) -> Result<()> {
+    check_text("first name", first, 150)?;
+    check_text("last name", last, 150)?;
+    check_text("lang", lang, 35)?;
+    if lang.is_empty()
+        || !lang
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::Invalid {
+            field: "lang",
+            reason: "expected a language tag such as `en` or `fr-CA`",
+        });
+    }
+    if let Some(email) = email {
+        check_text("email", email, 254)?;
+        let valid = email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            && !email.contains(char::is_whitespace);
+        if !valid {
             return Err(Error::Invalid {
-                field: "lang",
-                reason: "expected a language tag such as `en` or `fr-CA`",
+                field: "email",
+                reason: "expected an address such as `joe@example.com`",
             });
         }
-        if let Some(email) = &self.email {
-            check_text("email", email, 254)?;
-            let valid = email
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-                && !email.contains(char::is_whitespace);
-            if !valid {
-                return Err(Error::Invalid {
-                    field: "email",
-                    reason: "expected an address such as `joe@example.com`",
-                });
-            }
-        }
-        Ok(())
     }
+    Ok(())
 }
 
 fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<()> {

@@ -20,6 +20,7 @@ mod routes;
 pub mod settings;
 mod state;
 pub mod timeout;
+mod ui;
 pub mod upstream;
 
 pub use net::IpNet;

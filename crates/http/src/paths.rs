@@ -4,8 +4,9 @@
 use crate::settings::HttpSettings;
 
 /// The first path segments (under the base path) of the auth endpoints.
-pub const FIRST_SEGMENTS: [&str; 10] = [
+pub const FIRST_SEGMENTS: [&str; 11] = [
     "audit",
+    "ui",
     "verify",
     "login",
     "session",

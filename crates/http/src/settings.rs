@@ -102,6 +102,16 @@ pub struct HttpSettings {
     pub rules: Arc<Rules>,
     /// Gateway mode, when `proxy.upstream` is set.
     pub proxy: Option<Proxy>,
+    /// The web console under `{base}/ui/`; `None` when `ui.enabled` is off.
+    pub ui: Option<Ui>,
+}
+
+/// The web console (`[ui]`).
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// `ui.sudo_timeout`: how long an entered password lets the console create
+    /// credentials, show or rotate the client secret and change the password.
+    pub sudo_timeout: Duration,
 }
 
 /// Gateway mode: where allowed requests go.
@@ -142,6 +152,9 @@ impl Default for HttpSettings {
             redirect_uris: Vec::new(),
             rules: Arc::new(Rules::default()),
             proxy: None,
+            ui: Some(Ui {
+                sudo_timeout: Duration::from_secs(600),
+            }),
         }
     }
 }

@@ -34,6 +34,7 @@ pub struct App {
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: crate::listener::Limits,
     base_path: String,
+    console: bool,
     rules: usize,
     upstream: Option<String>,
 }
@@ -81,6 +82,7 @@ impl App {
             tls,
             limits: connection_limits(config),
             base_path: config.server.base_path.clone(),
+            console: config.ui.enabled,
             rules: config.rules.len(),
             upstream: config.proxy.upstream.clone(),
         })
@@ -119,6 +121,14 @@ impl App {
             max_connections = self.limits.max_connections,
             "listening on {scheme}://{local}"
         );
+        if self.console {
+            // A wildcard address is not one a browser can open: name the loopback one.
+            let host = match local.ip() {
+                ip if ip.is_unspecified() => format!("localhost:{}", local.port()),
+                _ => local.to_string(),
+            };
+            tracing::info!("web console: {scheme}://{host}{}/ui/", self.base_path);
+        }
         crate::listener::serve(
             tokio::net::TcpListener::from_std(listener)?,
             self.tls,

@@ -253,6 +253,17 @@ impl Authenticator {
         Ok(LoginOutcome::Success(Box::new(identity), token))
     }
 
+    /// When the user's current client secret expires; `None` when there is none (or it
+    /// expired). Never generates one, never decrypts one.
+    pub async fn client_secret_expiry(&self, user: &User) -> Result<Option<Timestamp>> {
+        Ok(self
+            .store()
+            .client_secret(user.id)
+            .await?
+            .map(|s| s.expires_at)
+            .filter(|at| Timestamp::now() < *at))
+    }
+
     /// The user's client secret, generated when it has none or the old one expired.
     pub async fn client_secret(&self, user: &User) -> Result<ClientSecret> {
         if let Some(stored) = self.store().client_secret(user.id).await?

@@ -442,6 +442,29 @@ impl Authenticator {
         Ok(n)
     }
 
+    /// Replaces the caller's names, language and e-mail address
+    /// ([`Accounts::update_profile`]); verifications answered from now on see them.
+    pub async fn update_profile(
+        &self,
+        user: &crate::user::User,
+        profile: crate::user::Profile,
+    ) -> Result<crate::user::User> {
+        let updated = self.accounts().update_profile(user, profile).await?;
+        self.forget_cached();
+        Ok(updated)
+    }
+
+    /// Sets a new password ([`Accounts::set_password`]), which ends every session of the
+    /// user, with effect on this instance at once.
+    pub async fn change_password(&self, user: &crate::user::User, new: &Password) -> Result<()> {
+        self.forget_cached();
+        self.accounts()
+            .set_password(user.login.as_str(), new)
+            .await?;
+        self.forget_cached();
+        Ok(())
+    }
+
     /// The identity behind a token for introspection, without recording activity.
     pub async fn introspect(&self, presented: &str) -> std::result::Result<Identity, AuthFailure> {
         let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;

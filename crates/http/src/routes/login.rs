@@ -165,6 +165,11 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
+    if html && state.settings.ui.is_some() {
+        // The console's sign-in form, here (200), so that links to the login page work.
+        let next = field(&query, "next").map(safe_next).unwrap_or_default();
+        return Ok(crate::ui::sign_in_page(&state, &parts, next, Vec::new()));
+    }
     if html {
         let token = csrf_ctx.current_or_new(&state.csrf_signer);
         let next = field(&query, "next").map(safe_next).unwrap_or_default();

@@ -77,7 +77,11 @@ pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 18] {
 /// `merge` at its root), behind [`AuthLayer`](crate::layer::AuthLayer). A method an
 /// endpoint does not serve gets a problem+json 405; bodies are limited to [`BODY_LIMIT`].
 pub fn auth_router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
-    let mut router = Router::new();
+    let mut router = if state.settings.ui.is_some() {
+        crate::ui::routes()
+    } else {
+        Router::new()
+    };
     for (path, handler) in routes() {
         router = router
             .route(path, handler.clone())

@@ -37,7 +37,9 @@ macro_rules! on_postgres {
 }
 
 mod admin;
+mod browser;
 mod client;
+mod console;
 mod credentials;
 mod gateway;
 mod hardening;

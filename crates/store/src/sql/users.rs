@@ -6,7 +6,7 @@ use std::hash::Hash;
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 use tessera_core::store::{StoreResult, UserCredentials, UserStore};
-use tessera_core::{NewUser, PermissionSet, Role, StoreError, Timestamp, User, UserId};
+use tessera_core::{NewUser, PermissionSet, Profile, Role, StoreError, Timestamp, User, UserId};
 
 use super::backend::{Backend, Get, Query, Tx, query};
 use super::{SqlStore, USER_COLUMNS, permission_set, user_from_row};
@@ -143,6 +143,25 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
         // Disabling ends every session.
         self.update_user(id, update, disabled.then_some(""), now)
             .await
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        profile: &Profile,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let update = query(
+            "UPDATE users SET first_name = $1, last_name = $2, lang = $3, email = $4, \
+             updated_at = $5 WHERE id = $6",
+        )
+        .bind(&profile.first_name)
+        .bind(&profile.last_name)
+        .bind(&profile.lang)
+        .bind(&profile.email)
+        .bind(now.unix())
+        .bind(id.0);
+        self.update_user(id, update, None, now).await
     }
 
     async fn create_role(&self, role: &Role, now: Timestamp) -> StoreResult<()> {

@@ -197,6 +197,32 @@ pub async fn disable_and_enable(f: Fixture) {
     assert!(!s.set_disabled(UserId(5_555), true, now()).await.unwrap());
 }
 
+pub async fn profile_updates_replace_names_language_and_email(f: Fixture) {
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    let profile = tessera_core::Profile {
+        first_name: "Joé".into(),
+        last_name: "Bloggs".into(),
+        lang: "fr-CA".into(),
+        email: Some("joe@example.com".into()),
+    };
+    assert!(s.update_profile(joe.id, &profile, now()).await.unwrap());
+    let stored = s.user_by_id(joe.id).await.unwrap().unwrap();
+    assert_eq!(tessera_core::Profile::of(&stored), profile);
+    assert_eq!(stored.login, joe.login, "the login does not change");
+    let cleared = tessera_core::Profile {
+        email: None,
+        ..profile
+    };
+    assert!(s.update_profile(joe.id, &cleared, now()).await.unwrap());
+    assert_eq!(s.user_by_id(joe.id).await.unwrap().unwrap().email, None);
+    assert!(
+        !s.update_profile(UserId(5_555), &cleared, now())
+            .await
+            .unwrap()
+    );
+}
+
 pub async fn listing_and_counting(f: Fixture) {
     let s = f.store.as_ref();
     s.create_role(&role("ops", &["deploy:run"]), now())

@@ -88,6 +88,7 @@ conformance!(
     roles_grant_revoke_and_permissions,
     password_change_and_rehash,
     disable_and_enable,
+    profile_updates_replace_names_language_and_email,
     listing_and_counting,
     concurrent_writers_never_fail,
     ping_answers,

@@ -57,6 +57,8 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// `[throttle]`: brute-force throttling.
     pub throttle: ThrottleConfig,
+    /// `[ui]`: the web console.
+    pub ui: UiConfig,
     /// `[[rules]]` (default: none): the access rules, in order; the first matching rule
     /// decides and no matching rule is denied. File only (no environment override).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -311,6 +313,27 @@ pub struct LoginConfig {
     /// `login.redirect_uris` (default `[]`): the exact URIs a login may redirect to with
     /// `access_token`.
     pub redirect_uris: Vec<String>,
+}
+
+/// The web console under `{base}/ui/` (`[ui]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// `ui.enabled` (default `true`): serve the console; off, its paths are 404.
+    pub enabled: bool,
+    /// `ui.sudo_timeout` (default `10m`, 1s to 1d): how long after the password
+    /// was last entered in the console it may create credentials, reveal or rotate the
+    /// client secret and change the password without asking for it again.
+    pub sudo_timeout: ConfigDuration,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            sudo_timeout: ConfigDuration::secs(600),
+        }
+    }
 }
 
 /// The password policy and the Argon2id costs of new hashes (`[password]`).

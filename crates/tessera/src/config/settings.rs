@@ -152,6 +152,9 @@ impl Config {
             allow_query_credentials: self.login.allow_query_credentials,
             redirect_uris: self.login.redirect_uris.clone(),
             rules: std::sync::Arc::new(rules),
+            ui: self.ui.enabled.then_some(h::Ui {
+                sudo_timeout: self.ui.sudo_timeout.0,
+            }),
             proxy: upstream.map(|upstream| h::Proxy {
                 upstream,
                 timeout: self.proxy.timeout.0,

@@ -1,5 +1,7 @@
 //! What types alone cannot express, checked with messages that name the key.
 
+use std::time::Duration;
+
 use super::{Config, ConfigDuration, ConfigError, SameSite, Secure, err};
 
 impl Config {
@@ -105,6 +107,10 @@ impl Config {
             .contains(&at)
         {
             return err("tokens.access_token_default_lifetime: must be between 60s and 365d");
+        }
+        let sudo = self.ui.sudo_timeout.0;
+        if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&sudo) {
+            return err("ui.sudo_timeout: must be between 1s and 1d");
         }
         for uri in &self.login.redirect_uris {
             let ok = (uri.starts_with("https://") || uri.starts_with("http://"))

@@ -1,0 +1,670 @@
+//! Developer Settings: personal access tokens, API keys and the client secret. A new
+//! value is shown once, in an element with `data-secret`, with a ready `curl` command.
+
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use tessera_core::{Error as CoreError, Timestamp};
+
+use super::sudo;
+use super::{Chrome, Console, Posted, page, redirect, time};
+use crate::routes::Id;
+use crate::routes::body::{field, query_pairs};
+use crate::{AppState, Problem};
+
+/// A value shown once.
+struct Shown {
+    label: &'static str,
+    value: String,
+    id: &'static str,
+}
+
+/// What was just created, shown once at the top of the page.
+struct Revealed {
+    title: &'static str,
+    values: Vec<Shown>,
+    curl: String,
+}
+
+struct TokenRow {
+    id: String,
+    name: String,
+    scopes: String,
+    created: String,
+    expires: String,
+    last_used: Option<String>,
+    active: bool,
+}
+
+struct KeyRow {
+    id: String,
+    name: String,
+    scopes: String,
+    created: String,
+}
+
+/// A create form's values and errors (never a secret).
+#[derive(Default)]
+struct CreateForm {
+    name: String,
+    expires: String,
+    expires_on: String,
+    scopes: Vec<(String, bool)>,
+    errors: Vec<(&'static str, String)>,
+}
+
+impl CreateForm {
+    fn error_for(&self, name: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == name)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ui/developer.html")]
+struct DeveloperPage {
+    c: Chrome,
+    revealed: Option<Revealed>,
+    tokens: Vec<TokenRow>,
+    keys: Vec<KeyRow>,
+    token_form: CreateForm,
+    key_form: CreateForm,
+    expiry_choices: Vec<(String, String)>,
+    max_days: u64,
+    max_date: String,
+    client_secret: Option<String>,
+    secret_expires: Option<String>,
+    oauth_curl: String,
+}
+
+/// What the page needs besides the lists.
+#[derive(Default)]
+struct Extras {
+    revealed: Option<Revealed>,
+    token_form: Option<CreateForm>,
+    key_form: Option<CreateForm>,
+    client_secret: Option<String>,
+    notice: Option<&'static str>,
+}
+
+fn scopes_text(scopes: &Option<Vec<String>>) -> String {
+    match scopes {
+        Some(s) => s.join(", "),
+        None => "all of yours".into(),
+    }
+}
+
+/// `scheme://host` of this server as the browser reached it, for the `curl` commands.
+fn origin(posted_or_parts: &axum::http::request::Parts) -> String {
+    crate::context::contexts(posted_or_parts)
+        .map(|(c, _)| c.own_origin.clone())
+        .unwrap_or_default()
+}
+
+/// Single quotes for a shell.
+fn sh(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+async fn render(
+    state: &AppState,
+    console: &Console,
+    parts: &axum::http::request::Parts,
+    extras: Extras,
+    status: StatusCode,
+) -> Response {
+    let user = &console.identity.user;
+    let lists = async {
+        let pats = state.auth.list_pats(user).await?;
+        let keys = state.auth.list_api_keys(user).await?;
+        let expires = state.auth.client_secret_expiry(user).await?;
+        Ok::<_, CoreError>((pats, keys, expires))
+    };
+    let (pats, keys, expires) = match lists.await {
+        Ok(l) => l,
+        Err(e) => return Problem::from(e).into_response_page(),
+    };
+    let now = Timestamp::now();
+    let tokens = pats
+        .into_iter()
+        .map(|p| TokenRow {
+            active: now < p.expires_at,
+            scopes: scopes_text(&p.scopes),
+            created: time(p.created_at),
+            expires: time(p.expires_at),
+            last_used: p.last_used_at.map(time),
+            id: p.id,
+            name: p.name,
+        })
+        .collect();
+    let keys = keys
+        .into_iter()
+        .map(|k| KeyRow {
+            scopes: scopes_text(&k.scopes),
+            created: time(k.created_at),
+            id: k.id,
+            name: k.name,
+        })
+        .collect();
+    let held: Vec<String> = console
+        .identity
+        .permissions
+        .iter()
+        .map(|p| p.as_str().to_owned())
+        .collect();
+    let unchecked = || CreateForm {
+        expires: "30".into(),
+        scopes: held.iter().map(|p| (p.clone(), false)).collect(),
+        ..CreateForm::default()
+    };
+    let max = state.auth.token_settings().pat_max_lifetime;
+    let max_days = max.as_secs() / 86_400;
+    let expiry_choices = [7u64, 30, 60, 90]
+        .into_iter()
+        .filter(|d| *d <= max_days)
+        .map(|d| (d.to_string(), format!("{d} days")))
+        .collect();
+    let base = &console.chrome.base;
+    let origin = origin(parts);
+    let login = user.login.as_str();
+    let mut c = console.chrome("Developer Settings", "developer");
+    c.notices.extend(extras.notice.map(str::to_owned));
+    let tpl = DeveloperPage {
+        c,
+        revealed: extras.revealed,
+        tokens,
+        keys,
+        token_form: extras.token_form.unwrap_or_else(unchecked),
+        key_form: extras.key_form.unwrap_or_else(unchecked),
+        expiry_choices,
+        max_days,
+        max_date: now.plus(max).rfc3339().chars().take(10).collect(),
+        client_secret: extras.client_secret,
+        secret_expires: expires.map(time),
+        oauth_curl: format!(
+            "curl -u {}:\"$CLIENT_SECRET\" -d grant_type=client_credentials {origin}{base}/oauth/token",
+            sh(login)
+        ),
+    };
+    page(status, &tpl, &console.chrome.csrf)
+}
+
+/// `GET {base}/ui/developer`.
+pub(crate) async fn page_get(
+    State(state): State<AppState>,
+    console: Console,
+    req: Request,
+) -> Response {
+    let (parts, _) = req.into_parts();
+    let query = query_pairs(parts.uri.query()).unwrap_or_default();
+    let notice = [
+        ("revoked", "Token revoked."),
+        ("deleted", "API key deleted."),
+    ]
+    .into_iter()
+    .find(|(k, _)| field(&query, k).is_some())
+    .map(|(_, n)| n);
+    let extras = Extras {
+        notice,
+        ..Extras::default()
+    };
+    render(&state, &console, &parts, extras, StatusCode::OK).await
+}
+
+/// The form's name and scopes, checked against what the user holds.
+fn read_create_form(posted: &Posted) -> CreateForm {
+    let chosen: Vec<&str> = posted
+        .fields
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let mut form = CreateForm {
+        name: posted.get("name").to_owned(),
+        expires: posted.get("expires").to_owned(),
+        expires_on: posted.get("expires_on").to_owned(),
+        scopes: posted
+            .console
+            .identity
+            .permissions
+            .iter()
+            .map(|p| (p.as_str().to_owned(), chosen.contains(&p.as_str())))
+            .collect(),
+        errors: Vec::new(),
+    };
+    if form.name.is_empty() || form.name.chars().count() > 100 {
+        form.errors
+            .push(("name", "Give it a name of 1 to 100 characters.".into()));
+    }
+    if chosen
+        .iter()
+        .any(|c| !form.scopes.iter().any(|(p, _)| p == c))
+    {
+        form.errors
+            .push(("scope", "A scope must be one of your permissions.".into()));
+    }
+    form
+}
+
+fn chosen_scopes(form: &CreateForm) -> Option<Vec<String>> {
+    let chosen: Vec<String> = form
+        .scopes
+        .iter()
+        .filter(|(_, c)| *c)
+        .map(|(p, _)| p.clone())
+        .collect();
+    (!chosen.is_empty()).then_some(chosen)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The lifetime the form asks for: a custom date (to the end of that day, UTC) or a
+/// preset number of days; within `tokens.pat_max_lifetime`.
+fn lifetime(form: &CreateForm, max: Duration, now: Timestamp) -> Result<Duration, String> {
+    let too_long = || format!("At most {} days.", max.as_secs() / 86_400);
+    let wanted = if form.expires_on.is_empty() {
+        let days: u64 = form
+            .expires
+            .parse()
+            .map_err(|_| "Choose an expiry.".to_owned())?;
+        Duration::from_secs(days * 86_400)
+    } else {
+        let mut it = form.expires_on.splitn(3, '-').map(str::parse::<i64>);
+        let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (it.next(), it.next(), it.next()) else {
+            return Err("Use a date such as 2027-01-31.".into());
+        };
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return Err("Use a date such as 2027-01-31.".into());
+        }
+        let end = (days_from_civil(y, m, d) + 1) * 86_400;
+        let secs =
+            u64::try_from(end - now.unix()).map_err(|_| "Choose a future date.".to_owned())?;
+        Duration::from_secs(secs)
+    };
+    if wanted.is_zero() {
+        return Err("Choose a future date.".into());
+    }
+    if wanted > max {
+        return Err(too_long());
+    }
+    Ok(wanted)
+}
+
+/// Asks for confirmation on a page of its own when the form was not confirmed (the
+/// script confirms in place).
+fn confirm(posted: &Posted, title: &str, question: &str, button: &str) -> Option<Response> {
+    if posted.confirmed() {
+        return None;
+    }
+    #[derive(Template)]
+    #[template(path = "ui/confirm.html")]
+    struct ConfirmPage {
+        c: Chrome,
+        question: String,
+        action: String,
+        button: String,
+        back: String,
+    }
+    let tpl = ConfirmPage {
+        c: posted.console.chrome(title, "developer"),
+        question: question.into(),
+        action: posted.here(),
+        button: button.into(),
+        back: posted.console.url("developer"),
+    };
+    Some(page(StatusCode::OK, &tpl, &posted.console.chrome.csrf))
+}
+
+fn pat_revealed(value: String, origin: &str, base: &str) -> Revealed {
+    Revealed {
+        title: "Your new personal access token",
+        curl: format!("curl -H 'Authorization: Bearer {value}' {origin}{base}/session"),
+        values: vec![Shown {
+            label: "Token",
+            value,
+            id: "new-token",
+        }],
+    }
+}
+
+/// `POST {base}/ui/tokens`: creates a personal access token (after the password check).
+pub(crate) async fn create_token(State(state): State<AppState>, posted: Posted) -> Response {
+    let mark = match sudo::require(&state, &posted, "create a token").await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let mut form = read_create_form(&posted);
+    let max = state.auth.token_settings().pat_max_lifetime;
+    let life = lifetime(&form, max, Timestamp::now());
+    if let Err(e) = &life {
+        form.errors.push(("expires", e.clone()));
+    }
+    let console = &posted.console;
+    if !form.errors.is_empty() {
+        let extras = Extras {
+            token_form: Some(form),
+            ..Extras::default()
+        };
+        let res = render(
+            &state,
+            console,
+            &posted.parts,
+            extras,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+        return sudo::with_mark(res.await, mark);
+    }
+    let created = state
+        .auth
+        .create_pat(
+            &console.identity.user,
+            &console.identity.permissions,
+            &form.name,
+            chosen_scopes(&form),
+            life.ok(),
+        )
+        .await;
+    let res = match created {
+        Ok((_, token)) => {
+            let revealed = pat_revealed(
+                token.expose().to_owned(),
+                &origin(&posted.parts),
+                &console.chrome.base,
+            );
+            let extras = Extras {
+                revealed: Some(revealed),
+                ..Extras::default()
+            };
+            render(&state, console, &posted.parts, extras, StatusCode::CREATED).await
+        }
+        Err(CoreError::Invalid { reason, .. }) => {
+            form.errors.push(("name", reason.to_owned()));
+            let extras = Extras {
+                token_form: Some(form),
+                ..Extras::default()
+            };
+            render(
+                &state,
+                console,
+                &posted.parts,
+                extras,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Problem::from(e).into_response_page(),
+    };
+    sudo::with_mark(res, mark)
+}
+
+/// `POST {base}/ui/tokens/{id}/regenerate`: a new value for a token (the old one stops
+/// working at once), shown once.
+pub(crate) async fn regenerate_token(
+    State(state): State<AppState>,
+    Id(id): Id,
+    posted: Posted,
+) -> Response {
+    if let Some(ask) = confirm(
+        &posted,
+        "Regenerate token",
+        "The token's current value stops working at once.",
+        "Regenerate",
+    ) {
+        return ask;
+    }
+    let mark = match sudo::require(&state, &posted, "regenerate a token").await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let console = &posted.console;
+    let res = match state.auth.regenerate_pat(&console.identity.user, &id).await {
+        Ok(Some((_, token))) => {
+            let revealed = pat_revealed(
+                token.expose().to_owned(),
+                &origin(&posted.parts),
+                &console.chrome.base,
+            );
+            let extras = Extras {
+                revealed: Some(revealed),
+                ..Extras::default()
+            };
+            render(&state, console, &posted.parts, extras, StatusCode::OK).await
+        }
+        Ok(None) => console.error(StatusCode::NOT_FOUND, "Not found", "No such token."),
+        Err(e) => Problem::from(e).into_response_page(),
+    };
+    sudo::with_mark(res, mark)
+}
+
+/// `POST {base}/ui/tokens/{id}/revoke`.
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    Id(id): Id,
+    posted: Posted,
+) -> Response {
+    if let Some(ask) = confirm(
+        &posted,
+        "Revoke token",
+        "The token stops working at once.",
+        "Revoke",
+    ) {
+        return ask;
+    }
+    match state
+        .auth
+        .revoke_pat(&posted.console.identity.user, &id)
+        .await
+    {
+        Ok(_) => redirect(&posted.console.url("developer?revoked=1")),
+        Err(e) => Problem::from(e).into_response_page(),
+    }
+}
+
+/// `POST {base}/ui/apikeys`: creates an API key/secret pair (after the password check).
+pub(crate) async fn create_key(State(state): State<AppState>, posted: Posted) -> Response {
+    let mark = match sudo::require(&state, &posted, "create an API key").await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let form = read_create_form(&posted);
+    let console = &posted.console;
+    if !form.errors.is_empty() {
+        let extras = Extras {
+            key_form: Some(form),
+            ..Extras::default()
+        };
+        let res = render(
+            &state,
+            console,
+            &posted.parts,
+            extras,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+        return sudo::with_mark(res.await, mark);
+    }
+    let created = state
+        .auth
+        .create_api_key(
+            &console.identity.user,
+            &console.identity.permissions,
+            &form.name,
+            chosen_scopes(&form),
+        )
+        .await;
+    let res = match created {
+        Ok((key, secret)) => {
+            let base = &console.chrome.base;
+            let revealed = Revealed {
+                title: "Your new API key",
+                curl: format!(
+                    "curl -H 'Content-Type: application/json' -d '{{\"apiKey\": \"{}\", \"apiSecret\": \"{}\"}}' {}{base}/login/key",
+                    key.id,
+                    secret.expose(),
+                    origin(&posted.parts)
+                ),
+                values: vec![
+                    Shown {
+                        label: "Key",
+                        value: key.id,
+                        id: "new-key-id",
+                    },
+                    Shown {
+                        label: "Secret",
+                        value: secret.expose().to_owned(),
+                        id: "new-key-secret",
+                    },
+                ],
+            };
+            let extras = Extras {
+                revealed: Some(revealed),
+                ..Extras::default()
+            };
+            render(&state, console, &posted.parts, extras, StatusCode::CREATED).await
+        }
+        Err(e) => Problem::from(e).into_response_page(),
+    };
+    sudo::with_mark(res, mark)
+}
+
+/// `POST {base}/ui/apikeys/{id}/delete`: deletes a key; its tokens stop working at once.
+pub(crate) async fn delete_key(
+    State(state): State<AppState>,
+    Id(id): Id,
+    posted: Posted,
+) -> Response {
+    if let Some(ask) = confirm(
+        &posted,
+        "Delete API key",
+        "The key and every token it issued stop working at once.",
+        "Delete",
+    ) {
+        return ask;
+    }
+    match state
+        .auth
+        .delete_api_key(&posted.console.identity.user, &id)
+        .await
+    {
+        Ok(_) => redirect(&posted.console.url("developer?deleted=1")),
+        Err(e) => Problem::from(e).into_response_page(),
+    }
+}
+
+/// `POST {base}/ui/client-secret/reveal`: shows the client secret (after the password
+/// check), creating one when there is none.
+pub(crate) async fn reveal_secret(State(state): State<AppState>, posted: Posted) -> Response {
+    let mark = match sudo::require(&state, &posted, "see the client secret").await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let res = match state
+        .auth
+        .client_secret(&posted.console.identity.user)
+        .await
+    {
+        Ok(secret) => {
+            let extras = Extras {
+                client_secret: Some(secret.secret.clone()),
+                ..Extras::default()
+            };
+            render(
+                &state,
+                &posted.console,
+                &posted.parts,
+                extras,
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => Problem::from(e).into_response_page(),
+    };
+    sudo::with_mark(res, mark)
+}
+
+/// `POST {base}/ui/client-secret/rotate`: replaces the client secret and shows the new one.
+pub(crate) async fn rotate_secret(State(state): State<AppState>, posted: Posted) -> Response {
+    if let Some(ask) = confirm(
+        &posted,
+        "Rotate client secret",
+        "The current client secret stops working at once.",
+        "Rotate",
+    ) {
+        return ask;
+    }
+    let mark = match sudo::require(&state, &posted, "rotate the client secret").await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let res = match state
+        .auth
+        .rotate_client_secret(&posted.console.identity.user)
+        .await
+    {
+        Ok(secret) => {
+            let extras = Extras {
+                client_secret: Some(secret.secret.clone()),
+                notice: Some("Client secret rotated: the previous one no longer works."),
+                ..Extras::default()
+            };
+            render(
+                &state,
+                &posted.console,
+                &posted.parts,
+                extras,
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => Problem::from(e).into_response_page(),
+    };
+    sudo::with_mark(res, mark)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_count_days_from_the_epoch() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(2026, 12, 2), 20_789);
+    }
+
+    #[test]
+    fn lifetimes_stay_within_the_maximum() {
+        let max = Duration::from_secs(90 * 86_400);
+        let now = Timestamp::from_unix(days_from_civil(2026, 12, 2) * 86_400 + 3_600);
+        let form = |expires: &str, on: &str| CreateForm {
+            expires: expires.into(),
+            expires_on: on.into(),
+            ..CreateForm::default()
+        };
+        assert_eq!(
+            lifetime(&form("7", ""), max, now),
+            Ok(Duration::from_secs(7 * 86_400))
+        );
+        assert!(lifetime(&form("365", ""), max, now).is_err());
+        // To the end of the chosen day.
+        assert_eq!(
+            lifetime(&form("", "2026-12-03"), max, now),
+            Ok(Duration::from_secs(2 * 86_400 - 3_600))
+        );
+        assert!(lifetime(&form("", "2026-11-30"), max, now).is_err());
+        assert!(lifetime(&form("", "next week"), max, now).is_err());
+    }
+}
