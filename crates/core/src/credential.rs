@@ -42,6 +42,8 @@ pub struct ApiKey {
     /// When the key was last used, if recorded. Nothing records it at present (API-key
     /// logins do not), so it is `None`.
     pub last_used_at: Option<Timestamp>,
+    /// When the key was disabled: it cannot be exchanged until it is enabled again.
+    pub disabled_at: Option<Timestamp>,
 }
 
 /// The account's client secret as stored: encrypted, so it can be shown again.

@@ -216,6 +216,16 @@ pub trait CredentialStore: Send + Sync + 'static {
     /// Revokes the key and, in the same transaction, every session opened with it.
     async fn delete_api_key(&self, user: UserId, id: &str, now: Timestamp) -> StoreResult<bool>;
 
+    /// Disables (ending every session opened with it, in the same transaction) or enables
+    /// one of `user`'s undeleted keys. `false` when the user has no such key.
+    async fn set_api_key_disabled(
+        &self,
+        user: UserId,
+        id: &str,
+        disabled: bool,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+
     /// The user's client secret (sealed), if one was ever generated.
     async fn client_secret(&self, user: UserId) -> StoreResult<Option<StoredClientSecret>>;
 

@@ -164,6 +164,16 @@ pub enum ApikeyCommand {
         /// The key's id (the `api_key` value).
         id: String,
     },
+    /// Disable a key: ends its sessions and refuses its exchange until it is enabled.
+    Disable {
+        /// The key's id (the `api_key` value).
+        id: String,
+    },
+    /// Enable a disabled key again.
+    Enable {
+        /// The key's id (the `api_key` value).
+        id: String,
+    },
 }
 
 /// `tessera client-secret`: the client secret of an account.

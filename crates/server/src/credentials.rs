@@ -127,6 +127,25 @@ pub async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<(
                 user.login
             );
         }
+        ApikeyCommand::Disable { id } => toggle_key(&auth, &id, true).await?,
+        ApikeyCommand::Enable { id } => toggle_key(&auth, &id, false).await?,
+    }
+    Ok(())
+}
+
+/// `tessera apikey disable|enable ID`.
+async fn toggle_key(auth: &Authenticator, id: &str, disable: bool) -> anyhow::Result<()> {
+    let user = owner(auth, Owned::ApiKey, id).await?;
+    if !auth.set_api_key_disabled(&user, id, disable).await? {
+        bail!("API key `{id}` is deleted");
+    }
+    if disable {
+        println!(
+            "disabled API key {id} of {}; its sessions have ended",
+            user.login
+        );
+    } else {
+        println!("enabled API key {id} of {}", user.login);
     }
     Ok(())
 }

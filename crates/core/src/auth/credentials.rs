@@ -164,6 +164,7 @@ impl Authenticator {
             scopes,
             created_at: Timestamp::now(),
             last_used_at: None,
+            disabled_at: None,
         };
         let secret = Token::generate(TokenKind::ApiSecret);
         self.store().create_api_key(&key, &secret.digest()).await?;
@@ -188,6 +189,31 @@ impl Authenticator {
             .detail(format!("key={id}"));
         self.revoke(
             self.store().delete_api_key(owner.id, id, Timestamp::now()),
+            event,
+        )
+        .await
+    }
+
+    /// Disables one of the owner's keys (ending every session opened with it, with effect
+    /// on this instance at once; its exchange is refused until it is enabled) or enables
+    /// it again, and records it. `false` when the owner has no such key.
+    pub async fn set_api_key_disabled(
+        &self,
+        owner: &User,
+        id: &str,
+        disabled: bool,
+    ) -> Result<bool> {
+        let name = if disabled {
+            "api_key_disabled"
+        } else {
+            "api_key_enabled"
+        };
+        let event = AuditEvent::new(name, "success")
+            .user(owner)
+            .detail(format!("key={id}"));
+        self.revoke(
+            self.store()
+                .set_api_key_disabled(owner.id, id, disabled, Timestamp::now()),
             event,
         )
         .await
@@ -229,7 +255,9 @@ impl Authenticator {
             .filter(|p| p.kind == TokenKind::ApiSecret);
         let record = self.store().api_key(key_id).await?;
         let ok = matches!((&parsed, &record), (Some(p), Some(r))
-            if constant_time_eq(&r.secret_digest, &p.digest) && !r.user.disabled);
+            if constant_time_eq(&r.secret_digest, &p.digest)
+                && !r.user.disabled
+                && r.key.disabled_at.is_none());
         let (true, Some(record)) = (ok, record) else {
             self.failed(client.ip.as_deref()).await;
             self.audit(event("failure")).await;

@@ -1,4 +1,5 @@
-//! API key/secret pairs: `GET`/`POST {base}/apikeys`, `DELETE {base}/apikeys/{id}`.
+//! API key/secret pairs: `GET`/`POST {base}/apikeys`, `DELETE {base}/apikeys/{id}`,
+//! `POST {base}/apikeys/{id}/disable` and `/enable`.
 
 use axum::Json;
 use axum::extract::State;
@@ -35,6 +36,7 @@ pub async fn list(
                 "scopes": k.scopes,
                 "created_at": k.created_at,
                 "last_used_at": k.last_used_at,
+                "disabled_at": k.disabled_at,
             })
         })
         .collect();
@@ -81,6 +83,41 @@ pub async fn delete(
     if !state
         .auth
         .delete_api_key(&auth.identity.user, &key_id)
+        .await?
+    {
+        return Err(Problem::not_found().with_detail("no such API key"));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST {base}/apikeys/{id}/disable`: the key's tokens end and its exchange is refused
+/// until it is enabled again (204).
+pub async fn disable(
+    state: State<AppState>,
+    id: super::Id,
+    auth: PasswordSession,
+) -> Result<Response, Problem> {
+    set_disabled(state, id, auth, true).await
+}
+
+/// `POST {base}/apikeys/{id}/enable` (204).
+pub async fn enable(
+    state: State<AppState>,
+    id: super::Id,
+    auth: PasswordSession,
+) -> Result<Response, Problem> {
+    set_disabled(state, id, auth, false).await
+}
+
+async fn set_disabled(
+    State(state): State<AppState>,
+    super::Id(key_id): super::Id,
+    PasswordSession(auth): PasswordSession,
+    disabled: bool,
+) -> Result<Response, Problem> {
+    if !state
+        .auth
+        .set_api_key_disabled(&auth.identity.user, &key_id, disabled)
         .await?
     {
         return Err(Problem::not_found().with_detail("no such API key"));

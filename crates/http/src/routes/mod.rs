@@ -40,7 +40,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The auth endpoints, by path under the base path.
-pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 18] {
+pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 20] {
     [
         ("/audit", get(audit::list)),
         ("/verify", get(verify::verify)),
@@ -64,6 +64,8 @@ pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 18] {
         ("/tokens/{id}/regenerate", post(tokens::regenerate)),
         ("/apikeys", get(apikeys::list).post(apikeys::create)),
         ("/apikeys/{id}", delete(apikeys::delete)),
+        ("/apikeys/{id}/disable", post(apikeys::disable)),
+        ("/apikeys/{id}/enable", post(apikeys::enable)),
         ("/client-secret", get(client_secret::show)),
         ("/client-secret/rotate", post(client_secret::rotate)),
         ("/oauth/token", post(oauth::token)),

@@ -44,6 +44,7 @@ struct KeyRow {
     name: String,
     scopes: String,
     created: String,
+    disabled: bool,
 }
 
 /// A create form's values and errors (never a secret).
@@ -145,6 +146,7 @@ async fn render(
     let keys = keys
         .into_iter()
         .map(|k| KeyRow {
+            disabled: k.disabled_at.is_some(),
             scopes: scopes_text(&k.scopes),
             created: time(k.created_at),
             id: k.id,
@@ -205,6 +207,8 @@ pub(crate) async fn page_get(
     let notice = [
         ("revoked", "Token revoked."),
         ("deleted", "API key deleted."),
+        ("disabled", "API key disabled: its tokens no longer work."),
+        ("enabled", "API key enabled."),
     ]
     .into_iter()
     .find(|(k, _)| field(&query, k).is_some())
@@ -562,6 +566,46 @@ pub(crate) async fn delete_key(
         Ok(_) => redirect(&posted.console.url("developer?deleted=1")),
         Err(e) => Problem::from(e).into_response_page(),
     }
+}
+
+/// `POST {base}/ui/apikeys/{id}/disable`: the key's tokens end and its exchange is
+/// refused until it is enabled again.
+pub(crate) async fn disable_key(
+    State(state): State<AppState>,
+    Id(id): Id,
+    posted: Posted,
+) -> Response {
+    if let Some(ask) = confirm(
+        &posted,
+        "Disable API key",
+        "Its tokens stop working at once; you can enable it again.",
+        "Disable",
+    ) {
+        return ask;
+    }
+    let user = &posted.console.identity.user;
+    match state.auth.set_api_key_disabled(user, &id, true).await {
+        Ok(_) => redirect(&posted.console.url("developer?disabled=1")),
+        Err(e) => Problem::from(e).into_response_page(),
+    }
+}
+
+/// `POST {base}/ui/apikeys/{id}/enable` (after the password check: it restores access).
+pub(crate) async fn enable_key(
+    State(state): State<AppState>,
+    Id(id): Id,
+    posted: Posted,
+) -> Response {
+    let mark = match sudo::require(&state, &posted, "enable an API key").await {
+        Ok(m) => m,
+        Err(page) => return page,
+    };
+    let user = &posted.console.identity.user;
+    let res = match state.auth.set_api_key_disabled(user, &id, false).await {
+        Ok(_) => redirect(&posted.console.url("developer?enabled=1")),
+        Err(e) => Problem::from(e).into_response_page(),
+    };
+    sudo::with_mark(res, mark)
 }
 
 /// `POST {base}/ui/client-secret/reveal`: shows the client secret (after the password

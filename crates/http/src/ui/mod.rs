@@ -53,6 +53,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/tokens/{id}/revoke", post(developer::revoke_token))
         .route("/ui/apikeys", post(developer::create_key))
         .route("/ui/apikeys/{id}/delete", post(developer::delete_key))
+        .route("/ui/apikeys/{id}/disable", post(developer::disable_key))
+        .route("/ui/apikeys/{id}/enable", post(developer::enable_key))
         .route("/ui/client-secret/reveal", post(developer::reveal_secret))
         .route("/ui/client-secret/rotate", post(developer::rotate_secret))
         .route("/ui/static/console.css", get(stylesheet))

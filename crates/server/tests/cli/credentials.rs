@@ -540,3 +540,45 @@ async fn credential_commands() {
     assert_eq!(r.status, 401);
     env.run(&["session", "revoke", "nonexistent"], "").failure();
 }
+
+on_both_backends!(
+    /// A disabled API key's exchange is refused and its tokens end; enabled, it works
+    /// again (HTTP API and CLI alike).
+    api_keys_can_be_disabled_and_enabled,
+    disable_and_enable
+);
+
+async fn disable_and_enable(env: Env) {
+    let (server, mut joe) = serve_joe(&env).await;
+    let (key, secret) = joe.api_key("deploy").await;
+    let mut c = Client::new(&server.base);
+    let exchange = |c: &Client| key_login(c, &key, &secret);
+    let token = c.send_once(exchange(&c)).await.field("authToken");
+
+    let disable = format!("/api/apikeys/{key}/disable");
+    assert_eq!(joe.call(Method::POST, &disable, None).await.status, 204);
+    assert_eq!(c.send_once(exchange(&c)).await.status, 401);
+    assert_eq!(joe.session_status(&token).await, 401, "its tokens end");
+    let listed = joe.call(Method::GET, "/api/apikeys", None).await.json();
+    assert!(listed[0]["disabled_at"].is_string(), "{listed}");
+    // Only a password session may do it, and only to the owner's keys.
+    let pat = joe.pat(json!({"name": "ci"})).await;
+    let enable = format!("/api/apikeys/{key}/enable");
+    let r = joe.with(&pat, Method::POST, &enable).await;
+    r.assert_problem(403, "password_session_required");
+    assert_eq!(
+        joe.call(Method::POST, "/api/apikeys/key_none/enable", None)
+            .await
+            .status,
+        404
+    );
+
+    assert_eq!(joe.call(Method::POST, &enable, None).await.status, 204);
+    assert_eq!(c.send_once(exchange(&c)).await.status, 200);
+
+    let out = env.run(&["apikey", "disable", &key], "").success();
+    assert!(out.contains("disabled API key"), "{out}");
+    assert_eq!(c.send_once(exchange(&c)).await.status, 401);
+    env.run(&["apikey", "enable", &key], "").success();
+    assert_eq!(c.send_once(exchange(&c)).await.status, 200);
+}

@@ -7,7 +7,7 @@ use tessera_core::session::join_scopes;
 use tessera_core::store::{ApiKeyRecord, CredentialStore, Owned, StoreResult};
 use tessera_core::{Timestamp, User, UserId};
 
-use super::backend::{Backend, Get as _, Tx, query};
+use super::backend::{Backend, Get as _, Query, Tx, query};
 use super::{
     KEY_COLUMNS, PAT_COLUMNS, SqlStore, api_key_from_row, pat_from_row, revocation, table,
     user_columns_qualified,
@@ -121,23 +121,25 @@ impl<DB: Backend> CredentialStore for SqlStore<DB> {
     }
 
     async fn delete_api_key(&self, user: UserId, id: &str, now: Timestamp) -> StoreResult<bool> {
-        let mut tx = self.write().await?;
         let revocation = revocation(Owned::ApiKey, user, id, now);
-        if revocation.execute(&mut tx).await? != 1 {
-            return Ok(false);
-        }
-        // The key's sessions end with it.
-        query(
-            "UPDATE sessions SET revoked_at = $1 \
-             WHERE user_id = $2 AND api_key_id = $3 AND revoked_at IS NULL",
+        self.change_key(revocation, user, id, true, now).await
+    }
+
+    async fn set_api_key_disabled(
+        &self,
+        user: UserId,
+        id: &str,
+        disabled: bool,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let change = query(
+            "UPDATE api_keys SET disabled_at = $1 \
+             WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
         )
-        .bind(now.unix())
+        .bind(disabled.then_some(now.unix()))
         .bind(user.0)
-        .bind(id)
-        .execute(&mut tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        .bind(id);
+        self.change_key(change, user, id, disabled, now).await
     }
 
     async fn client_secret(&self, user: UserId) -> StoreResult<Option<StoredClientSecret>> {
@@ -247,4 +249,35 @@ async fn insert_pat<DB: Backend>(
     .execute(tx)
     .await
     .map(drop)
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// Runs `change` on one of `user`'s keys and, when `end_sessions`, ends the sessions
+    /// opened with it, in one transaction. `false` when `change` matched no key.
+    async fn change_key(
+        &self,
+        change: Query<DB>,
+        user: UserId,
+        id: &str,
+        end_sessions: bool,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        if change.execute(&mut tx).await? != 1 {
+            return Ok(false);
+        }
+        if end_sessions {
+            query(
+                "UPDATE sessions SET revoked_at = $1 \
+                 WHERE user_id = $2 AND api_key_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(now.unix())
+            .bind(user.0)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 }

@@ -151,11 +151,12 @@ pub(crate) fn session_from_row<R: Columns>(row: &R) -> StoreResult<Session> {
 /// columns are those of `api_keys` (and named alike) plus an expiry.
 pub(crate) const PAT_COLUMNS: &str = "c.id AS c_id, c.user_id AS c_user_id, c.name AS c_name, \
      c.scopes AS c_scopes, c.created_at AS c_created_at, c.last_used_at AS c_last_used_at, \
-     c.expires_at AS c_expires_at";
+     c.expires_at AS c_expires_at, CAST(NULL AS BIGINT) AS c_disabled_at";
 
 /// The columns of `api_keys` every query selects, the table aliased `c`.
 pub(crate) const KEY_COLUMNS: &str = "c.id AS c_id, c.user_id AS c_user_id, c.name AS c_name, \
-     c.scopes AS c_scopes, c.created_at AS c_created_at, c.last_used_at AS c_last_used_at";
+     c.scopes AS c_scopes, c.created_at AS c_created_at, c.last_used_at AS c_last_used_at, \
+     c.disabled_at AS c_disabled_at";
 
 pub(crate) fn api_key_from_row<R: Columns>(row: &R) -> StoreResult<ApiKey> {
     Ok(ApiKey {
@@ -165,6 +166,7 @@ pub(crate) fn api_key_from_row<R: Columns>(row: &R) -> StoreResult<ApiKey> {
         scopes: split_scopes(row.value("c_scopes")?),
         created_at: Timestamp::from_unix(row.value("c_created_at")?),
         last_used_at: optional_time(row, "c_last_used_at")?,
+        disabled_at: optional_time(row, "c_disabled_at")?,
     })
 }
 
@@ -177,6 +179,7 @@ pub(crate) fn pat_from_row<R: Columns>(row: &R) -> StoreResult<PersonalToken> {
         scopes,
         created_at,
         last_used_at,
+        disabled_at: _,
     } = api_key_from_row(row)?;
     let expires_at = Timestamp::from_unix(row.value("c_expires_at")?);
     Ok(PersonalToken {

@@ -507,6 +507,7 @@ pub async fn api_keys_and_their_sessions(f: Fixture) {
         scopes: None,
         created_at: Timestamp::from_unix(T0),
         last_used_at: None,
+        disabled_at: None,
     };
     s.create_api_key(&key, &digest("secret")).await.unwrap();
     let rec = s.api_key("key_1").await.unwrap().unwrap();
@@ -523,12 +524,44 @@ pub async fn api_keys_and_their_sessions(f: Fixture) {
     sess.kind = SessionKind::ApiKey;
     sess.api_key_id = Some("key_1".into());
     add_session(s, &sess, "ks").await;
+
+    // Disabling ends its sessions and is seen by the lookup; enabling clears the mark.
+    let mut first = sess.clone();
+    first.id = "ks0".into();
+    add_session(s, &first, "ks0").await;
+    assert!(
+        !s.set_api_key_disabled(ann.id, "key_1", true, now())
+            .await
+            .unwrap()
+    );
+    let at = now();
+    assert!(
+        s.set_api_key_disabled(joe.id, "key_1", true, at)
+            .await
+            .unwrap()
+    );
+    let disabled = s.api_key("key_1").await.unwrap().unwrap().key;
+    assert_eq!(disabled.disabled_at, Some(at));
+    assert!(
+        by_secret(s, "ks0").await.is_none(),
+        "its sessions end when disabled"
+    );
+    assert!(
+        s.set_api_key_disabled(joe.id, "key_1", false, now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.api_key("key_1").await.unwrap().unwrap().key, key);
+    let mut again = sess.clone();
+    again.id = "ks2".into();
+    add_session(s, &again, "ks2").await;
+
     assert!(!s.delete_api_key(ann.id, "key_1", now()).await.unwrap());
-    assert!(by_secret(s, "ks").await.is_some());
+    assert!(by_secret(s, "ks2").await.is_some());
     assert!(s.delete_api_key(joe.id, "key_1", now()).await.unwrap());
     assert!(s.api_key("key_1").await.unwrap().is_none());
     assert!(
-        by_secret(s, "ks").await.is_none(),
+        by_secret(s, "ks2").await.is_none(),
         "its sessions end with it"
     );
 }
