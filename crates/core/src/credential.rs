@@ -23,7 +23,14 @@ pub struct PersonalToken {
     /// When it last authenticated a request, recorded at most once a minute; `None` if
     /// never.
     pub last_used_at: Option<Timestamp>,
+    /// The first characters of its value (`tsp_` and four more), to recognise it by in
+    /// listings; `None` for tokens made before they were kept.
+    pub prefix: Option<String>,
 }
+
+/// How many leading characters of a personal token's value are kept ([`PersonalToken::prefix`]):
+/// the kind prefix and four of its (over forty) random characters.
+pub const PAT_PREFIX_LEN: usize = 8;
 
 /// An API key; its secret (`tsx_...`) is stored only as a digest.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -61,6 +61,7 @@ impl Authenticator {
             });
         }
         let now = Timestamp::now();
+        let token = Token::generate(TokenKind::PersonalAccess);
         let pat = PersonalToken {
             id: new_public_id("pat_"),
             user_id: owner.id,
@@ -69,8 +70,8 @@ impl Authenticator {
             created_at: now,
             expires_at: now.plus(lifetime),
             last_used_at: None,
+            prefix: Some(pat_prefix(&token)),
         };
-        let token = Token::generate(TokenKind::PersonalAccess);
         self.store().create_pat(&pat, &token.digest()).await?;
         self.audit(
             AuditEvent::new("token_created", "success")
@@ -120,15 +121,16 @@ impl Authenticator {
         .min(self.inner.tokens.pat_max_lifetime)
         .max(Duration::from_secs(1));
         let now = Timestamp::now();
+        let token = Token::generate(TokenKind::PersonalAccess);
         let new = PersonalToken {
             id: new_public_id("pat_"),
             created_at: now,
             expires_at: now.plus(lifetime),
             last_used_at: None,
+            prefix: Some(pat_prefix(&token)),
             ..old
         };
         self.forget_cached();
-        let token = Token::generate(TokenKind::PersonalAccess);
         if !self
             .store()
             .replace_pat(owner.id, id, &new, &token.digest(), now)
@@ -458,4 +460,13 @@ pub(super) fn pat_as_session(pat: &PersonalToken) -> Session {
         ip: None,
         user_agent: None,
     }
+}
+
+/// The first characters of a personal token, kept to recognise it by.
+fn pat_prefix(token: &Token) -> String {
+    token
+        .expose()
+        .chars()
+        .take(crate::credential::PAT_PREFIX_LEN)
+        .collect()
 }

@@ -121,6 +121,7 @@ pub async fn list(
                 "expires_at": p.expires_at,
                 "created_at": p.created_at,
                 "last_used_at": p.last_used_at,
+                "prefix": p.prefix,
             })
         })
         .collect();

@@ -31,6 +31,7 @@ struct Revealed {
 
 struct TokenRow {
     id: String,
+    prefix: Option<String>,
     name: String,
     scopes: String,
     created: String,
@@ -139,6 +140,7 @@ async fn render(
             created: time(p.created_at),
             expires: time(p.expires_at),
             last_used: p.last_used_at.map(time),
+            prefix: p.prefix,
             id: p.id,
             name: p.name,
         })

@@ -130,6 +130,12 @@ async fn personal_access_token_life(b: &Browser, server: &Server) {
     assert!(!b.exists("[data-secret]").await);
     let row = b.text("#tokens tbody tr").await;
     assert!(row.contains("ci") && row.contains("orders:read"), "{row}");
+    let prefix = b.text("#tokens .prefix").await;
+    assert_eq!(
+        prefix,
+        format!("{}…", &token[..8]),
+        "the first characters only"
+    );
     assert!(!b.text("#tokens .last-used").await.contains("never"));
     let seven_days = (chrono_like_days(&expires) - today()).abs();
     assert!((6..=7).contains(&seven_days), "{expires}");

@@ -236,8 +236,8 @@ async fn insert_pat<DB: Backend>(
 ) -> StoreResult<()> {
     query(
         "INSERT INTO personal_tokens \
-         (id, user_id, name, secret_hash, scopes, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         (id, user_id, name, secret_hash, scopes, created_at, expires_at, prefix) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&pat.id)
     .bind(pat.user_id.0)
@@ -246,6 +246,7 @@ async fn insert_pat<DB: Backend>(
     .bind(join_scopes(&pat.scopes))
     .bind(pat.created_at.unix())
     .bind(pat.expires_at.unix())
+    .bind(&pat.prefix)
     .execute(tx)
     .await
     .map(drop)

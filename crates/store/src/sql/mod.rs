@@ -151,7 +151,7 @@ pub(crate) fn session_from_row<R: Columns>(row: &R) -> StoreResult<Session> {
 /// columns are those of `api_keys` (and named alike) plus an expiry.
 pub(crate) const PAT_COLUMNS: &str = "c.id AS c_id, c.user_id AS c_user_id, c.name AS c_name, \
      c.scopes AS c_scopes, c.created_at AS c_created_at, c.last_used_at AS c_last_used_at, \
-     c.expires_at AS c_expires_at, CAST(NULL AS BIGINT) AS c_disabled_at";
+     c.expires_at AS c_expires_at, c.prefix AS c_prefix, CAST(NULL AS BIGINT) AS c_disabled_at";
 
 /// The columns of `api_keys` every query selects, the table aliased `c`.
 pub(crate) const KEY_COLUMNS: &str = "c.id AS c_id, c.user_id AS c_user_id, c.name AS c_name, \
@@ -182,7 +182,9 @@ pub(crate) fn pat_from_row<R: Columns>(row: &R) -> StoreResult<PersonalToken> {
         disabled_at: _,
     } = api_key_from_row(row)?;
     let expires_at = Timestamp::from_unix(row.value("c_expires_at")?);
+    let prefix = row.value("c_prefix")?;
     Ok(PersonalToken {
+        prefix,
         id,
         user_id,
         name,

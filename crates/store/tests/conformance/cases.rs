@@ -440,6 +440,7 @@ fn pat(id: &str, user: UserId, created: i64) -> PersonalToken {
         created_at: Timestamp::from_unix(created),
         expires_at: Timestamp::from_unix(created + 86_400),
         last_used_at: None,
+        prefix: Some("tsp_abcd".into()),
     }
 }
 
