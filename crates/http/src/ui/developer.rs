@@ -94,6 +94,34 @@ struct Extras {
     notice: Option<&'static str>,
 }
 
+impl Extras {
+    fn revealed(r: Revealed) -> Self {
+        Self {
+            revealed: Some(r),
+            ..Self::default()
+        }
+    }
+
+    fn token_form(f: CreateForm) -> Self {
+        Self {
+            token_form: Some(f),
+            ..Self::default()
+        }
+    }
+
+    fn key_form(f: CreateForm) -> Self {
+        Self {
+            key_form: Some(f),
+            ..Self::default()
+        }
+    }
+}
+
+/// The page after a form was posted, with what the action produced.
+async fn show(state: &AppState, posted: &Posted, extras: Extras, status: StatusCode) -> Response {
+    render(state, &posted.console, &posted.parts, extras, status).await
+}
+
 fn scopes_text(scopes: &Option<Vec<String>>) -> String {
     match scopes {
         Some(s) => s.join(", "),
@@ -361,17 +389,8 @@ pub(crate) async fn create_token(State(state): State<AppState>, posted: Posted) 
     }
     let console = &posted.console;
     if !form.errors.is_empty() {
-        let extras = Extras {
-            token_form: Some(form),
-            ..Extras::default()
-        };
-        let res = render(
-            &state,
-            console,
-            &posted.parts,
-            extras,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        let extras = Extras::token_form(form);
+        let res = show(&state, &posted, extras, StatusCode::UNPROCESSABLE_ENTITY);
         return sudo::with_mark(res.await, mark);
     }
     let created = state
@@ -391,26 +410,13 @@ pub(crate) async fn create_token(State(state): State<AppState>, posted: Posted) 
                 &origin(&posted.parts),
                 &console.chrome.base,
             );
-            let extras = Extras {
-                revealed: Some(revealed),
-                ..Extras::default()
-            };
-            render(&state, console, &posted.parts, extras, StatusCode::CREATED).await
+            let extras = Extras::revealed(revealed);
+            show(&state, &posted, extras, StatusCode::CREATED).await
         }
         Err(CoreError::Invalid { reason, .. }) => {
             form.errors.push(("name", reason.to_owned()));
-            let extras = Extras {
-                token_form: Some(form),
-                ..Extras::default()
-            };
-            render(
-                &state,
-                console,
-                &posted.parts,
-                extras,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let extras = Extras::token_form(form);
+            show(&state, &posted, extras, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Problem::from(e).into_response_page(),
     };
@@ -444,11 +450,8 @@ pub(crate) async fn regenerate_token(
                 &origin(&posted.parts),
                 &console.chrome.base,
             );
-            let extras = Extras {
-                revealed: Some(revealed),
-                ..Extras::default()
-            };
-            render(&state, console, &posted.parts, extras, StatusCode::OK).await
+            let extras = Extras::revealed(revealed);
+            show(&state, &posted, extras, StatusCode::OK).await
         }
         Ok(None) => console.error(StatusCode::NOT_FOUND, "Not found", "No such token."),
         Err(e) => Problem::from(e).into_response_page(),
@@ -489,17 +492,8 @@ pub(crate) async fn create_key(State(state): State<AppState>, posted: Posted) ->
     let form = read_create_form(&posted);
     let console = &posted.console;
     if !form.errors.is_empty() {
-        let extras = Extras {
-            key_form: Some(form),
-            ..Extras::default()
-        };
-        let res = render(
-            &state,
-            console,
-            &posted.parts,
-            extras,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        let extras = Extras::key_form(form);
+        let res = show(&state, &posted, extras, StatusCode::UNPROCESSABLE_ENTITY);
         return sudo::with_mark(res.await, mark);
     }
     let created = state
@@ -535,11 +529,8 @@ pub(crate) async fn create_key(State(state): State<AppState>, posted: Posted) ->
                     },
                 ],
             };
-            let extras = Extras {
-                revealed: Some(revealed),
-                ..Extras::default()
-            };
-            render(&state, console, &posted.parts, extras, StatusCode::CREATED).await
+            let extras = Extras::revealed(revealed);
+            show(&state, &posted, extras, StatusCode::CREATED).await
         }
         Err(e) => Problem::from(e).into_response_page(),
     };
@@ -627,14 +618,7 @@ pub(crate) async fn reveal_secret(State(state): State<AppState>, posted: Posted)
                 client_secret: Some(secret.secret.clone()),
                 ..Extras::default()
             };
-            render(
-                &state,
-                &posted.console,
-                &posted.parts,
-                extras,
-                StatusCode::OK,
-            )
-            .await
+            show(&state, &posted, extras, StatusCode::OK).await
         }
         Err(e) => Problem::from(e).into_response_page(),
     };
@@ -666,14 +650,7 @@ pub(crate) async fn rotate_secret(State(state): State<AppState>, posted: Posted)
                 notice: Some("Client secret rotated: the previous one no longer works."),
                 ..Extras::default()
             };
-            render(
-                &state,
-                &posted.console,
-                &posted.parts,
-                extras,
-                StatusCode::OK,
-            )
-            .await
+            show(&state, &posted, extras, StatusCode::OK).await
         }
         Err(e) => Problem::from(e).into_response_page(),
     };
