@@ -29,6 +29,15 @@ fn find(var: &str, candidates: &[&str]) -> Option<PathBuf> {
 
 /// A headless Chromium, or `None` (with a notice) when it is not installed outside CI.
 pub async fn start() -> Option<Browser> {
+    launch(true).await
+}
+
+/// The same with JavaScript turned off, to show that the pages work without their script.
+pub async fn start_without_javascript() -> Option<Browser> {
+    launch(false).await
+}
+
+async fn launch(javascript: bool) -> Option<Browser> {
     let driver = find("TESSERA_CHROMEDRIVER", &["/usr/bin/chromedriver"]);
     let chromium = find("TESSERA_CHROMIUM", &["/usr/bin/chromium"]);
     let (Some(driver), Some(chromium)) = (driver, chromium) else {
@@ -55,6 +64,9 @@ pub async fn start() -> Option<Browser> {
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--disable-gpu", "--window-size=1280,900", "--lang=en-US"],
+            "prefs": {
+                "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 },
+            },
         }),
     );
     let url = format!("http://127.0.0.1:{port}");

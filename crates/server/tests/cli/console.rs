@@ -272,6 +272,9 @@ async fn sessions_and_sign_out(b: &Browser, server: &Server) {
     let id = info["sessionid"].as_str().unwrap().to_owned();
     b.goto(&server.url("/api/ui/sessions")).await;
     assert!(b.text("tbody").await.contains("this session"));
+    // The script turns times into relative ones (the exact time stays in the tooltip).
+    let seen = b.text("time[data-relative]").await;
+    assert!(!seen.starts_with("20"), "{seen}");
     b.screenshots("sessions").await;
     b.submit(&format!("tr[data-session='{id}'] form button"))
         .await;
@@ -340,6 +343,37 @@ async fn password_step_after_the_sudo_timeout(b: &Browser, server: &Server) {
     let token = b.text("#new-token[data-secret]").await;
     assert!(token.starts_with("tsp_"));
     assert_eq!(session_with(server, &token).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_works_without_javascript() {
+    let Some(b) = browser::start_without_javascript().await else {
+        return;
+    };
+    let (_env, server) = start("");
+    sign_in(&b, &server, PW).await;
+    assert_eq!(b.path().await, "/api/ui/profile");
+    b.goto(&server.url("/api/ui/developer")).await;
+    b.fill("#token_name", "no script").await;
+    b.submit("form[action$='/ui/tokens'] button[type=submit]")
+        .await;
+    let token = b.text("#new-token[data-secret]").await;
+    assert_eq!(session_with(&server, &token).await.0, 200);
+    // Without the script, revoking asks on a page of its own.
+    b.goto(&server.url("/api/ui/developer")).await;
+    b.submit("#tokens form[action$='/revoke'] button").await;
+    assert!(b.text("main").await.contains("stops working at once"));
+    assert_eq!(
+        session_with(&server, &token).await.0,
+        200,
+        "not yet revoked"
+    );
+    b.submit("main form button.danger").await;
+    assert!(b.path().await.ends_with("/ui/developer?revoked=1"));
+    assert_eq!(session_with(&server, &token).await.0, 401);
+    // The script really is off: times stay as the server wrote them.
+    b.goto(&server.url("/api/ui/sessions")).await;
+    assert!(b.text("time[data-relative]").await.starts_with("20"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
