@@ -46,6 +46,12 @@ pub enum Error {
     /// A scope asked for a credential that its owner does not hold.
     #[error("scope `{0}` is not among the owner's permissions")]
     ScopeNotHeld(String),
+    /// An administrator tried to hand out a permission they do not hold themselves.
+    #[error("you do not hold the permission `{0}`")]
+    NotHeld(String),
+    /// The change would leave no enabled user holding the `admin` role.
+    #[error("the last administrator cannot be disabled or lose the admin role")]
+    LastAdministrator,
     /// The store refused (conflict, unknown role) or is unavailable.
     #[error(transparent)]
     Store(#[from] StoreError),

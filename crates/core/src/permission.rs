@@ -11,6 +11,17 @@ use crate::error::{Error, Result};
 /// The role every installation has, granting everything.
 pub const ADMIN_ROLE: &str = "admin";
 
+/// Read users, their roles, sessions and credentials (the administration API).
+pub const USERS_READ: &str = "tessera:users:read";
+/// Change users: profile, disable, enable, unlock, end sessions, revoke credentials.
+pub const USERS_WRITE: &str = "tessera:users:write";
+/// Grant and revoke roles, and change roles' permissions.
+pub const ROLES_WRITE: &str = "tessera:roles:write";
+/// Read every user's security events.
+pub const AUDIT_READ: &str = "tessera:audit:read";
+/// End other users' sessions.
+pub const SESSIONS_WRITE: &str = "tessera:sessions:write";
+
 /// A well-formed permission: colon-separated segments (`orders:read`), `*`, or a prefix
 /// ending in `:*`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

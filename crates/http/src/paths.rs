@@ -4,7 +4,8 @@
 use crate::settings::HttpSettings;
 
 /// The first path segments (under the base path) of the auth endpoints.
-pub const FIRST_SEGMENTS: [&str; 11] = [
+pub const FIRST_SEGMENTS: [&str; 12] = [
+    "admin",
     "audit",
     "ui",
     "verify",

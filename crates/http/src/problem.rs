@@ -286,6 +286,16 @@ impl From<tessera_core::Error> for Problem {
                 Self::new(StatusCode::CONFLICT, "conflict", "Conflict")
                     .with_detail(format!("{what} already exists"))
             }
+            Error::NotHeld(permission) => {
+                let mut p = Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").with_detail(
+                    format!("you cannot hand out `{permission}`: you do not hold it"),
+                );
+                p.required = Some(permission.into());
+                p
+            }
+            Error::LastAdministrator => Self::new(StatusCode::CONFLICT, "conflict", "Conflict")
+                .with_detail("the last administrator cannot be disabled or lose the admin role"),
+            Error::UnknownUser(_) => Self::not_found().with_detail("no such user"),
             Error::ScopeNotHeld(scope) => {
                 let mut p = Self::new(StatusCode::BAD_REQUEST, "invalid_scope", "Bad Request")
                     .with_detail(format!("scope `{scope}` is not among your permissions"));

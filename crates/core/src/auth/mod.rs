@@ -3,6 +3,7 @@
 //! writing on the request path.
 
 mod activity;
+mod admin;
 mod admission;
 mod cache;
 mod credentials;

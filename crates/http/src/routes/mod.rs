@@ -1,6 +1,7 @@
 //! The router: health probes at the root, auth endpoints under the base path (each also
 //! with a trailing slash), problem+json for everything else.
 
+mod admin;
 mod apikeys;
 mod audit;
 pub(crate) mod body;
@@ -15,7 +16,7 @@ mod verify;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::{AppState, Problem};
 
@@ -36,11 +37,29 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
     }
 }
 
+/// The two parameters of a route (`{login}` and `{role}`), with a problem+json 400 when
+/// they are not valid UTF-8.
+pub struct Pair(pub String, pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Pair {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path((a, b))| Self(a, b))
+            .map_err(|_| Problem::invalid_request("the path is not valid"))
+    }
+}
+
 /// Largest request body the auth endpoints read.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The auth endpoints, by path under the base path.
-pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 20] {
+pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 27] {
     [
         ("/audit", get(audit::list)),
         ("/verify", get(verify::verify)),
@@ -71,6 +90,16 @@ pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 20] {
         ("/oauth/token", post(oauth::token)),
         ("/oauth/introspect", post(oauth::introspect)),
         ("/oauth/revoke", post(oauth::revoke)),
+        ("/admin/users", get(admin::list_users)),
+        ("/admin/users/{login}", get(admin::show_user)),
+        ("/admin/users/{login}/disable", post(admin::disable_user)),
+        ("/admin/users/{login}/enable", post(admin::enable_user)),
+        ("/admin/users/{login}/unlock", post(admin::unlock_user)),
+        (
+            "/admin/users/{login}/roles/{role}",
+            put(admin::grant_role).delete(admin::revoke_role),
+        ),
+        ("/admin/roles", get(admin::list_roles)),
     ]
 }
 

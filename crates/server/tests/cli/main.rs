@@ -37,6 +37,7 @@ macro_rules! on_postgres {
 }
 
 mod admin;
+mod admin_api;
 mod browser;
 mod client;
 mod console;

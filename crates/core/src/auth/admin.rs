@@ -1,0 +1,140 @@
+//! Administration acts on other users: each is checked against what the acting
+//! administrator holds, keeps at least one enabled administrator, and is recorded naming
+//! the administrator. Which acts a credential may attempt at all (`tessera:*`
+//! permissions) is the caller's check.
+
+use super::*;
+use crate::permission::{ADMIN_ROLE, Permission};
+use crate::throttle::Scope;
+use crate::user::Login;
+
+impl Authenticator {
+    /// Disables (ending every session of the user) or enables the account with this
+    /// login. Refused with [`Error::LastAdministrator`] when it would leave no enabled
+    /// administrator.
+    pub async fn admin_set_disabled(
+        &self,
+        actor: &User,
+        login: &str,
+        disabled: bool,
+    ) -> Result<User> {
+        let user = self.accounts().find(login).await?;
+        if disabled && user.roles.iter().any(|r| r == ADMIN_ROLE) {
+            self.keep_an_administrator(&user).await?;
+        }
+        self.forget_cached();
+        if !self
+            .store()
+            .set_disabled(user.id, disabled, Timestamp::now())
+            .await?
+        {
+            return Err(Error::UnknownUser(login.to_owned()));
+        }
+        self.forget_cached();
+        let event = if disabled {
+            "user_disabled"
+        } else {
+            "user_enabled"
+        };
+        self.record(event, &user, actor, String::new()).await;
+        Ok(User { disabled, ..user })
+    }
+
+    /// Clears the failed-login lock and counter of the account with this login.
+    pub async fn admin_unlock(&self, actor: &User, login: &str) -> Result<User> {
+        let user = self.accounts().find(login).await?;
+        let subject = crate::throttle::subject(&Login::key_of(login));
+        self.store()
+            .clear_attempts(Scope::Account, &subject)
+            .await?;
+        self.record("user_unlocked", &user, actor, String::new())
+            .await;
+        Ok(user)
+    }
+
+    /// Until when the account with this login is locked by failed logins, if it is.
+    pub async fn locked_until(&self, login: &str) -> Result<Option<Timestamp>> {
+        let subject = crate::throttle::subject(&Login::key_of(login));
+        Ok(self
+            .store()
+            .locked_until(Scope::Account, &subject, Timestamp::now())
+            .await?)
+    }
+
+    /// Grants a role. The administrator must hold every permission of the role
+    /// ([`Error::NotHeld`] names the first one missing). `false` when the user had it.
+    pub async fn admin_grant_role(
+        &self,
+        actor: &Identity,
+        login: &str,
+        role: &str,
+    ) -> Result<bool> {
+        let user = self.accounts().find(login).await?;
+        let roles = self.accounts().list_roles().await?;
+        let Some(found) = roles.iter().find(|r| r.name == role) else {
+            return Err(Error::Store(StoreError::UnknownRole(role.to_owned())));
+        };
+        if let Some(missing) = found.permissions.iter().find(|p| !holds(actor, p)) {
+            return Err(Error::NotHeld(missing.as_str().to_owned()));
+        }
+        self.forget_cached();
+        let granted = self.store().grant_role(user.id, role).await?;
+        self.forget_cached();
+        if granted {
+            self.record("role_granted", &user, &actor.user, format!(" role={role}"))
+                .await;
+        }
+        Ok(granted)
+    }
+
+    /// Revokes a role; the `admin` role cannot be taken from the last enabled
+    /// administrator. `false` when the user did not have it.
+    pub async fn admin_revoke_role(&self, actor: &User, login: &str, role: &str) -> Result<bool> {
+        let user = self.accounts().find(login).await?;
+        if role == ADMIN_ROLE && !user.disabled && user.roles.iter().any(|r| r == ADMIN_ROLE) {
+            self.keep_an_administrator(&user).await?;
+        }
+        self.forget_cached();
+        let revoked = self.store().revoke_role(user.id, role).await?;
+        self.forget_cached();
+        if revoked {
+            self.record("role_revoked", &user, actor, format!(" role={role}"))
+                .await;
+        }
+        Ok(revoked)
+    }
+
+    /// `Ok` when an enabled user other than `leaving` holds the `admin` role.
+    async fn keep_an_administrator(&self, leaving: &User) -> Result<()> {
+        let others = self.accounts().list_users().await?;
+        let another = others
+            .iter()
+            .any(|u| u.id != leaving.id && !u.disabled && u.roles.iter().any(|r| r == ADMIN_ROLE));
+        if another {
+            Ok(())
+        } else {
+            Err(Error::LastAdministrator)
+        }
+    }
+
+    /// Records an administration act on `user`, naming the administrator.
+    async fn record(&self, event: &str, user: &User, actor: &User, detail: String) {
+        let e = AuditEvent::new(event, "success")
+            .user(user)
+            .method("admin")
+            .detail(format!("by={}{detail}", actor.login));
+        self.audit(e).await;
+    }
+}
+
+/// Whether the credential of `actor` holds `p` (its user's permissions and its scopes).
+fn holds(actor: &Identity, p: &Permission) -> bool {
+    let mine = &actor.permissions;
+    mine.covers(p)
+        && actor.session.scopes.as_ref().is_none_or(|scopes| {
+            scopes
+                .iter()
+                .filter_map(|s| Permission::parse(s).ok())
+                .any(|s| s.covers(p))
+        })
+}
