@@ -395,9 +395,10 @@ on_both_backends!(credential_lifecycle, lifecycle);
 async fn credentials_expire() {
     let env = Env::sqlite();
     let (_server, mut joe) = serve_joe(&env).await;
-    let pat = joe.pat(json!({"name": "short", "expires_in": 1})).await;
+    // Long enough to be used once on a loaded machine, short enough to wait out.
+    let pat = joe.pat(json!({"name": "short", "expires_in": 4})).await;
     assert_eq!(joe.session_status(&pat).await, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5100)).await;
     let r = joe.with(&pat, Method::GET, "/api/session").await;
     r.assert_problem(401, "session_expired");
 }
