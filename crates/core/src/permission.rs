@@ -21,6 +21,14 @@ pub const ROLES_WRITE: &str = "tessera:roles:write";
 pub const AUDIT_READ: &str = "tessera:audit:read";
 /// End other users' sessions.
 pub const SESSIONS_WRITE: &str = "tessera:sessions:write";
+/// Every administration permission.
+pub const ADMINISTRATION: [&str; 5] = [
+    USERS_READ,
+    USERS_WRITE,
+    ROLES_WRITE,
+    AUDIT_READ,
+    SESSIONS_WRITE,
+];
 
 /// A well-formed permission: colon-separated segments (`orders:read`), `*`, or a prefix
 /// ending in `:*`.

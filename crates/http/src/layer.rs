@@ -221,7 +221,11 @@ impl Gate for AccessRules {
     ) -> Pin<Box<dyn Future<Output = Result<(), Problem>> + Send + 'a>> {
         Box::pin(async move {
             let authentication = Authentication::of(parts)?;
-            let path = tessera_core::path::normalize(parts.uri.path())
+            // Inside `Router::nest`, the URI has lost the nest path: put it back, so that
+            // rules see the path the client asked for.
+            let nested = crate::routes::mount_path(parts);
+            let full = format!("{nested}{}", parts.uri.path());
+            let path = tessera_core::path::normalize(&full)
                 .map_err(|e| Problem::invalid_request(e.to_string()))?;
             let method = parts.method.as_str().to_ascii_uppercase();
             let query = parts.uri.query();

@@ -287,9 +287,8 @@ impl From<tessera_core::Error> for Problem {
                     .with_detail(format!("{what} already exists"))
             }
             Error::NotHeld(permission) => {
-                let mut p = Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").with_detail(
-                    format!("you cannot hand out `{permission}`: you do not hold it"),
-                );
+                let mut p = Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+                    .with_detail(format!("this needs `{permission}`, which you do not hold"));
                 p.required = Some(permission.into());
                 p
             }

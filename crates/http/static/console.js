@@ -28,7 +28,12 @@
   });
   // Relative times, the exact time kept in the tooltip.
   var units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]];
-  var format = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(document.documentElement.lang || "en", { numeric: "auto" }) : null;
+  var format = null;
+  try {
+    format = new Intl.RelativeTimeFormat(document.documentElement.lang || "en", { numeric: "auto" });
+  } catch (e) {
+    try { format = new Intl.RelativeTimeFormat("en", { numeric: "auto" }); } catch (e2) { format = null; }
+  }
   document.querySelectorAll("time[data-relative]").forEach(function (el) {
     var at = Date.parse(el.getAttribute("datetime"));
     if (!format || isNaN(at)) { return; }

@@ -11,14 +11,16 @@ use crate::user::Login;
 impl Authenticator {
     /// Disables (ending every session of the user) or enables the account with this
     /// login. Refused with [`Error::LastAdministrator`] when it would leave no enabled
-    /// administrator.
+    /// administrator, and with [`Error::NotHeld`] when the user holds a permission the
+    /// administrator does not (a help desk cannot act on administrators).
     pub async fn admin_set_disabled(
         &self,
-        actor: &User,
+        actor: &Identity,
         login: &str,
         disabled: bool,
     ) -> Result<User> {
         let user = self.accounts().find(login).await?;
+        self.outranks(actor, &user).await?;
         if disabled && user.roles.iter().any(|r| r == ADMIN_ROLE) {
             self.keep_an_administrator(&user).await?;
         }
@@ -36,18 +38,20 @@ impl Authenticator {
         } else {
             "user_enabled"
         };
-        self.record(event, &user, actor, String::new()).await;
+        self.record(event, &user, &actor.user, String::new()).await;
         Ok(User { disabled, ..user })
     }
 
-    /// Clears the failed-login lock and counter of the account with this login.
-    pub async fn admin_unlock(&self, actor: &User, login: &str) -> Result<User> {
+    /// Clears the failed-login lock and counter of the account with this login (whose
+    /// permissions the administrator must all hold).
+    pub async fn admin_unlock(&self, actor: &Identity, login: &str) -> Result<User> {
         let user = self.accounts().find(login).await?;
+        self.outranks(actor, &user).await?;
         let subject = crate::throttle::subject(&Login::key_of(login));
         self.store()
             .clear_attempts(Scope::Account, &subject)
             .await?;
-        self.record("user_unlocked", &user, actor, String::new())
+        self.record("user_unlocked", &user, &actor.user, String::new())
             .await;
         Ok(user)
     }
@@ -87,10 +91,22 @@ impl Authenticator {
         Ok(granted)
     }
 
-    /// Revokes a role; the `admin` role cannot be taken from the last enabled
-    /// administrator. `false` when the user did not have it.
-    pub async fn admin_revoke_role(&self, actor: &User, login: &str, role: &str) -> Result<bool> {
+    /// Revokes a role, whose permissions the administrator must all hold; the `admin`
+    /// role cannot be taken from the last enabled administrator. `false` when the user
+    /// did not have it.
+    pub async fn admin_revoke_role(
+        &self,
+        actor: &Identity,
+        login: &str,
+        role: &str,
+    ) -> Result<bool> {
         let user = self.accounts().find(login).await?;
+        let roles = self.accounts().list_roles().await?;
+        if let Some(found) = roles.iter().find(|r| r.name == role)
+            && let Some(missing) = found.permissions.iter().find(|p| !holds(actor, p))
+        {
+            return Err(Error::NotHeld(missing.as_str().to_owned()));
+        }
         if role == ADMIN_ROLE && !user.disabled && user.roles.iter().any(|r| r == ADMIN_ROLE) {
             self.keep_an_administrator(&user).await?;
         }
@@ -98,10 +114,23 @@ impl Authenticator {
         let revoked = self.store().revoke_role(user.id, role).await?;
         self.forget_cached();
         if revoked {
-            self.record("role_revoked", &user, actor, format!(" role={role}"))
+            self.record("role_revoked", &user, &actor.user, format!(" role={role}"))
                 .await;
         }
         Ok(revoked)
+    }
+
+    /// `Ok` when the administrator holds every administration permission `user` holds:
+    /// a help desk may disable or unlock ordinary users, not administrators.
+    async fn outranks(&self, actor: &Identity, user: &User) -> Result<()> {
+        let theirs = self.accounts().permissions_of(user).await?;
+        let missing = crate::permission::ADMINISTRATION
+            .iter()
+            .find(|p| theirs.allows(p) && !actor.allows(p));
+        match missing {
+            Some(p) => Err(Error::NotHeld((*p).to_owned())),
+            None => Ok(()),
+        }
     }
 
     /// `Ok` when an enabled user other than `leaving` holds the `admin` role.

@@ -143,7 +143,7 @@ async fn set_disabled(
     let auth = allowed(auth, USERS_WRITE)?;
     let user = state
         .auth
-        .admin_set_disabled(&auth.identity.user, &login, disabled)
+        .admin_set_disabled(&auth.identity, &login, disabled)
         .await?;
     Ok(no_store(user_json(&user)))
 }
@@ -156,7 +156,7 @@ pub async fn unlock_user(
     auth: Authenticated,
 ) -> Result<Response, Problem> {
     let auth = allowed(auth, USERS_WRITE)?;
-    state.auth.admin_unlock(&auth.identity.user, &login).await?;
+    state.auth.admin_unlock(&auth.identity, &login).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -185,7 +185,7 @@ pub async fn revoke_role(
     let auth = allowed(auth, ROLES_WRITE)?;
     state
         .auth
-        .admin_revoke_role(&auth.identity.user, &login, &role)
+        .admin_revoke_role(&auth.identity, &login, &role)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

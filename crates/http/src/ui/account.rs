@@ -432,7 +432,12 @@ pub(crate) async fn end_session(
         .revoke_session(&posted.console.identity, &id)
         .await
     {
-        Ok(_) => redirect(&posted.console.url("sessions?ended=1")),
+        Ok(true) => redirect(&posted.console.url("sessions?ended=1")),
+        Ok(false) => posted.console.error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "That session does not exist, or has ended.",
+        ),
         Err(e) => Problem::from(e).into_response_page(),
     }
 }

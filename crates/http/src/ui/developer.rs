@@ -315,13 +315,13 @@ fn lifetime(form: &CreateForm, max: Duration, now: Timestamp) -> Result<Duration
             .expires
             .parse()
             .map_err(|_| "Choose an expiry.".to_owned())?;
-        Duration::from_secs(days * 86_400)
+        Duration::from_secs(days.checked_mul(86_400).ok_or_else(too_long)?)
     } else {
         let mut it = form.expires_on.splitn(3, '-').map(str::parse::<i64>);
         let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (it.next(), it.next(), it.next()) else {
             return Err("Use a date such as 2027-01-31.".into());
         };
-        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
             return Err("Use a date such as 2027-01-31.".into());
         }
         let end = (days_from_civil(y, m, d) + 1) * 86_400;
@@ -459,6 +459,15 @@ pub(crate) async fn regenerate_token(
     sudo::with_mark(res, mark)
 }
 
+/// The page for an id that is not (or no longer) one of the user's.
+fn not_found(posted: &Posted) -> Response {
+    posted.console.error(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "It does not exist, or no longer.",
+    )
+}
+
 /// `POST {base}/ui/tokens/{id}/revoke`.
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
@@ -532,6 +541,12 @@ pub(crate) async fn create_key(State(state): State<AppState>, posted: Posted) ->
             let extras = Extras::revealed(revealed);
             show(&state, &posted, extras, StatusCode::CREATED).await
         }
+        Err(CoreError::Invalid { reason, .. }) => {
+            let mut form = read_create_form(&posted);
+            form.errors.push(("name", reason.to_owned()));
+            let extras = Extras::key_form(form);
+            show(&state, &posted, extras, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
         Err(e) => Problem::from(e).into_response_page(),
     };
     sudo::with_mark(res, mark)
@@ -578,7 +593,8 @@ pub(crate) async fn disable_key(
     }
     let user = &posted.console.identity.user;
     match state.auth.set_api_key_disabled(user, &id, true).await {
-        Ok(_) => redirect(&posted.console.url("developer?disabled=1")),
+        Ok(true) => redirect(&posted.console.url("developer?disabled=1")),
+        Ok(false) => not_found(&posted),
         Err(e) => Problem::from(e).into_response_page(),
     }
 }
@@ -595,7 +611,8 @@ pub(crate) async fn enable_key(
     };
     let user = &posted.console.identity.user;
     let res = match state.auth.set_api_key_disabled(user, &id, false).await {
-        Ok(_) => redirect(&posted.console.url("developer?enabled=1")),
+        Ok(true) => redirect(&posted.console.url("developer?enabled=1")),
+        Ok(false) => not_found(&posted),
         Err(e) => Problem::from(e).into_response_page(),
     };
     sudo::with_mark(res, mark)

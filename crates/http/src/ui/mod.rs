@@ -78,7 +78,7 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
+        HeaderValue::from_static("private, max-age=3600"),
     );
     res
 }
@@ -246,6 +246,10 @@ impl FromRequestParts<AppState> for Console {
         let Some(Some(token)) = &ctx.session_cookie else {
             return Err(to_login());
         };
+        // Passwords are typed and secrets shown here: not over plain HTTP (loopback aside).
+        if !ctx.credentials_allowed {
+            return Err(crate::Problem::https_required().into_response());
+        }
         let Ok(identity) = state.auth.verify_token(token).await else {
             return Err(to_login());
         };

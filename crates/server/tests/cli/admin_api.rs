@@ -133,6 +133,15 @@ async fn help_desk_disables_and_unlocks_but_cannot_grant_roles() {
     r.assert_problem(403, "insufficient_scope");
     assert_eq!(r.json()["required"], "tessera:roles:write");
 
+    // Nor act on an account holding administration permissions the help desk lacks.
+    for action in ["disable", "unlock"] {
+        let r = ann
+            .call(Method::POST, &format!("/api/admin/users/root/{action}"))
+            .await;
+        r.assert_problem(403, "forbidden");
+        assert_eq!(r.json()["required"], "tessera:roles:write");
+    }
+
     // Every change names the administrator.
     let events = env
         .run_json(&["audit", "--user", "joe", "--json"])

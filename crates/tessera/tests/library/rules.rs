@@ -139,3 +139,39 @@ async fn builder_reads_the_servers_configuration_file() {
     let e = Tessera::builder().config_file(&bad).err().unwrap();
     assert!(e.to_string().contains("session.idle_timeout"), "{e}");
 }
+
+#[tokio::test]
+async fn access_rules_inside_a_nested_router_see_the_whole_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tessera.toml");
+    let data = dir.path().join("data").display().to_string();
+    let rules = "[[rules]]\nmatch = \"GET /v1/reports/**\"\npermissions = [\"reports:read\"]\n";
+    std::fs::write(&file, format!("[server]\ndata_dir = {data:?}\n{rules}")).unwrap();
+    let tessera = Tessera::builder()
+        .config_file(&file)
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    add_users(&tessera).await;
+    let reports = Router::new()
+        .route("/reports/{id}", get(|| async { "report" }))
+        .layer(tessera.access_rules());
+    let app = Router::new()
+        .nest("/v1", reports)
+        .nest("/api", tessera.auth_router())
+        .layer(tessera.layer());
+    let app = App {
+        base: serve(app).await,
+        tessera,
+        _dir: dir,
+    };
+    let c = app.client();
+    let ada = app.session_token("ada").await;
+    let bob = app.session_token("bob").await;
+    let r = c.send(c.bearer(Method::GET, "/v1/reports/1", &ada)).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "report"));
+    let r = c.send(c.bearer(Method::GET, "/v1/reports/1", &bob)).await;
+    r.assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    assert_eq!(r.json()["required"], "reports:read");
+}
