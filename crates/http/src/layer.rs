@@ -223,7 +223,7 @@ impl Gate for AccessRules {
             let authentication = Authentication::of(parts)?;
             // Inside `Router::nest`, the URI has lost the nest path: put it back, so that
             // rules see the path the client asked for.
-            let nested = crate::routes::mount_path(parts);
+            let nested = crate::params::mount_path(parts);
             let full = format!("{nested}{}", parts.uri.path());
             let path = tessera_core::path::normalize(&full)
                 .map_err(|e| Problem::invalid_request(e.to_string()))?;

@@ -3,6 +3,7 @@
 //! the core only.
 
 pub mod auth;
+pub(crate) mod body;
 pub mod context;
 pub mod cookies;
 pub mod credentials;
@@ -12,6 +13,7 @@ pub mod edge;
 pub mod extract;
 pub mod layer;
 pub mod net;
+pub mod params;
 pub mod paths;
 pub mod principal;
 pub mod problem;

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use tessera_core::User;
 use tessera_core::permission::{ROLES_WRITE, USERS_READ, USERS_WRITE};
 
-use super::body::{field, query_pairs};
-use super::{Id, Pair};
 use crate::auth::{Authenticated, Carrier};
+use crate::body::{field, query_pairs};
+use crate::params::{Id, Pair};
 use crate::{AppState, Problem};
 
 /// `auth`, when its credential allows `permission`; else 403 naming it.

@@ -77,7 +77,7 @@ pub async fn create(
 
 pub async fn delete(
     State(state): State<AppState>,
-    super::Id(key_id): super::Id,
+    crate::params::Id(key_id): crate::params::Id,
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     if !state
@@ -94,7 +94,7 @@ pub async fn delete(
 /// until it is enabled again (204).
 pub async fn disable(
     state: State<AppState>,
-    id: super::Id,
+    id: crate::params::Id,
     auth: PasswordSession,
 ) -> Result<Response, Problem> {
     set_disabled(state, id, auth, true).await
@@ -103,7 +103,7 @@ pub async fn disable(
 /// `POST {base}/apikeys/{id}/enable` (204).
 pub async fn enable(
     state: State<AppState>,
-    id: super::Id,
+    id: crate::params::Id,
     auth: PasswordSession,
 ) -> Result<Response, Problem> {
     set_disabled(state, id, auth, false).await
@@ -111,7 +111,7 @@ pub async fn enable(
 
 async fn set_disabled(
     State(state): State<AppState>,
-    super::Id(key_id): super::Id,
+    crate::params::Id(key_id): crate::params::Id,
     PasswordSession(auth): PasswordSession,
     disabled: bool,
 ) -> Result<Response, Problem> {

@@ -13,13 +13,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Problem> {
-        if super::body::media_type(req.headers())? != "application/json" {
+        if crate::body::media_type(req.headers())? != "application/json" {
             return Err(Problem::unsupported_media_type("send application/json"));
         }
-        let bytes = super::body::read(req.into_body()).await?;
+        let bytes = crate::body::read(req.into_body()).await?;
         // Read as an object with unique members first, so that a repeated member is an
         // error whatever `T` is, and no error names a Rust type.
-        let map = super::body::json_object(&bytes)?;
+        let map = crate::body::json_object(&bytes)?;
         serde_json::from_value(serde_json::Value::Object(map))
             .map(Self)
             .map_err(|e| {

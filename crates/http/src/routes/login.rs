@@ -10,11 +10,11 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tessera_core::{Identity, LoginOutcome, Password, Timestamp};
 
-use super::body::{
+use crate::auth::authenticate;
+use crate::body::{
     BodyKind, Fields, classify, field, parse_multipart, parse_urlencoded, query_pairs, read,
     safe_next,
 };
-use crate::auth::authenticate;
 use crate::context::RequestContext;
 use crate::context::contexts;
 use crate::cookies::SetSessionCookie;
@@ -334,7 +334,7 @@ async fn login_body(
         BodyKind::Urlencoded => (parse_urlencoded(&bytes)?, None),
         BodyKind::Multipart => (parse_multipart(headers, bytes).await?, None),
         BodyKind::Json => {
-            let map = super::body::json_object(&bytes)?;
+            let map = crate::body::json_object(&bytes)?;
             (json_options(&map), Some(map))
         }
     })
@@ -569,7 +569,7 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 fn login_page(state: &AppState, parts: &Parts, csrf_token: &str, next: &str) -> Html<String> {
-    let action = format!("{}/login/", super::mount_path(parts));
+    let action = format!("{}/login/", crate::params::mount_path(parts));
     Html(fill(
         LOGIN_PAGE,
         &[

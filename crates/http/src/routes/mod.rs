@@ -4,7 +4,6 @@
 mod admin;
 mod apikeys;
 mod audit;
-pub(crate) mod body;
 mod client_secret;
 mod health;
 mod json_body;
@@ -20,43 +19,7 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::{AppState, Problem};
 
-/// The `{id}` of a route, with a problem+json 400 when it is not valid UTF-8.
-pub struct Id(pub String);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
-    type Rejection = Problem;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Problem> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(id)| Self(id))
-            .map_err(|_| Problem::invalid_request("the id in the path is not valid"))
-    }
-}
-
-/// The two parameters of a route (`{login}` and `{role}`), with a problem+json 400 when
-/// they are not valid UTF-8.
-pub struct Pair(pub String, pub String);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Pair {
-    type Rejection = Problem;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Problem> {
-        axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path((a, b))| Self(a, b))
-            .map_err(|_| Problem::invalid_request("the path is not valid"))
-    }
-}
-
-/// Largest request body the auth endpoints read.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use crate::body::BODY_LIMIT;
 
 /// The auth endpoints, by path under the base path.
 pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 27] {
@@ -127,15 +90,6 @@ pub fn auth_router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<
 /// The liveness and readiness probes, `/healthz` and `/readyz`.
 pub fn health_router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
     health::routes().with_state(state)
-}
-
-/// Where the auth router is nested (`/api`), or `""` at the root: the prefix of the links
-/// its pages write.
-pub(crate) fn mount_path(parts: &axum::http::request::Parts) -> &str {
-    parts
-        .extensions
-        .get::<axum::extract::NestedPath>()
-        .map_or("", |n| n.as_str())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera_core::{AuthFailure, PermissionSet, User};
 
-use super::body::{Fields, field, query_pairs, read_form_fields};
+use crate::body::{Fields, field, query_pairs, read_form_fields};
 use crate::context::RequestContext;
 use crate::context::contexts;
 use crate::credentials::{self, Presented};
@@ -124,7 +124,7 @@ async fn form(parts: &Parts, body: Body) -> Result<Fields, OAuthError> {
             "credentials and tokens are not accepted in the URL",
         ));
     }
-    let media = super::body::media_type(&parts.headers).map_err(|p| {
+    let media = crate::body::media_type(&parts.headers).map_err(|p| {
         OAuthError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid_request",

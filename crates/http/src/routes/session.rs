@@ -105,30 +105,30 @@ pub async fn logout_post(
     req: Request,
 ) -> Result<Response, Problem> {
     let (parts, body) = req.into_parts();
-    let form = super::body::read_form_fields(&parts.headers, body).await?;
+    let form = crate::body::read_form_fields(&parts.headers, body).await?;
     if auth.carrier == Carrier::Cookie {
         let (_, csrf_ctx) = contexts(&parts)?;
-        let field = super::body::field(&form, &state.settings.csrf.form_field);
+        let field = crate::body::field(&form, &state.settings.csrf.form_field);
         csrf_ctx.check_request(&parts.headers, &state.settings.csrf, field)?;
     }
-    let next = super::body::field(&form, "next").map(str::to_owned);
-    let query_next = super::body::query_pairs(query.as_deref())?
+    let next = crate::body::field(&form, "next").map(str::to_owned);
+    let query_next = crate::body::query_pairs(query.as_deref())?
         .into_iter()
         .find(|(k, _)| k == "next")
         .map(|(_, v)| v);
     let ok = match next.or(query_next) {
-        Some(n) => Redirect::to(&super::body::safe_next(&n)).into_response(),
+        Some(n) => Redirect::to(&crate::body::safe_next(&n)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     };
     end_and(&state, &auth, ok).await
 }
 
 fn after_logout(query: Option<&str>) -> Response {
-    let next = super::body::query_pairs(query)
+    let next = crate::body::query_pairs(query)
         .ok()
         .and_then(|p| p.into_iter().find(|(k, _)| k == "next").map(|(_, v)| v));
     match next {
-        Some(n) => Redirect::to(&super::body::safe_next(&n)).into_response(),
+        Some(n) => Redirect::to(&crate::body::safe_next(&n)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     }
 }
@@ -164,7 +164,7 @@ pub async fn list(
 /// `DELETE {base}/sessions/{id}`: end one of my sessions; someone else's is 404.
 pub async fn revoke_one(
     State(state): State<AppState>,
-    super::Id(id): super::Id,
+    crate::params::Id(id): crate::params::Id,
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     if !state.auth.revoke_session(&auth.identity, &id).await? {

@@ -154,7 +154,7 @@ pub async fn create(
 
 pub async fn revoke(
     State(state): State<AppState>,
-    super::Id(token_id): super::Id,
+    crate::params::Id(token_id): crate::params::Id,
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     if !state
@@ -169,7 +169,7 @@ pub async fn revoke(
 
 pub async fn regenerate(
     State(state): State<AppState>,
-    super::Id(token_id): super::Id,
+    crate::params::Id(token_id): crate::params::Id,
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     match state

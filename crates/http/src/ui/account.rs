@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use tessera_core::{AuthFailure, Error as CoreError, LoginOutcome, Password, Profile, Timestamp};
 
 use super::{Chrome, Console, Posted, error_page, page, read_checked_form, redirect, time};
+use crate::body::{field, query_pairs, safe_next};
 use crate::cookies::{ClearSessionCookie, SetSessionCookie};
 use crate::csrf::{self, Binding, IssueToken};
-use crate::routes::Id;
-use crate::routes::body::{field, query_pairs, safe_next};
+use crate::params::Id;
 use crate::{AppState, Problem};
 
 /// `GET {base}/ui/`: the profile when signed in, else the sign-in page.

@@ -1,18 +1,17 @@
 //! Developer Settings: personal access tokens, API keys and the client secret. A new
 //! value is shown once, in an element with `data-secret`, with a ready `curl` command.
 
-use std::time::Duration;
-
 use askama::Template;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use tessera_core::{Error as CoreError, Timestamp};
 
+use super::forms::{CreateForm, chosen_scopes, lifetime, read_create_form};
 use super::sudo;
 use super::{Chrome, Console, Posted, page, redirect, time};
-use crate::routes::Id;
-use crate::routes::body::{field, query_pairs};
+use crate::body::{field, query_pairs};
+use crate::params::Id;
 use crate::{AppState, Problem};
 
 /// A value shown once.
@@ -46,25 +45,6 @@ struct KeyRow {
     scopes: String,
     created: String,
     disabled: bool,
-}
-
-/// A create form's values and errors (never a secret).
-#[derive(Default)]
-struct CreateForm {
-    name: String,
-    expires: String,
-    expires_on: String,
-    scopes: Vec<(String, bool)>,
-    errors: Vec<(&'static str, String)>,
-}
-
-impl CreateForm {
-    fn error_for(&self, name: &str) -> Option<&str> {
-        self.errors
-            .iter()
-            .find(|(f, _)| *f == name)
-            .map(|(_, m)| m.as_str())
-    }
 }
 
 #[derive(Template)]
@@ -248,94 +228,6 @@ pub(crate) async fn page_get(
         ..Extras::default()
     };
     render(&state, &console, &parts, extras, StatusCode::OK).await
-}
-
-/// The form's name and scopes, checked against what the user holds.
-fn read_create_form(posted: &Posted) -> CreateForm {
-    let chosen: Vec<&str> = posted
-        .fields
-        .iter()
-        .filter(|(k, _)| k == "scope")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let mut form = CreateForm {
-        name: posted.get("name").to_owned(),
-        expires: posted.get("expires").to_owned(),
-        expires_on: posted.get("expires_on").to_owned(),
-        scopes: posted
-            .console
-            .identity
-            .permissions
-            .iter()
-            .map(|p| (p.as_str().to_owned(), chosen.contains(&p.as_str())))
-            .collect(),
-        errors: Vec::new(),
-    };
-    if form.name.is_empty() || form.name.chars().count() > 100 {
-        form.errors
-            .push(("name", "Give it a name of 1 to 100 characters.".into()));
-    }
-    if chosen
-        .iter()
-        .any(|c| !form.scopes.iter().any(|(p, _)| p == c))
-    {
-        form.errors
-            .push(("scope", "A scope must be one of your permissions.".into()));
-    }
-    form
-}
-
-fn chosen_scopes(form: &CreateForm) -> Option<Vec<String>> {
-    let chosen: Vec<String> = form
-        .scopes
-        .iter()
-        .filter(|(_, c)| *c)
-        .map(|(p, _)| p.clone())
-        .collect();
-    (!chosen.is_empty()).then_some(chosen)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The lifetime the form asks for: a custom date (to the end of that day, UTC) or a
-/// preset number of days; within `tokens.pat_max_lifetime`.
-fn lifetime(form: &CreateForm, max: Duration, now: Timestamp) -> Result<Duration, String> {
-    let too_long = || format!("At most {} days.", max.as_secs() / 86_400);
-    let wanted = if form.expires_on.is_empty() {
-        let days: u64 = form
-            .expires
-            .parse()
-            .map_err(|_| "Choose an expiry.".to_owned())?;
-        Duration::from_secs(days.checked_mul(86_400).ok_or_else(too_long)?)
-    } else {
-        let mut it = form.expires_on.splitn(3, '-').map(str::parse::<i64>);
-        let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (it.next(), it.next(), it.next()) else {
-            return Err("Use a date such as 2027-01-31.".into());
-        };
-        if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-            return Err("Use a date such as 2027-01-31.".into());
-        }
-        let end = (days_from_civil(y, m, d) + 1) * 86_400;
-        let secs =
-            u64::try_from(end - now.unix()).map_err(|_| "Choose a future date.".to_owned())?;
-        Duration::from_secs(secs)
-    };
-    if wanted.is_zero() {
-        return Err("Choose a future date.".into());
-    }
-    if wanted > max {
-        return Err(too_long());
-    }
-    Ok(wanted)
 }
 
 /// Asks for confirmation on a page of its own when the form was not confirmed (the
@@ -672,39 +564,4 @@ pub(crate) async fn rotate_secret(State(state): State<AppState>, posted: Posted)
         Err(e) => Problem::from(e).into_response_page(),
     };
     sudo::with_mark(res, mark)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates_count_days_from_the_epoch() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(days_from_civil(2026, 12, 2), 20_789);
-    }
-
-    #[test]
-    fn lifetimes_stay_within_the_maximum() {
-        let max = Duration::from_secs(90 * 86_400);
-        let now = Timestamp::from_unix(days_from_civil(2026, 12, 2) * 86_400 + 3_600);
-        let form = |expires: &str, on: &str| CreateForm {
-            expires: expires.into(),
-            expires_on: on.into(),
-            ..CreateForm::default()
-        };
-        assert_eq!(
-            lifetime(&form("7", ""), max, now),
-            Ok(Duration::from_secs(7 * 86_400))
-        );
-        assert!(lifetime(&form("365", ""), max, now).is_err());
-        // To the end of the chosen day.
-        assert_eq!(
-            lifetime(&form("", "2026-12-03"), max, now),
-            Ok(Duration::from_secs(2 * 86_400 - 3_600))
-        );
-        assert!(lifetime(&form("", "2026-11-30"), max, now).is_err());
-        assert!(lifetime(&form("", "next week"), max, now).is_err());
-    }
 }

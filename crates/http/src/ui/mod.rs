@@ -9,6 +9,7 @@ mod account;
 
 pub(crate) use account::sign_in_page;
 mod developer;
+mod forms;
 mod sudo;
 
 use std::sync::Arc;
@@ -24,9 +25,9 @@ use tessera_core::Identity;
 use tessera_core::session::SessionKind;
 
 use crate::AppState;
+use crate::body::{self, Fields, field};
 use crate::context::contexts;
 use crate::csrf::IssueToken;
-use crate::routes::body::{self, Fields, field};
 
 /// The console's routes, relative to the base path.
 pub(crate) fn routes() -> Router<AppState> {
@@ -103,7 +104,7 @@ impl Chrome {
             .map(|(_, c)| c.current_or_new(&state.csrf_signer))
             .unwrap_or_default();
         Self {
-            base: crate::routes::mount_path(parts).to_owned(),
+            base: crate::params::mount_path(parts).to_owned(),
             lang: "en".into(),
             title: title.into(),
             login: None,
@@ -225,7 +226,7 @@ impl FromRequestParts<AppState> for Console {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let base = crate::routes::mount_path(parts).to_owned();
+        let base = crate::params::mount_path(parts).to_owned();
         let to_login = || {
             // The URI as routed here, under the path the console is nested at.
             let here = format!(

@@ -104,7 +104,7 @@ pub(crate) async fn require(
         let client = ctx.client_info(&posted.parts.headers, "sudo");
         let login = posted.console.identity.user.login.as_str();
         // The raw field, not trimmed: a password may end in a space.
-        let raw = crate::routes::body::field(&posted.fields, "sudo_password").unwrap_or("");
+        let raw = crate::body::field(&posted.fields, "sudo_password").unwrap_or("");
         match state
             .auth
             .check_password(login, &Password::new(raw), &client)

@@ -10,9 +10,11 @@ use axum::http::{HeaderMap, header};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::BODY_LIMIT;
 use crate::Problem;
 use crate::timeout::is_body_timeout;
+
+/// Largest request body the auth endpoints read.
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The lower-cased media type of the body (`""` when absent). A `charset` other than
 /// UTF-8 is 415: the endpoints read UTF-8 only, and guessing would let two components
