@@ -120,6 +120,41 @@ impl Authenticator {
         Ok(revoked)
     }
 
+    /// The sessions of the account with this login that have not ended.
+    pub async fn admin_sessions(&self, login: &str) -> Result<Vec<crate::session::Session>> {
+        let user = self.accounts().find(login).await?;
+        Ok(self
+            .store()
+            .list_sessions(user.id, Timestamp::now())
+            .await?)
+    }
+
+    /// Ends one session (`Some(id)`; `false` when it is not one of the user's open
+    /// sessions) or all of them (`None`) of the account with this login, with effect on
+    /// this instance at once. Returns how many ended.
+    pub async fn admin_end_sessions(
+        &self,
+        actor: &Identity,
+        login: &str,
+        id: Option<&str>,
+    ) -> Result<u64> {
+        let user = self.accounts().find(login).await?;
+        self.outranks(actor, &user).await?;
+        let now = Timestamp::now();
+        self.forget_cached();
+        let ended = match id {
+            Some(id) => u64::from(self.store().revoke_session(user.id, id, now).await?),
+            None => self.store().revoke_sessions(user.id, None, now).await?,
+        };
+        self.forget_cached();
+        if ended > 0 {
+            let what = id.map_or_else(|| format!(" count={ended}"), |id| format!(" session={id}"));
+            self.record("sessions_revoked", &user, &actor.user, what)
+                .await;
+        }
+        Ok(ended)
+    }
+
     /// `Ok` when the administrator holds every administration permission `user` holds:
     /// a help desk may disable or unlock ordinary users, not administrators.
     async fn outranks(&self, actor: &Identity, user: &User) -> Result<()> {

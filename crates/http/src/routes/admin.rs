@@ -1,5 +1,5 @@
 //! The administration API under `{base}/admin/`: users (list, show, disable, enable,
-//! unlock), their roles (grant, revoke) and the roles. Any credential the auth endpoints
+//! unlock), their roles (grant, revoke) and sessions (list, end), and the roles. Any credential the auth endpoints
 //! accept may call it (a session, or a personal access token scoped to the `tessera:*`
 //! permissions it needs); each operation names the permission it needs.
 
@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_core::User;
-use tessera_core::permission::{ROLES_WRITE, USERS_READ, USERS_WRITE};
+use tessera_core::permission::{ROLES_WRITE, SESSIONS_WRITE, USERS_READ, USERS_WRITE};
 
 use crate::auth::{Authenticated, Carrier};
 use crate::body::{field, query_pairs};
@@ -207,4 +207,63 @@ pub async fn list_roles(
         })
         .collect();
     Ok(no_store(json!(body)))
+}
+
+/// `GET {base}/admin/users/{login}/sessions` (`tessera:users:read`): the user's open
+/// sessions, newest first (never a token).
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Id(login): Id,
+    auth: Authenticated,
+) -> Result<Response, Problem> {
+    allowed(auth, USERS_READ)?;
+    let sessions = state.auth.admin_sessions(&login).await?;
+    let body: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "kind": s.kind.as_str(),
+                "created_at": s.created_at,
+                "last_seen_at": s.last_seen_at,
+                "expires_at": s.expires_at,
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+            })
+        })
+        .collect();
+    Ok(no_store(json!(body)))
+}
+
+/// `DELETE {base}/admin/users/{login}/sessions` (`tessera:sessions:write`): ends every
+/// session of the user; `{"ended": N}`.
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    Id(login): Id,
+    auth: Authenticated,
+) -> Result<Response, Problem> {
+    let auth = allowed(auth, SESSIONS_WRITE)?;
+    let ended = state
+        .auth
+        .admin_end_sessions(&auth.identity, &login, None)
+        .await?;
+    Ok(no_store(json!({ "ended": ended })))
+}
+
+/// `DELETE {base}/admin/users/{login}/sessions/{id}` (`tessera:sessions:write`): 204, or
+/// 404 when it is not one of the user's open sessions.
+pub async fn end_session(
+    State(state): State<AppState>,
+    Pair(login, id): Pair,
+    auth: Authenticated,
+) -> Result<Response, Problem> {
+    let auth = allowed(auth, SESSIONS_WRITE)?;
+    let ended = state
+        .auth
+        .admin_end_sessions(&auth.identity, &login, Some(&id))
+        .await?;
+    if ended == 0 {
+        return Err(Problem::not_found().with_detail("no such open session of this user"));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -22,7 +22,7 @@ use crate::{AppState, Problem};
 pub use crate::body::BODY_LIMIT;
 
 /// The auth endpoints, by path under the base path.
-pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 27] {
+pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 29] {
     [
         ("/audit", get(audit::list)),
         ("/verify", get(verify::verify)),
@@ -63,6 +63,14 @@ pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 27] {
             put(admin::grant_role).delete(admin::revoke_role),
         ),
         ("/admin/roles", get(admin::list_roles)),
+        (
+            "/admin/users/{login}/sessions",
+            get(admin::list_sessions).delete(admin::end_sessions),
+        ),
+        (
+            "/admin/users/{login}/sessions/{id}",
+            delete(admin::end_session),
+        ),
     ]
 }
 

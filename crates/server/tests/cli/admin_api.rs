@@ -232,3 +232,57 @@ async fn the_last_administrator_stays() {
         .await
         .assert_problem(409, "conflict");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_list_and_end_other_users_sessions() {
+    let (env, server) = team();
+    let mut joe = Client::new(&server.base);
+    let first = joe.login_token("joe", PW).await;
+    let second = joe.login_token("joe", PW).await;
+    let status = |token: String| {
+        let base = server.base.clone();
+        async move {
+            let mut c = Client::new(&base);
+            c.send_once(c.bearer(Method::GET, "/api/session", &token))
+                .await
+                .status
+        }
+    };
+
+    // The help desk reads sessions but may not end them.
+    let mut ann = Admin::login(&server, "ann").await;
+    let listed = ann.call(Method::GET, "/api/admin/users/joe/sessions").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let sessions = listed.json();
+    assert_eq!(sessions.as_array().unwrap().len(), 2);
+    assert!(!listed.body.contains(&first), "never a token");
+    let r = ann
+        .call(Method::DELETE, "/api/admin/users/joe/sessions")
+        .await;
+    r.assert_problem(403, "insufficient_scope");
+    assert_eq!(r.json()["required"], "tessera:sessions:write");
+
+    let mut root = Admin::login(&server, "root").await;
+    let one = sessions[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/admin/users/joe/sessions/{one}");
+    assert_eq!(root.call(Method::DELETE, &path).await.status, 204);
+    root.call(Method::DELETE, &path)
+        .await
+        .assert_problem(404, "not_found");
+    // One of joe's two tokens ended at once; the other lives until all end.
+    let alive = [status(first.clone()).await, status(second.clone()).await];
+    assert_eq!(alive.iter().filter(|s| **s == 200).count(), 1, "{alive:?}");
+    let r = root
+        .call(Method::DELETE, "/api/admin/users/joe/sessions")
+        .await;
+    assert_eq!(r.json()["ended"], 1, "{}", r.body);
+    assert_eq!(status(first).await, 401);
+    assert_eq!(status(second).await, 401);
+    let events = env
+        .run_json(&["audit", "--user", "joe", "--json"])
+        .to_string();
+    assert!(
+        events.contains("sessions_revoked") && events.contains("by=root"),
+        "{events}"
+    );
+}
