@@ -74,12 +74,8 @@ impl Authenticator {
         role: &str,
     ) -> Result<bool> {
         let user = self.accounts().find(login).await?;
-        let roles = self.accounts().list_roles().await?;
-        let Some(found) = roles.iter().find(|r| r.name == role) else {
+        if !self.holds_role(actor, role).await? {
             return Err(Error::Store(StoreError::UnknownRole(role.to_owned())));
-        };
-        if let Some(missing) = found.permissions.iter().find(|p| !holds(actor, p)) {
-            return Err(Error::NotHeld(missing.as_str().to_owned()));
         }
         self.forget_cached();
         let granted = self.store().grant_role(user.id, role).await?;
@@ -101,12 +97,7 @@ impl Authenticator {
         role: &str,
     ) -> Result<bool> {
         let user = self.accounts().find(login).await?;
-        let roles = self.accounts().list_roles().await?;
-        if let Some(found) = roles.iter().find(|r| r.name == role)
-            && let Some(missing) = found.permissions.iter().find(|p| !holds(actor, p))
-        {
-            return Err(Error::NotHeld(missing.as_str().to_owned()));
-        }
+        self.holds_role(actor, role).await?;
         if role == ADMIN_ROLE && !user.disabled && user.roles.iter().any(|r| r == ADMIN_ROLE) {
             self.keep_an_administrator(&user).await?;
         }
@@ -153,6 +144,20 @@ impl Authenticator {
                 .await;
         }
         Ok(ended)
+    }
+
+    /// Whether the role exists (`false` when it does not), after checking that the
+    /// administrator holds every one of its permissions ([`Error::NotHeld`] names the
+    /// first one missing).
+    async fn holds_role(&self, actor: &Identity, role: &str) -> Result<bool> {
+        let roles = self.accounts().list_roles().await?;
+        let Some(found) = roles.iter().find(|r| r.name == role) else {
+            return Ok(false);
+        };
+        match found.permissions.iter().find(|p| !holds(actor, p)) {
+            Some(missing) => Err(Error::NotHeld(missing.as_str().to_owned())),
+            None => Ok(true),
+        }
     }
 
     /// `Ok` when the administrator holds every administration permission `user` holds:

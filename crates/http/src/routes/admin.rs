@@ -218,20 +218,7 @@ pub async fn list_sessions(
 ) -> Result<Response, Problem> {
     allowed(auth, USERS_READ)?;
     let sessions = state.auth.admin_sessions(&login).await?;
-    let body: Vec<Value> = sessions
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.id,
-                "kind": s.kind.as_str(),
-                "created_at": s.created_at,
-                "last_seen_at": s.last_seen_at,
-                "expires_at": s.expires_at,
-                "ip": s.ip,
-                "user_agent": s.user_agent,
-            })
-        })
-        .collect();
+    let body: Vec<Value> = sessions.iter().map(super::session::session_json).collect();
     Ok(no_store(json!(body)))
 }
 

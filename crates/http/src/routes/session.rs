@@ -145,17 +145,9 @@ pub async fn list(
         .iter()
         .filter(|s| !s.is_expired(now))
         .map(|s| {
-            json!({
-                "id": s.id,
-                "kind": s.kind.as_str(),
-                "created_at": s.created_at,
-                "last_seen_at": s.last_seen_at,
-                "expires_at": s.expires_at,
-                "idle_expires_at": s.idle_expires_at,
-                "ip": s.ip,
-                "user_agent": s.user_agent,
-                "current": s.id == auth.identity.session.id,
-            })
+            let mut v = session_json(s);
+            v["current"] = json!(s.id == auth.identity.session.id);
+            v
         })
         .collect();
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
@@ -186,4 +178,18 @@ pub async fn revoke_others(
     let n = state.auth.revoke_other_sessions(&auth.identity).await?;
     tracing::info!(user = %auth.identity.user.login, revoked = n, "other sessions revoked");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A session as the listings show it (never its token).
+pub(crate) fn session_json(s: &tessera_core::session::Session) -> Value {
+    json!({
+        "id": s.id,
+        "kind": s.kind.as_str(),
+        "created_at": s.created_at,
+        "last_seen_at": s.last_seen_at,
+        "expires_at": s.expires_at,
+        "idle_expires_at": s.idle_expires_at,
+        "ip": s.ip,
+        "user_agent": s.user_agent,
+    })
 }

@@ -25,16 +25,13 @@ match = "POST /hooks/*"
 credentials = ["client_secret"]
 "#;
 
-/// An application guarded by the rules of `CONFIG`, read from a file.
-async fn guarded() -> App {
+/// Tessera built from a configuration file holding `toml` (and a fresh data directory),
+/// with the test users.
+async fn from_file(toml: &str) -> (tempfile::TempDir, Tessera) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tessera.toml");
-    let data = dir.path().join("data");
-    let text = format!(
-        "[server]\ndata_dir = {:?}\n{CONFIG}",
-        data.display().to_string()
-    );
-    std::fs::write(&file, text).unwrap();
+    let data = dir.path().join("data").display().to_string();
+    std::fs::write(&file, format!("[server]\ndata_dir = {data:?}\n{toml}")).unwrap();
     let tessera = Tessera::builder()
         .config_file(&file)
         .unwrap()
@@ -42,6 +39,12 @@ async fn guarded() -> App {
         .await
         .unwrap();
     add_users(&tessera).await;
+    (dir, tessera)
+}
+
+/// An application guarded by the rules of `CONFIG`, read from a file.
+async fn guarded() -> App {
+    let (dir, tessera) = from_file(CONFIG).await;
     let app = Router::new()
         .route("/status", get(|| async { "up" }))
         .route(
@@ -142,18 +145,8 @@ async fn builder_reads_the_servers_configuration_file() {
 
 #[tokio::test]
 async fn access_rules_inside_a_nested_router_see_the_whole_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("tessera.toml");
-    let data = dir.path().join("data").display().to_string();
     let rules = "[[rules]]\nmatch = \"GET /v1/reports/**\"\npermissions = [\"reports:read\"]\n";
-    std::fs::write(&file, format!("[server]\ndata_dir = {data:?}\n{rules}")).unwrap();
-    let tessera = Tessera::builder()
-        .config_file(&file)
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
-    add_users(&tessera).await;
+    let (dir, tessera) = from_file(rules).await;
     let reports = Router::new()
         .route("/reports/{id}", get(|| async { "report" }))
         .layer(tessera.access_rules());
