@@ -35,6 +35,11 @@ impl Accounts {
         &self.store
     }
 
+    /// The policy new passwords must meet.
+    pub fn policy(&self) -> &PasswordPolicy {
+        &self.policy
+    }
+
     /// The password hasher these accounts use.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher

@@ -96,6 +96,26 @@ pub fn loggable(value: &str, plausible: bool) -> String {
     }
 }
 
+/// Which events a search of the whole audit log returns ([`crate::store::AuditStore::search_audit`]):
+/// those meeting every filter that is set, newest first, a page at a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Events recorded under this login (as recorded: history outlives accounts).
+    pub login: Option<String>,
+    /// Events of this name (`login`, `user_disabled`, ...).
+    pub event: Option<String>,
+    /// `success`, `failure` or `throttled`.
+    pub outcome: Option<String>,
+    /// Events at or after this time.
+    pub from: Option<Timestamp>,
+    /// Events before this time.
+    pub to: Option<Timestamp>,
+    /// How many events to skip (the pages before).
+    pub offset: u64,
+    /// At most this many events.
+    pub limit: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

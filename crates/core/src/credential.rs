@@ -74,3 +74,51 @@ pub fn new_public_id(prefix: &str) -> String {
     crate::token::random_base62(&mut s, 22);
     s
 }
+
+/// What a set-password link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationPurpose {
+    /// A new account's first password.
+    Invite,
+    /// A new password for an account whose user forgot theirs.
+    Reset,
+}
+
+impl InvitationPurpose {
+    /// `invite` or `reset`, as stored.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Invite => "invite",
+            Self::Reset => "reset",
+        }
+    }
+
+    /// The purpose stored as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invite" => Some(Self::Invite),
+            "reset" => Some(Self::Reset),
+            _ => None,
+        }
+    }
+}
+
+/// A one-time set-password link (`tsi_...`), stored only as a digest: at most one
+/// outstanding per user, gone once used.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Invitation {
+    /// The public id (`inv_...`), for the audit log; not a credential.
+    pub id: String,
+    /// The account whose password it sets; never serialised.
+    #[serde(skip)]
+    pub user_id: UserId,
+    /// A new account's invitation or a reset link.
+    pub purpose: InvitationPurpose,
+    /// The login of the administrator who made it (`cli` from the command line).
+    pub created_by: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}

@@ -3,7 +3,7 @@
 //! the core read and change domain data here, never through the raw store.
 
 use crate::accounts::Accounts;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditFilter};
 use crate::error::Result;
 use crate::permission::{Permission, PermissionSet, Role};
 use crate::session::Session;
@@ -38,6 +38,37 @@ impl Accounts {
         limit: u32,
     ) -> Result<Vec<AuditEvent>> {
         Ok(self.store().list_audit(user, since, limit).await?)
+    }
+
+    /// Events of every user meeting `filter`, newest first.
+    pub async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        Ok(self.store().search_audit(filter).await?)
+    }
+
+    /// When each user last logged in, as far as the audit log remembers.
+    pub async fn last_logins(&self) -> Result<std::collections::HashMap<UserId, Timestamp>> {
+        Ok(self.store().last_logins().await?.into_iter().collect())
+    }
+
+    /// The users whose login, names or e-mail address contain `q` (ignoring case; every
+    /// user for an empty `q`), ordered by login. Filtered in memory: meant for teams of
+    /// up to some thousands of users.
+    pub async fn search_users(&self, q: &str) -> Result<Vec<User>> {
+        let q = q.trim().to_lowercase();
+        let mut users = self.store().list_users().await?;
+        if !q.is_empty() {
+            users.retain(|u| {
+                [
+                    u.login.as_str(),
+                    &u.first_name,
+                    &u.last_name,
+                    u.email.as_deref().unwrap_or(""),
+                ]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&q))
+            });
+        }
+        Ok(users)
     }
 
     /// Every user, ordered by login.

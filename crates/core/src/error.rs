@@ -52,6 +52,10 @@ pub enum Error {
     /// The change would leave no enabled user holding the `admin` role.
     #[error("the last administrator cannot be disabled or lose the admin role")]
     LastAdministrator,
+    /// The request conflicts with the current state (a role still granted, the built-in
+    /// role); the text says how, for the user.
+    #[error("{0}")]
+    Conflict(String),
     /// The store refused (conflict, unknown role) or is unavailable.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod credential;
 mod directory;
 pub mod error;
+mod invitation;
 pub mod keys;
 pub mod password;
 pub mod path;
@@ -24,8 +25,8 @@ pub mod user;
 
 pub use accounts::Accounts;
 pub use auth::{
-    AuthFailure, Authenticator, ClientSecret, Identity, LoginOutcome, SessionSettings,
-    TokenSettings,
+    AuthFailure, Authenticator, ClientSecret, Identity, Invited, LoginOutcome, Member,
+    SessionSettings, TokenSettings,
 };
 pub use error::{Error, StoreError};
 pub use keys::SecretKey;

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
-use crate::credential::{ApiKey, PersonalToken, StoredClientSecret};
+use crate::audit::AuditFilter;
+use crate::credential::{ApiKey, Invitation, PersonalToken, StoredClientSecret};
 use crate::error::StoreError;
 use crate::permission::{PermissionSet, Role};
 use crate::session::Session;
@@ -128,6 +129,45 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// The union of the permissions of the user's roles.
     async fn permissions_of(&self, id: UserId) -> StoreResult<PermissionSet>;
+
+    /// Deletes the user and everything it owns (sessions, credentials, grants, its
+    /// set-password link); the audit log keeps its history. `false` when it did not exist.
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
+
+    /// Replaces the permissions of a role. `false` when there is no such role.
+    async fn set_role_permissions(&self, role: &Role) -> StoreResult<bool>;
+
+    /// Deletes a role nobody holds: `Conflict` while someone does, `UnknownRole` when
+    /// there is none. The caller keeps the built-in role.
+    async fn delete_role(&self, name: &str) -> StoreResult<()>;
+
+    /// Stores a set-password link, replacing the one the user had, if any.
+    async fn create_invitation(
+        &self,
+        invitation: &Invitation,
+        secret_digest: &[u8; 32],
+    ) -> StoreResult<()>;
+
+    /// The unexpired link whose token has this digest, with its user.
+    async fn invitation_by_secret(
+        &self,
+        secret_digest: &[u8; 32],
+        now: Timestamp,
+    ) -> StoreResult<Option<(Invitation, User)>>;
+
+    /// Uses the unexpired link whose token has this digest, once: in one transaction,
+    /// deletes it, sets the password hash, and ends the user's password and API-key
+    /// sessions. The user's id, or `None` when there is no such link (used, replaced,
+    /// expired).
+    async fn redeem_invitation(
+        &self,
+        secret_digest: &[u8; 32],
+        password_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<UserId>>;
+
+    /// Every outstanding link (expired ones too), ordered by user.
+    async fn list_invitations(&self) -> StoreResult<Vec<Invitation>>;
 }
 
 /// Server-side sessions (password, API-key and access-token sessions), by token digest.
@@ -288,6 +328,13 @@ pub trait AuditStore: Send + Sync + 'static {
         since: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<AuditEvent>>;
+
+    /// Events of every user meeting the filter, newest first.
+    async fn search_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+
+    /// For each user who ever logged in successfully (by any method), when they last did,
+    /// as far as the audit log remembers.
+    async fn last_logins(&self) -> StoreResult<Vec<(UserId, Timestamp)>>;
 }
 
 /// Everything Tessera keeps, by capability; a backend implements all of them. Callers

@@ -68,10 +68,43 @@ impl Timestamp {
         )
     }
 
+    /// A time as a client writes it: RFC 3339 (`2026-11-23T10:00:00Z`), a date
+    /// (`2026-11-23`, its first second in UTC) or seconds since the Unix epoch. `None`
+    /// for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Ok(secs) = text.parse::<i64>() {
+            return Some(Self(secs));
+        }
+        if text.len() == 10 {
+            let mut it = text.splitn(3, '-').map(str::parse::<i64>);
+            let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (it.next(), it.next(), it.next()) else {
+                return None;
+            };
+            let valid =
+                (1970..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d);
+            return valid.then(|| Self(days_from_civil(y, m, d) * 86_400));
+        }
+        let t = humantime::parse_rfc3339_weak(text).ok()?;
+        let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
+        i64::try_from(secs).ok().map(Self)
+    }
+
     /// RFC 3339 in UTC, e.g. `2026-11-23T10:00:00Z`.
     pub fn rfc3339(self) -> String {
         self.to_string()
     }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 impl fmt::Display for Timestamp {
@@ -93,6 +126,26 @@ impl serde::Serialize for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_parse_as_clients_write_them() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(2026, 12, 2), 20_789);
+        let day = Timestamp::from_unix(days_from_civil(2026, 12, 2) * 86_400);
+        assert_eq!(Timestamp::parse("2026-12-02"), Some(day));
+        assert_eq!(
+            Timestamp::parse("2026-12-02T01:00:00Z"),
+            Some(day.plus(Duration::from_secs(3600)))
+        );
+        assert_eq!(
+            Timestamp::parse("1800000000"),
+            Some(Timestamp::from_unix(1_800_000_000))
+        );
+        for bad in ["", "yesterday", "2026-13-01", "2026-12-02T25:00:00Z"] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn formats_rfc3339_utc() {

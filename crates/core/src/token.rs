@@ -31,17 +31,20 @@ pub enum TokenKind {
     ApiSecret,
     /// The account's client secret (`Authorization: Secret`, OAuth2 client credentials).
     ClientSecret,
+    /// A one-time set-password link (an invitation or a reset link).
+    Invitation,
 }
 
 impl TokenKind {
     /// Every kind.
-    pub const ALL: [TokenKind; 6] = [
+    pub const ALL: [TokenKind; 7] = [
         Self::Session,
         Self::PersonalAccess,
         Self::ApiKeySession,
         Self::AccessToken,
         Self::ApiSecret,
         Self::ClientSecret,
+        Self::Invitation,
     ];
 
     /// The four characters that start every token of this kind (`tss_`, `tsp_`, ...).
@@ -53,6 +56,7 @@ impl TokenKind {
             Self::AccessToken => "tsa_",
             Self::ApiSecret => "tsx_",
             Self::ClientSecret => "tsc_",
+            Self::Invitation => "tsi_",
         }
     }
 

@@ -294,6 +294,9 @@ impl From<tessera_core::Error> for Problem {
             }
             Error::LastAdministrator => Self::new(StatusCode::CONFLICT, "conflict", "Conflict")
                 .with_detail("the last administrator cannot be disabled or lose the admin role"),
+            Error::Conflict(why) => {
+                Self::new(StatusCode::CONFLICT, "conflict", "Conflict").with_detail(why)
+            }
             Error::UnknownUser(_) => Self::not_found().with_detail("no such user"),
             Error::ScopeNotHeld(scope) => {
                 let mut p = Self::new(StatusCode::BAD_REQUEST, "invalid_scope", "Bad Request")

@@ -149,7 +149,7 @@ impl Authenticator {
     /// Whether the role exists (`false` when it does not), after checking that the
     /// administrator holds every one of its permissions ([`Error::NotHeld`] names the
     /// first one missing).
-    async fn holds_role(&self, actor: &Identity, role: &str) -> Result<bool> {
+    pub(super) async fn holds_role(&self, actor: &Identity, role: &str) -> Result<bool> {
         let roles = self.accounts().list_roles().await?;
         let Some(found) = roles.iter().find(|r| r.name == role) else {
             return Ok(false);
@@ -162,7 +162,7 @@ impl Authenticator {
 
     /// `Ok` when the administrator holds every administration permission `user` holds:
     /// a help desk may disable or unlock ordinary users, not administrators.
-    async fn outranks(&self, actor: &Identity, user: &User) -> Result<()> {
+    pub(super) async fn outranks(&self, actor: &Identity, user: &User) -> Result<()> {
         let theirs = self.accounts().permissions_of(user).await?;
         let missing = crate::permission::ADMINISTRATION
             .iter()
@@ -174,7 +174,7 @@ impl Authenticator {
     }
 
     /// `Ok` when an enabled user other than `leaving` holds the `admin` role.
-    async fn keep_an_administrator(&self, leaving: &User) -> Result<()> {
+    pub(super) async fn keep_an_administrator(&self, leaving: &User) -> Result<()> {
         let others = self.accounts().list_users().await?;
         let another = others
             .iter()
@@ -187,7 +187,7 @@ impl Authenticator {
     }
 
     /// Records an administration act on `user`, naming the administrator.
-    async fn record(&self, event: &str, user: &User, actor: &User, detail: String) {
+    pub(super) async fn record(&self, event: &str, user: &User, actor: &User, detail: String) {
         let e = AuditEvent::new(event, "success")
             .user(user)
             .method("admin")
@@ -197,7 +197,7 @@ impl Authenticator {
 }
 
 /// Whether the credential of `actor` holds `p` (its user's permissions and its scopes).
-fn holds(actor: &Identity, p: &Permission) -> bool {
+pub(super) fn holds(actor: &Identity, p: &Permission) -> bool {
     let mine = &actor.permissions;
     mine.covers(p)
         && actor.session.scopes.as_ref().is_none_or(|scopes| {

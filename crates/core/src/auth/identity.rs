@@ -47,6 +47,9 @@ pub struct TokenSettings {
     /// Lifetime of an OAuth2 access token when the client asks for none (an hour by
     /// default).
     pub access_token_default_lifetime: Duration,
+    /// How long a set-password link (an invitation or a reset link) works (a day by
+    /// default).
+    pub invitation_lifetime: Duration,
 }
 
 impl Default for TokenSettings {
@@ -57,6 +60,7 @@ impl Default for TokenSettings {
             pat_max_lifetime: Duration::from_secs(365 * 86_400),
             client_secret_lifetime: Duration::from_secs(90 * 86_400),
             access_token_default_lifetime: Duration::from_secs(3600),
+            invitation_lifetime: Duration::from_secs(86_400),
         }
     }
 }

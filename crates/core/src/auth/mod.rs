@@ -8,6 +8,7 @@ mod admission;
 mod cache;
 mod credentials;
 mod identity;
+mod team;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub use self::identity::{
     ACCESS_TOKEN_MAX, ACCESS_TOKEN_MIN, AuthFailure, ClientSecret, Identity, LoginOutcome,
     SessionSettings, TokenSettings,
 };
+pub use self::team::{Invited, Member};
 
 /// What a new session is opened with.
 struct NewSession {
@@ -382,7 +384,9 @@ impl Authenticator {
                     session,
                 })
             }
-            TokenKind::ApiSecret | TokenKind::ClientSecret => Err(AuthFailure::Invalid),
+            TokenKind::ApiSecret | TokenKind::ClientSecret | TokenKind::Invitation => {
+                Err(AuthFailure::Invalid)
+            }
         }
     }
 

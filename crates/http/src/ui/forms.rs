@@ -71,17 +71,6 @@ pub(crate) fn chosen_scopes(form: &CreateForm) -> Option<Vec<String>> {
     (!chosen.is_empty()).then_some(chosen)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// The lifetime the form asks for: a custom date (to the end of that day, UTC) or a
 /// preset number of days; within `tokens.pat_max_lifetime`.
 pub(crate) fn lifetime(
@@ -104,7 +93,7 @@ pub(crate) fn lifetime(
         if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
             return Err("Use a date such as 2027-01-31.".into());
         }
-        let end = (days_from_civil(y, m, d) + 1) * 86_400;
+        let end = (tessera_core::time::days_from_civil(y, m, d) + 1) * 86_400;
         let secs =
             u64::try_from(end - now.unix()).map_err(|_| "Choose a future date.".to_owned())?;
         Duration::from_secs(secs)
@@ -121,13 +110,7 @@ pub(crate) fn lifetime(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates_count_days_from_the_epoch() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(days_from_civil(2026, 12, 2), 20_789);
-    }
+    use tessera_core::time::days_from_civil;
 
     #[test]
     fn lifetimes_stay_within_the_maximum() {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
-use tessera_core::audit::AuditEvent;
+use tessera_core::audit::{AuditEvent, AuditFilter};
 use tessera_core::store::{AuditStore, StoreResult};
 use tessera_core::{Timestamp, UserId};
 
@@ -65,6 +65,69 @@ impl<DB: Backend> AuditStore for SqlStore<DB> {
         .bind(since.unix())
         .bind(i64::from(limit))
         .fetch_all(self.reader(), audit_from_row)
+        .await
+    }
+
+    async fn search_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        let AuditFilter {
+            login,
+            event,
+            outcome,
+            from,
+            to,
+            offset,
+            limit,
+        } = filter;
+        // Only the conditions that are set, each with the next placeholder.
+        let mut conditions = Vec::new();
+        let mut condition = |sql: &str| conditions.push(format!("{sql} ${}", conditions.len() + 1));
+        for (set, sql) in [
+            (login.is_some(), "login ="),
+            (event.is_some(), "event ="),
+            (outcome.is_some(), "outcome ="),
+            (from.is_some(), "at >="),
+            (to.is_some(), "at <"),
+        ] {
+            if set {
+                condition(sql);
+            }
+        }
+        let next = conditions.len() + 1;
+        let wheres = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let mut statement = query(AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log {wheres} \
+             ORDER BY at DESC, id DESC LIMIT ${next} OFFSET ${}",
+            next + 1
+        )));
+        for text in [login, event, outcome].into_iter().flatten() {
+            statement = statement.bind(text);
+        }
+        for time in [from, to].into_iter().flatten() {
+            statement = statement.bind(time.unix());
+        }
+        statement
+            .bind(i64::from(*limit))
+            .bind(i64::try_from(*offset).unwrap_or(i64::MAX))
+            .fetch_all(self.reader(), audit_from_row)
+            .await
+    }
+
+    async fn last_logins(&self) -> StoreResult<Vec<(UserId, Timestamp)>> {
+        query(
+            "SELECT user_id, MAX(at) FROM audit_log \
+             WHERE event = 'login' AND outcome = 'success' AND user_id IS NOT NULL \
+             GROUP BY user_id",
+        )
+        .fetch_all(self.reader(), |row| {
+            Ok((
+                UserId(row.value_at(0)?),
+                Timestamp::from_unix(row.value_at(1)?),
+            ))
+        })
         .await
     }
 }

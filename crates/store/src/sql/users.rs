@@ -5,6 +5,7 @@ use std::hash::Hash;
 
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
+use tessera_core::credential::{Invitation, InvitationPurpose};
 use tessera_core::store::{StoreResult, UserCredentials, UserStore};
 use tessera_core::{NewUser, PermissionSet, Profile, Role, StoreError, Timestamp, User, UserId};
 
@@ -172,13 +173,7 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
             .conflict(format!("a role named `{}`", role.name))
             .execute(&mut tx)
             .await?;
-        for permission in role.permissions.iter() {
-            query("INSERT INTO role_permissions (role, permission) VALUES ($1, $2)")
-                .bind(&role.name)
-                .bind(permission.as_str())
-                .execute(&mut tx)
-                .await?;
-        }
+        insert_permissions(&mut tx, role).await?;
         tx.commit().await
     }
 
@@ -232,6 +227,181 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
         .await?;
         Ok(permission_set(raw))
     }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        let deleted = self
+            .write_one(query("DELETE FROM users WHERE id = $1").bind(id.0))
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    async fn set_role_permissions(&self, role: &Role) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        if query("SELECT 1 FROM roles WHERE name = $1")
+            .bind(&role.name)
+            .fetch_optional(&mut tx)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        query("DELETE FROM role_permissions WHERE role = $1")
+            .bind(&role.name)
+            .execute(&mut tx)
+            .await?;
+        insert_permissions(&mut tx, role).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_role(&self, name: &str) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        require_role(&mut tx, name).await?;
+        let holders: i64 = query("SELECT COUNT(*) FROM user_roles WHERE role = $1")
+            .bind(name)
+            .fetch_one(&mut tx)
+            .await?
+            .value_at(0)?;
+        if holders > 0 {
+            return Err(StoreError::Conflict(format!(
+                "a grant of `{name}` to {holders} user(s)"
+            )));
+        }
+        query("DELETE FROM roles WHERE name = $1")
+            .bind(name)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await
+    }
+
+    async fn create_invitation(
+        &self,
+        invitation: &Invitation,
+        secret_digest: &[u8; 32],
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        query("DELETE FROM invitations WHERE user_id = $1")
+            .bind(invitation.user_id.0)
+            .execute(&mut tx)
+            .await?;
+        query(AssertSqlSafe(format!(
+            "INSERT INTO invitations ({INVITATION_COLUMNS}, secret_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        )))
+        .bind(&invitation.id)
+        .bind(invitation.user_id.0)
+        .bind(invitation.purpose.as_str())
+        .bind(&invitation.created_by)
+        .bind(invitation.created_at.unix())
+        .bind(invitation.expires_at.unix())
+        .bind(&secret_digest[..])
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn invitation_by_secret(
+        &self,
+        secret_digest: &[u8; 32],
+        now: Timestamp,
+    ) -> StoreResult<Option<(Invitation, User)>> {
+        // Beside the columns of `users`, the invitation's are renamed `i_...`.
+        let columns = INVITATION_COLUMNS
+            .split(", ")
+            .map(|c| format!("i.{c} AS i_{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let statement = query(AssertSqlSafe(format!(
+            "SELECT {columns}, {} FROM invitations i JOIN users u ON u.id = i.user_id \
+             WHERE i.secret_hash = $1 AND i.expires_at > $2",
+            super::user_columns_qualified()
+        )));
+        self.with_user(statement.bind(&secret_digest[..]).bind(now.unix()), |row| {
+            invitation_from_row(row, "i_")
+        })
+        .await
+    }
+
+    async fn redeem_invitation(
+        &self,
+        secret_digest: &[u8; 32],
+        password_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<UserId>> {
+        let mut tx = self.write().await?;
+        let used = query(
+            "DELETE FROM invitations WHERE secret_hash = $1 AND expires_at > $2 RETURNING user_id",
+        )
+        .bind(&secret_digest[..])
+        .bind(now.unix())
+        .fetch_optional(&mut tx)
+        .await?;
+        let Some(row) = used else {
+            return Ok(None);
+        };
+        let id: i64 = row.value("user_id")?;
+        query(
+            "UPDATE users SET password_hash = $1, password_changed_at = $2, \
+             updated_at = $2 WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(now.unix())
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+        query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL \
+             AND kind IN ('password', 'api_key')",
+        )
+        .bind(now.unix())
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(UserId(id)))
+    }
+
+    async fn list_invitations(&self) -> StoreResult<Vec<Invitation>> {
+        query(AssertSqlSafe(format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations ORDER BY user_id"
+        )))
+        .fetch_all(self.reader(), |row| invitation_from_row(row, ""))
+        .await
+    }
+}
+
+/// The columns of `invitations` every query selects (all but the digest).
+const INVITATION_COLUMNS: &str = "id, user_id, purpose, created_by, created_at, expires_at";
+
+/// The invitation in `row`, whose columns are named `{prefix}id`, `{prefix}user_id`, ...
+fn invitation_from_row<R: super::backend::Columns>(
+    row: &R,
+    prefix: &str,
+) -> StoreResult<Invitation> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let purpose: String = row.value(&column("purpose"))?;
+    Ok(Invitation {
+        id: row.value(&column("id"))?,
+        user_id: UserId(row.value(&column("user_id"))?),
+        purpose: InvitationPurpose::parse(&purpose).ok_or_else(|| {
+            StoreError::Unavailable(format!("unknown invitation purpose `{purpose}`"))
+        })?,
+        created_by: row.value(&column("created_by"))?,
+        created_at: Timestamp::from_unix(row.value(&column("created_at"))?),
+        expires_at: Timestamp::from_unix(row.value(&column("expires_at"))?),
+    })
+}
+
+/// Inserts the permissions of `role` (whose row exists).
+async fn insert_permissions<DB: Backend>(tx: &mut Tx<DB>, role: &Role) -> StoreResult<()> {
+    for permission in role.permissions.iter() {
+        query("INSERT INTO role_permissions (role, permission) VALUES ($1, $2)")
+            .bind(&role.name)
+            .bind(permission.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 impl<DB: Backend> SqlStore<DB> {

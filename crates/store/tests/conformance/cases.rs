@@ -3,7 +3,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_core::credential::{ApiKey, PersonalToken, StoredClientSecret};
+use tessera_core::credential::{
+    ApiKey, Invitation, InvitationPurpose, PersonalToken, StoredClientSecret,
+};
 use tessera_core::session::{Session, SessionKind};
 use tessera_core::store::{SessionRecord, Touch};
 use tessera_core::throttle::{Attempt, Limit, Scope};
@@ -656,4 +658,240 @@ pub async fn throttling_counts_atomically(f: Fixture) {
             Attempt::Allowed
         );
     }
+}
+
+pub async fn roles_change_permissions_and_are_deleted_only_when_unused(f: Fixture) {
+    let s = f.store.as_ref();
+    s.create_role(&role("clerk", &["orders:read"]), now())
+        .await
+        .unwrap();
+    let joe = add_user(s, "joe", &["clerk"]).await;
+    assert!(
+        s.set_role_permissions(&role("clerk", &["orders:write", "invoices:read"]))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        perms(&s.permissions_of(joe.id).await.unwrap()),
+        ["invoices:read", "orders:write"],
+        "the old permissions are replaced, not added to"
+    );
+    assert!(
+        !s.set_role_permissions(&role("ghost", &["x:y"]))
+            .await
+            .unwrap()
+    );
+
+    let err = s.delete_role("clerk").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        s.list_roles()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.name == "clerk")
+    );
+    let err = s.delete_role("ghost").await.unwrap_err();
+    assert!(matches!(err, StoreError::UnknownRole(_)), "{err:?}");
+
+    s.revoke_role(joe.id, "clerk").await.unwrap();
+    s.delete_role("clerk").await.unwrap();
+    assert!(
+        !s.list_roles()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.name == "clerk")
+    );
+    // A role of the same name starts without the old permissions.
+    s.create_role(&role("clerk", &[]), now()).await.unwrap();
+    s.grant_role(joe.id, "clerk").await.unwrap();
+    assert!(
+        s.permissions_of(joe.id)
+            .await
+            .unwrap()
+            .iter()
+            .next()
+            .is_none()
+    );
+}
+
+pub async fn deleting_a_user_removes_what_it_owns(f: Fixture) {
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &["admin"]).await;
+    let ann = add_user(s, "ann", &[]).await;
+    add_session(s, &session("s1", joe.id, T0), "joe-session").await;
+    add_session(s, &session("a1", ann.id, T0), "ann-session").await;
+    s.append_audit(&tessera_core::audit::AuditEvent::new("login", "success").user(&joe))
+        .await
+        .unwrap();
+
+    assert!(s.delete_user(joe.id).await.unwrap());
+    assert!(!s.delete_user(joe.id).await.unwrap(), "already gone");
+    assert!(s.user_by_login("joe").await.unwrap().is_none());
+    assert!(by_secret(s, "joe-session").await.is_none());
+    assert!(by_secret(s, "ann-session").await.is_some());
+    let history = s
+        .list_audit(Some(joe.id), Timestamp::from_unix(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1, "the audit log outlives the account");
+    // The login is free again.
+    add_user(s, "joe", &[]).await;
+}
+
+fn invitation(id: &str, user: UserId, purpose: InvitationPurpose, expires: i64) -> Invitation {
+    Invitation {
+        id: id.into(),
+        user_id: user,
+        purpose,
+        created_by: "root".into(),
+        created_at: Timestamp::from_unix(expires - 86_400),
+        expires_at: Timestamp::from_unix(expires),
+    }
+}
+
+pub async fn set_password_links_are_one_time_and_replace_each_other(f: Fixture) {
+    let s = f.store.as_ref();
+    let joe = add_user_hashed(s, "joe", "unusable").await;
+    let at = Timestamp::from_unix(T0);
+    let first = invitation("inv_1", joe.id, InvitationPurpose::Invite, T0 + 100);
+    s.create_invitation(&first, &digest("link-1"))
+        .await
+        .unwrap();
+    let (found, user) = s
+        .invitation_by_secret(&digest("link-1"), at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found, user.login.as_str()), (first, "joe"));
+    assert!(
+        s.invitation_by_secret(&digest("link-1"), Timestamp::from_unix(T0 + 100))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired at its expiry"
+    );
+
+    // A new link replaces the outstanding one.
+    let reset = invitation("inv_2", joe.id, InvitationPurpose::Reset, T0 + 100);
+    s.create_invitation(&reset, &digest("link-2"))
+        .await
+        .unwrap();
+    assert!(
+        s.redeem_invitation(&digest("link-1"), "h1", at)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.list_invitations().await.unwrap(), [reset]);
+
+    add_session(s, &session("p1", joe.id, T0), "p1").await;
+    let late = Timestamp::from_unix(T0 + 100);
+    assert!(
+        s.redeem_invitation(&digest("link-2"), "h2", late)
+            .await
+            .unwrap()
+            .is_none(),
+        "not after its expiry"
+    );
+    assert_eq!(hash_of(s, "joe").await, "unusable");
+    assert_eq!(
+        s.redeem_invitation(&digest("link-2"), "h2", at)
+            .await
+            .unwrap(),
+        Some(joe.id)
+    );
+    assert_eq!(hash_of(s, "joe").await, "h2");
+    assert!(by_secret(s, "p1").await.is_none(), "sessions ended");
+    assert!(
+        s.redeem_invitation(&digest("link-2"), "h3", at)
+            .await
+            .unwrap()
+            .is_none(),
+        "used once only"
+    );
+    assert_eq!(hash_of(s, "joe").await, "h2");
+    assert!(s.list_invitations().await.unwrap().is_empty());
+}
+
+pub async fn audit_search_filters_and_pages(f: Fixture) {
+    use tessera_core::audit::{AuditEvent, AuditFilter};
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    let ann = add_user(s, "ann", &[]).await;
+    for (i, (user, event, outcome)) in [
+        (&joe, "login", "success"),
+        (&joe, "login", "failure"),
+        (&ann, "login", "success"),
+        (&joe, "token_created", "success"),
+        (&ann, "login", "success"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = AuditEvent::new(event, outcome).user(user);
+        e.at = Timestamp::from_unix(T0 + i as i64);
+        s.append_audit(&e).await.unwrap();
+    }
+    let search = |filter: AuditFilter| async move {
+        s.search_audit(&AuditFilter {
+            limit: 10,
+            ..filter
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.at.unix() - T0, e.event.clone()))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(search(AuditFilter::default()).await.len(), 5);
+    let joes = search(AuditFilter {
+        login: Some("joe".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        joes,
+        [
+            (3, "token_created".into()),
+            (1, "login".into()),
+            (0, "login".into())
+        ]
+    );
+    let failures = search(AuditFilter {
+        event: Some("login".into()),
+        outcome: Some("failure".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(failures, [(1, "login".into())]);
+    let window = search(AuditFilter {
+        from: Some(Timestamp::from_unix(T0 + 1)),
+        to: Some(Timestamp::from_unix(T0 + 3)),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(window, [(2, "login".into()), (1, "login".into())]);
+    let page = s
+        .search_audit(&AuditFilter {
+            offset: 2,
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let at: Vec<i64> = page.iter().map(|e| e.at.unix() - T0).collect();
+    assert_eq!(at, [2, 1], "the second page of two, newest first");
+
+    let mut last = s.last_logins().await.unwrap();
+    last.sort_by_key(|(id, _)| id.0);
+    assert_eq!(
+        last,
+        [
+            (joe.id, Timestamp::from_unix(T0)),
+            (ann.id, Timestamp::from_unix(T0 + 4))
+        ],
+        "the newest successful login of each"
+    );
 }

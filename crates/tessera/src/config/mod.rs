@@ -59,6 +59,8 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     /// `[ui]`: the web console.
     pub ui: UiConfig,
+    /// `[accounts]`: how administrators bring users in.
+    pub accounts: AccountsConfig,
     /// `[[rules]]` (default: none): the access rules, in order; the first matching rule
     /// decides and no matching rule is denied. File only (no environment override).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -332,6 +334,23 @@ impl Default for UiConfig {
         Self {
             enabled: true,
             sudo_timeout: ConfigDuration::secs(600),
+        }
+    }
+}
+
+/// How administrators bring users in (`[accounts]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// `accounts.invitation_lifetime` (default `24h`, 5m to 30d): how long a
+    /// set-password link (an invitation or a reset link) works.
+    pub invitation_lifetime: ConfigDuration,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            invitation_lifetime: ConfigDuration::secs(86_400),
         }
     }
 }

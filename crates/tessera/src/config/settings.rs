@@ -89,7 +89,8 @@ impl Config {
         }
     }
 
-    /// The credential lifetimes of the `[tokens]` section.
+    /// The credential lifetimes of the `[tokens]` section, and the set-password links'
+    /// (`accounts.invitation_lifetime`).
     pub fn token_settings(&self) -> tessera_core::TokenSettings {
         let t = &self.tokens;
         tessera_core::TokenSettings {
@@ -98,6 +99,7 @@ impl Config {
             pat_max_lifetime: t.pat_max_lifetime.0,
             client_secret_lifetime: t.client_secret_lifetime.0,
             access_token_default_lifetime: t.access_token_default_lifetime.0,
+            invitation_lifetime: self.accounts.invitation_lifetime.0,
         }
     }
 

@@ -27,6 +27,7 @@ fn defaults_match_the_design() {
     assert_eq!(c.tokens.client_secret_lifetime.to_string(), "90d");
     assert_eq!(c.password.min_length, 12);
     assert!(!c.login.allow_query_credentials);
+    assert_eq!(c.accounts.invitation_lifetime.to_string(), "1d");
 }
 
 #[test]
@@ -77,6 +78,10 @@ fn bad_values_are_named() {
         .unwrap_err()
         .0;
     assert!(e.starts_with("session.idle_timeout:"), "{e}");
+    let e = load("[accounts]\ninvitation_lifetime = \"60d\"\n", &[])
+        .unwrap_err()
+        .0;
+    assert!(e.starts_with("accounts.invitation_lifetime:"), "{e}");
 }
 
 #[test]

@@ -112,6 +112,10 @@ impl Config {
         if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&sudo) {
             return err("ui.sudo_timeout: must be between 1s and 1d");
         }
+        let invitation = self.accounts.invitation_lifetime.0;
+        if !(Duration::from_secs(300)..=Duration::from_secs(30 * 86_400)).contains(&invitation) {
+            return err("accounts.invitation_lifetime: must be between 5m and 30d");
+        }
         for uri in &self.login.redirect_uris {
             let ok = (uri.starts_with("https://") || uri.starts_with("http://"))
                 && !uri.contains(['#', ' '])
