@@ -46,3 +46,17 @@ pub(crate) fn mount_path(parts: &axum::http::request::Parts) -> &str {
         .get::<axum::extract::NestedPath>()
         .map_or("", |n| n.as_str())
 }
+
+/// Where the auth router is mounted ([`mount_path`]), as an extractor.
+pub struct Mount(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Mount {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(mount_path(parts).to_owned()))
+    }
+}

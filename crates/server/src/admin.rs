@@ -4,6 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use tessera_core::credential::InvitationPurpose;
 use tessera_core::{
     Error as CoreError, Login, NewUser, Password, Permission, StoreError, Timestamp, User,
 };
@@ -41,6 +42,24 @@ pub async fn config(
         ConfigCommand::Show => print!("{}", config.to_redacted_toml()),
     }
     Ok(())
+}
+
+/// The set-password page for `token` at the configured listen address (`localhost` for
+/// an unspecified one). Behind a proxy, users open the same path at the public address.
+fn setup_url(config: &Config, token: &str) -> String {
+    let scheme = if config.server.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = match config.server.listen.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() => format!("localhost:{}", a.port()),
+        _ => config.server.listen.clone(),
+    };
+    format!(
+        "{scheme}://{host}{}/ui/setup/{token}",
+        config.server.base_path.trim_end_matches('/')
+    )
 }
 
 /// One-line messages for the domain errors an operator can cause.
@@ -84,6 +103,54 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(explain)?;
             println!("created user {} (id {})", user.login, user.id);
+        }
+        UserCommand::Invite {
+            login,
+            first_name,
+            last_name,
+            lang,
+            email,
+            roles,
+        } => {
+            let lifetime = config.token_settings().invitation_lifetime;
+            let (token, invitation) = match accounts.find(&login).await {
+                Ok(user) => accounts
+                    .make_set_password_link(&user, lifetime, "cli")
+                    .await
+                    .map_err(explain)?,
+                Err(CoreError::UnknownUser(_)) => {
+                    let mut new = NewUser::new(Login::parse(&login).map_err(explain)?);
+                    new.first_name = first_name.unwrap_or_default();
+                    new.last_name = last_name.unwrap_or_default();
+                    if let Some(lang) = lang {
+                        new.lang = lang;
+                    }
+                    new.email = email;
+                    new.roles = roles;
+                    let user = accounts
+                        .create_without_password(new, "cli")
+                        .await
+                        .map_err(explain)?;
+                    println!(
+                        "created user {} (id {}) without a password",
+                        user.login, user.id
+                    );
+                    accounts
+                        .invite(&user, lifetime, "cli")
+                        .await
+                        .map_err(explain)?
+                }
+                Err(e) => return Err(explain(e)),
+            };
+            let what = match invitation.purpose {
+                InvitationPurpose::Invite => "invitation",
+                InvitationPurpose::Reset => "reset link; using it ends the user's sessions",
+            };
+            println!(
+                "set-password link ({what}), valid until {}, usable once:",
+                invitation.expires_at
+            );
+            println!("{}", setup_url(config, token.expose()));
         }
         UserCommand::List { json } => {
             let users = accounts.list_users().await.map_err(explain)?;

@@ -248,6 +248,29 @@ pub enum UserCommand {
         #[arg(long = "role", value_name = "R")]
         roles: Vec<String>,
     },
+    /// Print a one-time set-password link for a user, creating the user (without a
+    /// password) when it does not exist; for an existing user the link replaces any
+    /// earlier one, and using it ends the user's sessions. Valid for
+    /// accounts.invitation_lifetime.
+    Invite {
+        /// The user to invite (created when new) or to give a new link.
+        login: String,
+        /// First name of a new user (default: empty).
+        #[arg(long, value_name = "S")]
+        first_name: Option<String>,
+        /// Last name of a new user (default: empty).
+        #[arg(long, value_name = "S")]
+        last_name: Option<String>,
+        /// Language tag of a new user, such as `en` or `fr-CA` (default: `en`).
+        #[arg(long, value_name = "S")]
+        lang: Option<String>,
+        /// Email address of a new user (default: none).
+        #[arg(long, value_name = "S")]
+        email: Option<String>,
+        /// A role to grant a new user (repeatable).
+        #[arg(long = "role", value_name = "R")]
+        roles: Vec<String>,
+    },
     /// List users.
     List {
         /// Print JSON instead of a table.

@@ -22,7 +22,7 @@ use crate::{AppState, Problem};
 pub use crate::body::BODY_LIMIT;
 
 /// The auth endpoints, by path under the base path.
-pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 29] {
+pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 36] {
     [
         ("/audit", get(audit::list)),
         ("/verify", get(verify::verify)),
@@ -53,16 +53,27 @@ pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 29] {
         ("/oauth/token", post(oauth::token)),
         ("/oauth/introspect", post(oauth::introspect)),
         ("/oauth/revoke", post(oauth::revoke)),
-        ("/admin/users", get(admin::list_users)),
-        ("/admin/users/{login}", get(admin::show_user)),
+        (
+            "/admin/users",
+            get(admin::list_users).post(admin::create_user),
+        ),
+        (
+            "/admin/users/{login}",
+            get(admin::show_user)
+                .patch(admin::update_user)
+                .delete(admin::delete_user),
+        ),
         ("/admin/users/{login}/disable", post(admin::disable_user)),
         ("/admin/users/{login}/enable", post(admin::enable_user)),
         ("/admin/users/{login}/unlock", post(admin::unlock_user)),
         (
+            "/admin/users/{login}/set-password-link",
+            post(admin::set_password_link),
+        ),
+        (
             "/admin/users/{login}/roles/{role}",
             put(admin::grant_role).delete(admin::revoke_role),
         ),
-        ("/admin/roles", get(admin::list_roles)),
         (
             "/admin/users/{login}/sessions",
             get(admin::list_sessions).delete(admin::end_sessions),
@@ -71,6 +82,31 @@ pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 29] {
             "/admin/users/{login}/sessions/{id}",
             delete(admin::end_session),
         ),
+        (
+            "/admin/users/{login}/tokens",
+            get(admin::list_tokens).delete(admin::revoke_tokens),
+        ),
+        (
+            "/admin/users/{login}/tokens/{id}",
+            delete(admin::revoke_token),
+        ),
+        (
+            "/admin/users/{login}/apikeys",
+            get(admin::list_api_keys).delete(admin::revoke_api_keys),
+        ),
+        (
+            "/admin/users/{login}/apikeys/{id}",
+            delete(admin::revoke_api_key),
+        ),
+        (
+            "/admin/roles",
+            get(admin::list_roles).post(admin::create_role),
+        ),
+        (
+            "/admin/roles/{role}",
+            put(admin::change_role).delete(admin::delete_role),
+        ),
+        ("/admin/audit", get(admin::search_audit)),
     ]
 }
 

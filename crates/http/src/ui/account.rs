@@ -54,6 +54,9 @@ pub(crate) async fn login_page(State(state): State<AppState>, req: Request) -> R
     if field(&query, "changed").is_some() {
         notices.push("Password changed: sign in with the new password.".into());
     }
+    if field(&query, "password_set").is_some() {
+        notices.push("Your password is set: sign in with it.".into());
+    }
     if field(&query, "signed_out").is_some() {
         notices.push("You are signed out.".into());
     }

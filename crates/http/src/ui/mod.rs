@@ -6,10 +6,12 @@
 //! the password entered within `ui.sudo_timeout`.
 
 mod account;
+mod admin;
 
 pub(crate) use account::sign_in_page;
 mod developer;
 mod forms;
+mod setup;
 mod sudo;
 
 use std::sync::Arc;
@@ -58,8 +60,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/apikeys/{id}/enable", post(developer::enable_key))
         .route("/ui/client-secret/reveal", post(developer::reveal_secret))
         .route("/ui/client-secret/rotate", post(developer::rotate_secret))
+        .route(
+            "/ui/setup/{token}",
+            get(setup::page_get).post(setup::submit),
+        )
         .route("/ui/static/console.css", get(stylesheet))
         .route("/ui/static/console.js", get(script))
+        .merge(admin::routes())
 }
 
 const CSS: &str = include_str!("../../static/console.css");
@@ -92,6 +99,9 @@ pub(crate) struct Chrome {
     pub(crate) title: String,
     pub(crate) login: Option<String>,
     pub(crate) nav: &'static str,
+    /// Whether the signed-in user holds some administration permission (`tessera:*`):
+    /// the console then links to the administration pages.
+    pub(crate) admin: bool,
     pub(crate) csrf: String,
     pub(crate) csrf_field: String,
     pub(crate) notices: Vec<String>,
@@ -109,6 +119,7 @@ impl Chrome {
             title: title.into(),
             login: None,
             nav: "",
+            admin: false,
             csrf,
             csrf_field: state.settings.csrf.form_field.clone(),
             notices: Vec::new(),
@@ -205,6 +216,7 @@ impl Console {
             title: title.into(),
             login: self.chrome.login.clone(),
             nav,
+            admin: self.chrome.admin,
             csrf: self.chrome.csrf.clone(),
             csrf_field: self.chrome.csrf_field.clone(),
             notices: Vec::new(),
@@ -263,6 +275,9 @@ impl FromRequestParts<AppState> for Console {
             title: String::new(),
             login: Some(identity.user.login.to_string()),
             nav: "",
+            admin: tessera_core::permission::ADMINISTRATION
+                .iter()
+                .any(|p| identity.allows(p)),
             csrf: csrf_ctx.current_or_new(&state.csrf_signer),
             csrf_field: state.settings.csrf.form_field.clone(),
             notices: Vec::new(),

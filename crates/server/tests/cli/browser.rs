@@ -2,6 +2,7 @@
 //! needs it, killed when dropped. Missing browser binaries skip the test loudly, except
 //! under `CI=true`, where that is a failure.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -10,13 +11,22 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 pub struct Browser {
     pub client: Client,
-    driver: Child,
+    /// The chromedriver, for the browser that started it (not for a [`Browser::fresh_session`]).
+    driver: Option<Child>,
+    /// chromedriver's URL and the capabilities of the session, for another one.
+    endpoint: (String, serde_json::Map<String, serde_json::Value>),
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        if let Some(driver) = &mut self.driver {
+            // chromedriver leads a process group of its own: the browsers it started go
+            // with it, rather than living on (holding connections to the test's server).
+            let group = format!("-{}", driver.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
     }
 }
 
@@ -53,6 +63,7 @@ async fn launch(javascript: bool) -> Option<Browser> {
     };
     let child = Command::new(driver)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -78,7 +89,8 @@ async fn launch(javascript: bool) -> Option<Browser> {
             Ok(client) => {
                 return Some(Browser {
                     client,
-                    driver: child,
+                    driver: Some(child),
+                    endpoint: (url, caps),
                 });
             }
             Err(e) => last = Some(e),
@@ -89,6 +101,25 @@ async fn launch(javascript: bool) -> Option<Browser> {
 }
 
 impl Browser {
+    /// A second session of the same chromedriver: another browser with a profile of its
+    /// own (no cookies shared with this one), for a second person. Keep it shorter-lived
+    /// than this one, whose chromedriver it uses.
+    pub async fn fresh_session(&self) -> Browser {
+        let (url, caps) = &self.endpoint;
+        let mut builder =
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        let client = builder
+            .capabilities(caps.clone())
+            .connect(url)
+            .await
+            .unwrap();
+        Browser {
+            client,
+            driver: None,
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }

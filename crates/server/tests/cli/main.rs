@@ -38,6 +38,7 @@ macro_rules! on_postgres {
 
 mod admin;
 mod admin_api;
+mod admin_console;
 mod browser;
 mod client;
 mod console;
