@@ -122,3 +122,20 @@ pub struct Invitation {
     /// When it stops working.
     pub expires_at: Timestamp,
 }
+
+/// A user's account at an identity provider: who the provider says signed in (its `sub`)
+/// is this user. Sign-ins find users by this link only, never by e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityLink {
+    /// The provider's configured id (`identity_providers[].id`).
+    pub provider: String,
+    /// The subject (`sub`) the provider gives the account.
+    pub subject: String,
+    /// The linked user; never serialised.
+    #[serde(skip)]
+    pub user_id: UserId,
+    /// When the link was made (the first sign-in).
+    pub created_at: Timestamp,
+    /// The latest sign-in through it.
+    pub last_login_at: Timestamp,
+}

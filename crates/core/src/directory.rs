@@ -45,9 +45,12 @@ impl Accounts {
         Ok(self.store().search_audit(filter).await?)
     }
 
-    /// When each user last logged in, as far as the audit log remembers.
-    pub async fn last_logins(&self) -> Result<std::collections::HashMap<UserId, Timestamp>> {
-        Ok(self.store().last_logins().await?.into_iter().collect())
+    /// When each of `users` last logged in, as far as the audit log remembers.
+    pub async fn last_logins(
+        &self,
+        users: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, Timestamp>> {
+        Ok(self.store().last_logins(users).await?.into_iter().collect())
     }
 
     /// The users whose login, names or e-mail address contain `q` (ignoring case; every

@@ -50,7 +50,7 @@ pub enum Error {
     #[error("you do not hold the permission `{0}`")]
     NotHeld(String),
     /// The change would leave no enabled user holding the `admin` role.
-    #[error("the last administrator cannot be disabled or lose the admin role")]
+    #[error("the last enabled administrator cannot be disabled, deleted or lose the admin role")]
     LastAdministrator,
     /// The request conflicts with the current state (a role still granted, the built-in
     /// role); the text says how, for the user.

@@ -106,10 +106,33 @@ impl Accounts {
         if parsed.kind != TokenKind::Invitation {
             return Ok(None);
         }
-        Ok(self
+        let found = self
             .store()
             .invitation_by_secret(&parsed.digest, Timestamp::now())
-            .await?)
+            .await?;
+        match found {
+            Some((invitation, user)) if self.maker_still_covers(&invitation, &user).await? => {
+                Ok(Some((invitation, user)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether the link's maker may still hand out this account: the command line
+    /// always; an administrator while enabled and holding every permission the user
+    /// holds now (a role granted after the link was made does not travel with it).
+    async fn maker_still_covers(&self, invitation: &Invitation, user: &User) -> Result<bool> {
+        if invitation.created_by == "cli" {
+            return Ok(true);
+        }
+        let maker = match self.find(&invitation.created_by).await {
+            Ok(maker) if !maker.disabled => maker,
+            Ok(_) | Err(Error::UnknownUser(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let theirs = self.permissions_of(user).await?;
+        let mine = self.permissions_of(&maker).await?;
+        Ok(theirs.iter().all(|p| mine.covers(p)))
     }
 
     /// Uses the link `presented` to set `password` (checked against the policy), once:

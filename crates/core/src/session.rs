@@ -16,6 +16,9 @@ pub enum SessionKind {
     ApiKey,
     /// An OAuth2 client-credentials access token.
     AccessToken,
+    /// Opened by a sign-in through an identity provider (OpenID Connect); carried by the
+    /// session cookie, with the same timeouts as a password session.
+    Idp,
     /// A personal access token presented as a bearer token. Never stored in `sessions`
     /// (tokens live in `personal_tokens`); it lets every credential be described alike.
     PersonalAccess,
@@ -27,16 +30,23 @@ impl SessionKind {
     pub const fn token_kind(self) -> crate::token::TokenKind {
         use crate::token::TokenKind;
         match self {
-            Self::Password => TokenKind::Session,
+            Self::Password | Self::Idp => TokenKind::Session,
             Self::ApiKey => TokenKind::ApiKeySession,
             Self::AccessToken | Self::PersonalAccess => TokenKind::AccessToken,
         }
+    }
+
+    /// Whether a person signed in to open it (a password or an identity provider): the
+    /// sessions that may use the console and mint credentials.
+    pub const fn is_sign_in(self) -> bool {
+        matches!(self, Self::Password | Self::Idp)
     }
 
     /// The kind's name as stored and shown (`password`, `api_key`, `access_token`, `pat`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
+            Self::Idp => "idp",
             Self::ApiKey => "api_key",
             Self::AccessToken => "access_token",
             Self::PersonalAccess => "pat",
@@ -47,6 +57,7 @@ impl SessionKind {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "password" => Some(Self::Password),
+            "idp" => Some(Self::Idp),
             "api_key" => Some(Self::ApiKey),
             "access_token" => Some(Self::AccessToken),
             "pat" => Some(Self::PersonalAccess),

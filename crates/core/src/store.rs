@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
 use crate::audit::AuditFilter;
-use crate::credential::{ApiKey, Invitation, PersonalToken, StoredClientSecret};
+use crate::credential::{ApiKey, IdentityLink, Invitation, PersonalToken, StoredClientSecret};
 use crate::error::StoreError;
 use crate::permission::{PermissionSet, Role};
 use crate::session::Session;
@@ -168,6 +168,22 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Every outstanding link (expired ones too), ordered by user.
     async fn list_invitations(&self) -> StoreResult<Vec<Invitation>>;
+
+    /// The user linked to the provider's account `subject`, if any, after recording
+    /// `now` as the link's latest sign-in.
+    async fn linked_user(
+        &self,
+        provider: &str,
+        subject: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>>;
+
+    /// Links the provider's account `subject` to a user; `Conflict` when it is linked
+    /// already.
+    async fn link_identity(&self, link: &IdentityLink) -> StoreResult<()>;
+
+    /// The user's links to identity-provider accounts, by provider.
+    async fn identity_links(&self, user: UserId) -> StoreResult<Vec<IdentityLink>>;
 }
 
 /// Server-side sessions (password, API-key and access-token sessions), by token digest.
@@ -329,12 +345,13 @@ pub trait AuditStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<AuditEvent>>;
 
-    /// Events of every user meeting the filter, newest first.
+    /// Events of every user meeting the filter (the login compared ignoring ASCII case),
+    /// newest first.
     async fn search_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
 
-    /// For each user who ever logged in successfully (by any method), when they last did,
-    /// as far as the audit log remembers.
-    async fn last_logins(&self) -> StoreResult<Vec<(UserId, Timestamp)>>;
+    /// For each of `users` who ever logged in successfully (by any method), when they
+    /// last did, as far as the audit log remembers.
+    async fn last_logins(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Timestamp)>>;
 }
 
 /// Everything Tessera keeps, by capability; a backend implements all of them. Callers

@@ -100,7 +100,7 @@ impl FromRequestParts<AppState> for PasswordSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let auth = Authenticated::from_request_parts(parts, state).await?;
-        if auth.identity.session.kind != tessera_core::session::SessionKind::Password {
+        if !auth.identity.session.kind.is_sign_in() {
             return Err(Problem::password_session_required());
         }
         Ok(Self(auth))

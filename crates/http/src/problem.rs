@@ -293,7 +293,7 @@ impl From<tessera_core::Error> for Problem {
                 p
             }
             Error::LastAdministrator => Self::new(StatusCode::CONFLICT, "conflict", "Conflict")
-                .with_detail("the last administrator cannot be disabled or lose the admin role"),
+                .with_detail("the last enabled administrator cannot be disabled, deleted or lose the admin role"),
             Error::Conflict(why) => {
                 Self::new(StatusCode::CONFLICT, "conflict", "Conflict").with_detail(why)
             }

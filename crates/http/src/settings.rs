@@ -104,6 +104,46 @@ pub struct HttpSettings {
     pub proxy: Option<Proxy>,
     /// The web console under `{base}/ui/`; `None` when `ui.enabled` is off.
     pub ui: Option<Ui>,
+    /// `[[identity_providers]]`: OpenID Connect providers users may sign in through.
+    pub identity_providers: Vec<IdentityProvider>,
+}
+
+/// An OpenID Connect provider users may sign in through (`[[identity_providers]]`).
+#[derive(Debug, Clone)]
+pub struct IdentityProvider {
+    /// `id`: in paths (`{base}/oidc/{id}/login`) and links.
+    pub id: String,
+    /// `name`: the sign-in button's label.
+    pub name: String,
+    /// `issuer`: the provider's issuer URL (discovery at
+    /// `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// `client_id`.
+    pub client_id: String,
+    /// The client secret (from `client_secret_file` or the environment).
+    pub client_secret: ClientSecretValue,
+    /// `scopes` (`openid profile email`).
+    pub scopes: Vec<String>,
+    /// `login_claim` (`preferred_username`; `email` when absent).
+    pub login_claim: String,
+    /// `roles_claim`: the claim holding the groups `role_map` maps, if any.
+    pub roles_claim: Option<String>,
+    /// `role_map`: claim value → Tessera roles.
+    pub role_map: std::collections::BTreeMap<String, Vec<String>>,
+    /// `create_users`: create a user for an unknown provider account.
+    pub create_users: bool,
+    /// `allowed_email_domains`: when not empty, only these e-mail domains may sign in.
+    pub allowed_email_domains: Vec<String>,
+}
+
+/// A client secret, whose `Debug` never shows it.
+#[derive(Clone)]
+pub struct ClientSecretValue(pub String);
+
+impl std::fmt::Debug for ClientSecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// The web console (`[ui]`).
@@ -129,6 +169,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             base_path: "/api".into(),
+            identity_providers: Vec::new(),
             tls: false,
             trusted_proxies: Vec::new(),
             allow_insecure_http: false,

@@ -173,6 +173,18 @@ impl Authenticator {
         }
     }
 
+    /// `Ok` when the administrator holds every permission `user` holds: acts that hand
+    /// the account to someone else (a set-password link) or free its login for someone
+    /// else (deletion) need as much as the account has, or a help desk could become any
+    /// user it may reset.
+    pub(super) async fn covers_user(&self, actor: &Identity, user: &User) -> Result<()> {
+        let theirs = self.accounts().permissions_of(user).await?;
+        match theirs.iter().find(|p| !holds(actor, p)) {
+            Some(missing) => Err(Error::NotHeld(missing.as_str().to_owned())),
+            None => Ok(()),
+        }
+    }
+
     /// `Ok` when an enabled user other than `leaving` holds the `admin` role.
     pub(super) async fn keep_an_administrator(&self, leaving: &User) -> Result<()> {
         let others = self.accounts().list_users().await?;

@@ -7,6 +7,7 @@ mod admin;
 mod admission;
 mod cache;
 mod credentials;
+mod external;
 mod identity;
 mod team;
 
@@ -37,6 +38,7 @@ use self::activity::{Activity, write_activity};
 pub use self::cache::VERIFY_CACHE_TTL;
 use self::cache::{CachedIdentity, Flight, FlightGuard, Flights};
 use self::credentials::pat_as_session;
+pub use self::external::{ExternalRefusal, ExternalSignIn};
 pub use self::identity::{
     ACCESS_TOKEN_MAX, ACCESS_TOKEN_MIN, AuthFailure, ClientSecret, Identity, LoginOutcome,
     SessionSettings, TokenSettings,

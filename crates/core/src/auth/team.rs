@@ -43,7 +43,8 @@ impl Authenticator {
     /// queries, plus one per user for the lock: meant for a page of users).
     pub async fn admin_members(&self, users: Vec<User>) -> Result<Vec<Member>> {
         let accounts = self.accounts();
-        let mut last = accounts.last_logins().await?;
+        let ids: Vec<_> = users.iter().map(|u| u.id).collect();
+        let mut last = accounts.last_logins(&ids).await?;
         let mut links: std::collections::HashMap<_, _> = accounts
             .set_password_links()
             .await?
@@ -88,14 +89,15 @@ impl Authenticator {
 
     /// A new set-password link for the account with this login, replacing the one it
     /// had: its invitation again if it never chose a password, else a reset link (whose
-    /// use ends its sessions). A help desk cannot reset an administrator's password.
+    /// use ends its sessions). The administrator must hold every permission of the
+    /// account ([`Error::NotHeld`]): whoever holds the link can become the user.
     pub async fn admin_set_password_link(
         &self,
         actor: &Identity,
         login: &str,
     ) -> Result<(Token, Invitation)> {
         let user = self.accounts().find(login).await?;
-        self.outranks(actor, &user).await?;
+        self.covers_user(actor, &user).await?;
         let lifetime = self.token_settings().invitation_lifetime;
         self.accounts()
             .make_set_password_link(&user, lifetime, &actor.user.login)
@@ -148,8 +150,9 @@ impl Authenticator {
     }
 
     /// Deletes the account with this login and everything it owns; the audit log keeps
-    /// its history. Administrators cannot delete themselves here, nor the last enabled
-    /// administrator.
+    /// its history. The administrator must hold every permission of the account (its
+    /// login becomes free for someone else); nobody deletes themselves here, nor the last
+    /// enabled administrator.
     pub async fn admin_delete_user(&self, actor: &Identity, login: &str) -> Result<()> {
         let user = self.accounts().find(login).await?;
         if user.id == actor.user.id {
@@ -157,7 +160,7 @@ impl Authenticator {
                 "you cannot delete your own account; another administrator can".into(),
             ));
         }
-        self.outranks(actor, &user).await?;
+        self.covers_user(actor, &user).await?;
         if !user.disabled && user.roles.iter().any(|r| r == ADMIN_ROLE) {
             self.keep_an_administrator(&user).await?;
         }

@@ -118,7 +118,7 @@ pub fn auth_router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<
     let mut router = if state.settings.ui.is_some() {
         crate::ui::routes()
     } else {
-        Router::new()
+        crate::ui::setup_routes()
     };
     for (path, handler) in routes() {
         router = router

@@ -24,7 +24,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tessera_core::Identity;
-use tessera_core::session::SessionKind;
 
 use crate::AppState;
 use crate::body::{self, Fields, field};
@@ -60,13 +59,21 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/apikeys/{id}/enable", post(developer::enable_key))
         .route("/ui/client-secret/reveal", post(developer::reveal_secret))
         .route("/ui/client-secret/rotate", post(developer::rotate_secret))
+        .merge(setup_routes())
+        .merge(admin::routes())
+}
+
+/// The set-password page of invitations and reset links, with the assets it loads:
+/// served even with the console off, as the links the admin API and the command line
+/// hand out lead there.
+pub(crate) fn setup_routes() -> Router<AppState> {
+    Router::new()
         .route(
             "/ui/setup/{token}",
             get(setup::page_get).post(setup::submit),
         )
         .route("/ui/static/console.css", get(stylesheet))
         .route("/ui/static/console.js", get(script))
-        .merge(admin::routes())
 }
 
 const CSS: &str = include_str!("../../static/console.css");
@@ -266,7 +273,7 @@ impl FromRequestParts<AppState> for Console {
         let Ok(identity) = state.auth.verify_token(token).await else {
             return Err(to_login());
         };
-        if identity.session.kind != SessionKind::Password {
+        if !identity.session.kind.is_sign_in() {
             return Err(to_login());
         }
         let chrome = Chrome {

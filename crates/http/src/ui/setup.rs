@@ -66,8 +66,29 @@ fn form(
     page(status, &tpl, &csrf)
 }
 
+/// The page's requests name only its origin as their referrer, never its URL, which
+/// holds the link's token (`no-referrer` would make a browser send `Origin: null` with
+/// the form, which the CSRF check rightly refuses).
+fn no_referrer(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        axum::http::header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("strict-origin"),
+    );
+    res
+}
+
 /// `GET {base}/ui/setup/{token}`: the form, for a link that is still valid.
-pub(crate) async fn page_get(State(state): State<AppState>, req: Request) -> Response {
+pub(crate) async fn page_get(state: State<AppState>, req: Request) -> Response {
+    no_referrer(show(state, req).await)
+}
+
+/// `POST {base}/ui/setup/{token}`: sets the password (twice the same, under the policy)
+/// and uses the link up; then to the sign-in page.
+pub(crate) async fn submit(state: State<AppState>, req: Request) -> Response {
+    no_referrer(set(state, req).await)
+}
+
+async fn show(State(state): State<AppState>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let c = Chrome::anonymous(&state, &parts, "Choose your password");
     match state
@@ -84,9 +105,7 @@ pub(crate) async fn page_get(State(state): State<AppState>, req: Request) -> Res
     }
 }
 
-/// `POST {base}/ui/setup/{token}`: sets the password (twice the same, under the policy)
-/// and uses the link up; then to the sign-in page.
-pub(crate) async fn submit(State(state): State<AppState>, req: Request) -> Response {
+async fn set(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let c = Chrome::anonymous(&state, &parts, "Choose your password");
     let fields = match read_checked_form(&state, &parts, body).await {

@@ -354,7 +354,13 @@ async fn users_are_invited_with_a_one_time_set_password_link() {
     assert_eq!(zoe["set_password_link"]["purpose"], "invite");
     assert_eq!(zoe["last_login_at"], serde_json::Value::Null);
     let mut c = Client::new(&server.base);
-    assert_eq!(c.send_once(c.basic_login("Zoe", "")).await.status, 401);
+    let before = c
+        .send_once(c.basic_login("Zoe", "zoe's own passphrase"))
+        .await;
+    assert_eq!(
+        before.status, 401,
+        "no password logs in before the link is used"
+    );
 
     // The policy applies on the page; the link survives a refused password.
     let weak = set_password(&server, &link, "short").await;
@@ -425,6 +431,13 @@ async fn users_are_invited_with_a_one_time_set_password_link() {
         .call(Method::POST, "/api/admin/users/root/set-password-link")
         .await;
     r.assert_problem(403, "forbidden");
+    // Nor a link for an account holding a permission the help desk lacks: whoever
+    // holds the link becomes the user.
+    let r = ann
+        .call(Method::POST, "/api/admin/users/joe/set-password-link")
+        .await;
+    r.assert_problem(403, "forbidden");
+    assert_eq!(r.json()["required"], "orders:write");
     let r = ann
         .send_json(
             Method::POST,
@@ -433,6 +446,28 @@ async fn users_are_invited_with_a_one_time_set_password_link() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
+    // A role granted after the link was made does not travel with it.
+    let max_link = r.json()["set_password_link"]["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(Client::new(&server.base).get(&max_link).await.status, 200);
+    assert_eq!(
+        root.call(Method::PUT, "/api/admin/users/max/roles/clerk")
+            .await
+            .status,
+        204
+    );
+    let stale = Client::new(&server.base).get(&max_link).await;
+    assert_eq!(
+        stale.status, 404,
+        "the help desk's link no longer opens max"
+    );
+    assert_eq!(
+        stale.header("referrer-policy"),
+        Some("strict-origin"),
+        "the token never leaves in a Referer"
+    );
     ann.send_json(
         Method::POST,
         "/api/admin/users",
@@ -513,8 +548,12 @@ async fn administrators_change_and_delete_users() {
     ann.call(Method::DELETE, "/api/admin/users/root")
         .await
         .assert_problem(403, "forbidden");
+    // Deleting frees the login for someone else: it needs every permission joe holds.
+    let r = ann.call(Method::DELETE, "/api/admin/users/joe").await;
+    r.assert_problem(403, "forbidden");
+    assert_eq!(r.json()["required"], "orders:write");
     assert_eq!(
-        ann.call(Method::DELETE, "/api/admin/users/joe")
+        root.call(Method::DELETE, "/api/admin/users/joe")
             .await
             .status,
         204
@@ -534,7 +573,7 @@ async fn administrators_change_and_delete_users() {
         .call(Method::GET, "/api/admin/audit?login=joe&event=user_deleted")
         .await
         .json();
-    assert_eq!(audit["events"][0]["detail"], "by=ann");
+    assert_eq!(audit["events"][0]["detail"], "by=root");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -724,7 +763,7 @@ async fn the_audit_log_is_searched_by_user_event_outcome_and_time() {
     let failures = root
         .call(
             Method::GET,
-            &search("?login=joe&event=login&outcome=failure"),
+            &search("?login=JOE&event=login&outcome=failure"),
         )
         .await
         .json();
@@ -766,4 +805,40 @@ async fn the_audit_log_is_searched_by_user_event_outcome_and_time() {
     let r = ann.call(Method::GET, &search("")).await;
     r.assert_problem(403, "insufficient_scope");
     assert_eq!(r.json()["required"], "tessera:audit:read");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_password_links_work_with_the_console_off() {
+    let env = Env::sqlite().config("[ui]\nenabled = false\n");
+    env.add_user("root", PW, &["--role", "admin"]);
+    let server = env.serve_in_process();
+    let mut root = Admin::login(&server, "root").await;
+    assert_eq!(
+        Client::new(&server.base)
+            .get("/api/ui/profile")
+            .await
+            .status,
+        404,
+        "the console is off"
+    );
+    let r = root
+        .send_json(
+            Method::POST,
+            "/api/admin/users",
+            serde_json::json!({"login": "ida"}),
+        )
+        .await;
+    let link = r.json()["set_password_link"]["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        set_password(&server, &link, "ida's passphrase!")
+            .await
+            .status,
+        303
+    );
+    Client::new(&server.base)
+        .login_token("ida", "ida's passphrase!")
+        .await;
 }

@@ -11,6 +11,6 @@ CREATE TABLE invitations (
     expires_at  INTEGER NOT NULL
 );
 
--- The audit log is searched by login and by event.
-CREATE INDEX audit_log_login_at ON audit_log (login, at);
+-- The audit log is searched by login (ignoring case) and by event.
+CREATE INDEX audit_log_login_at ON audit_log (lower(login), at);
 CREATE INDEX audit_log_event_at ON audit_log (event, at);

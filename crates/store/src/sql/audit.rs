@@ -80,13 +80,18 @@ impl<DB: Backend> AuditStore for SqlStore<DB> {
         } = filter;
         // Only the conditions that are set, each with the next placeholder.
         let mut conditions = Vec::new();
-        let mut condition = |sql: &str| conditions.push(format!("{sql} ${}", conditions.len() + 1));
+        let mut condition = |sql: &str| {
+            let n = conditions.len() + 1;
+            // `lower(` opens a call the placeholder closes.
+            let close = if sql.ends_with('(') { ")" } else { "" };
+            conditions.push(format!("{sql}${n}{close}"));
+        };
         for (set, sql) in [
-            (login.is_some(), "login ="),
-            (event.is_some(), "event ="),
-            (outcome.is_some(), "outcome ="),
-            (from.is_some(), "at >="),
-            (to.is_some(), "at <"),
+            (login.is_some(), "lower(login) = lower("),
+            (event.is_some(), "event = "),
+            (outcome.is_some(), "outcome = "),
+            (from.is_some(), "at >= "),
+            (to.is_some(), "at < "),
         ] {
             if set {
                 condition(sql);
@@ -116,19 +121,28 @@ impl<DB: Backend> AuditStore for SqlStore<DB> {
             .await
     }
 
-    async fn last_logins(&self) -> StoreResult<Vec<(UserId, Timestamp)>> {
-        query(
+    async fn last_logins(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Timestamp)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=users.len()).map(|n| format!("${n}")).collect();
+        let mut statement = query(AssertSqlSafe(format!(
             "SELECT user_id, MAX(at) FROM audit_log \
-             WHERE event = 'login' AND outcome = 'success' AND user_id IS NOT NULL \
+             WHERE user_id IN ({}) AND event = 'login' AND outcome = 'success' \
              GROUP BY user_id",
-        )
-        .fetch_all(self.reader(), |row| {
-            Ok((
-                UserId(row.value_at(0)?),
-                Timestamp::from_unix(row.value_at(1)?),
-            ))
-        })
-        .await
+            placeholders.join(", ")
+        )));
+        for user in users {
+            statement = statement.bind(user.0);
+        }
+        statement
+            .fetch_all(self.reader(), |row| {
+                Ok((
+                    UserId(row.value_at(0)?),
+                    Timestamp::from_unix(row.value_at(1)?),
+                ))
+            })
+            .await
     }
 }
 

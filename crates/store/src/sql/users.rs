@@ -5,7 +5,7 @@ use std::hash::Hash;
 
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
-use tessera_core::credential::{Invitation, InvitationPurpose};
+use tessera_core::credential::{IdentityLink, Invitation, InvitationPurpose};
 use tessera_core::store::{StoreResult, UserCredentials, UserStore};
 use tessera_core::{NewUser, PermissionSet, Profile, Role, StoreError, Timestamp, User, UserId};
 
@@ -279,25 +279,26 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
         invitation: &Invitation,
         secret_digest: &[u8; 32],
     ) -> StoreResult<()> {
-        let mut tx = self.write().await?;
-        query("DELETE FROM invitations WHERE user_id = $1")
+        // One statement: two links made at once for one user leave the later one.
+        self.write_one(
+            query(AssertSqlSafe(format!(
+                "INSERT INTO invitations ({INVITATION_COLUMNS}, secret_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (user_id) DO UPDATE SET id = excluded.id, \
+                 purpose = excluded.purpose, created_by = excluded.created_by, \
+                 created_at = excluded.created_at, expires_at = excluded.expires_at, \
+                 secret_hash = excluded.secret_hash"
+            )))
+            .bind(&invitation.id)
             .bind(invitation.user_id.0)
-            .execute(&mut tx)
-            .await?;
-        query(AssertSqlSafe(format!(
-            "INSERT INTO invitations ({INVITATION_COLUMNS}, secret_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        )))
-        .bind(&invitation.id)
-        .bind(invitation.user_id.0)
-        .bind(invitation.purpose.as_str())
-        .bind(&invitation.created_by)
-        .bind(invitation.created_at.unix())
-        .bind(invitation.expires_at.unix())
-        .bind(&secret_digest[..])
-        .execute(&mut tx)
-        .await?;
-        tx.commit().await
+            .bind(invitation.purpose.as_str())
+            .bind(&invitation.created_by)
+            .bind(invitation.created_at.unix())
+            .bind(invitation.expires_at.unix())
+            .bind(&secret_digest[..]),
+        )
+        .await
+        .map(drop)
     }
 
     async fn invitation_by_secret(
@@ -366,6 +367,72 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
             "SELECT {INVITATION_COLUMNS} FROM invitations ORDER BY user_id"
         )))
         .fetch_all(self.reader(), |row| invitation_from_row(row, ""))
+        .await
+    }
+
+    async fn linked_user(
+        &self,
+        provider: &str,
+        subject: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        let touched = self
+            .write_one(
+                query(
+                    "UPDATE identity_links SET last_login_at = $1 \
+                     WHERE provider = $2 AND subject = $3",
+                )
+                .bind(now.unix())
+                .bind(provider)
+                .bind(subject),
+            )
+            .await?;
+        if touched == 0 {
+            return Ok(None);
+        }
+        let statement = query(AssertSqlSafe(format!(
+            "SELECT {} FROM identity_links l JOIN users u ON u.id = l.user_id \
+             WHERE l.provider = $1 AND l.subject = $2",
+            super::user_columns_qualified()
+        )));
+        let found = self
+            .with_user(statement.bind(provider).bind(subject), |_| Ok(()))
+            .await?;
+        Ok(found.map(|((), user)| user))
+    }
+
+    async fn link_identity(&self, link: &IdentityLink) -> StoreResult<()> {
+        self.write_one(
+            query(
+                "INSERT INTO identity_links (provider, subject, user_id, created_at, \
+                 last_login_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&link.provider)
+            .bind(&link.subject)
+            .bind(link.user_id.0)
+            .bind(link.created_at.unix())
+            .bind(link.last_login_at.unix())
+            .conflict(format!("a link to this `{}` account", link.provider)),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn identity_links(&self, user: UserId) -> StoreResult<Vec<IdentityLink>> {
+        query(
+            "SELECT provider, subject, user_id, created_at, last_login_at \
+             FROM identity_links WHERE user_id = $1 ORDER BY provider",
+        )
+        .bind(user.0)
+        .fetch_all(self.reader(), |row| {
+            Ok(IdentityLink {
+                provider: row.value("provider")?,
+                subject: row.value("subject")?,
+                user_id: UserId(row.value("user_id")?),
+                created_at: Timestamp::from_unix(row.value("created_at")?),
+                last_login_at: Timestamp::from_unix(row.value("last_login_at")?),
+            })
+        })
         .await
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::credential::{
-    ApiKey, Invitation, InvitationPurpose, PersonalToken, StoredClientSecret,
+    ApiKey, IdentityLink, Invitation, InvitationPurpose, PersonalToken, StoredClientSecret,
 };
 use tessera_core::session::{Session, SessionKind};
 use tessera_core::store::{SessionRecord, Touch};
@@ -718,8 +718,9 @@ pub async fn roles_change_permissions_and_are_deleted_only_when_unused(f: Fixtur
 
 pub async fn deleting_a_user_removes_what_it_owns(f: Fixture) {
     let s = f.store.as_ref();
-    let joe = add_user(s, "joe", &["admin"]).await;
     let ann = add_user(s, "ann", &[]).await;
+    // joe has the highest id, the one a database could hand out again.
+    let joe = add_user(s, "joe", &["admin"]).await;
     add_session(s, &session("s1", joe.id, T0), "joe-session").await;
     add_session(s, &session("a1", ann.id, T0), "ann-session").await;
     s.append_audit(&tessera_core::audit::AuditEvent::new("login", "success").user(&joe))
@@ -736,8 +737,16 @@ pub async fn deleting_a_user_removes_what_it_owns(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(history.len(), 1, "the audit log outlives the account");
-    // The login is free again.
-    add_user(s, "joe", &[]).await;
+    // The login is free again; the id is never given again (the audit log keeps it).
+    let again = add_user(s, "joe", &[]).await;
+    assert!(again.id.0 > joe.id.0, "{:?} after {:?}", again.id, joe.id);
+    assert!(
+        s.list_audit(Some(again.id), Timestamp::from_unix(0), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a new user inherits no history"
+    );
 }
 
 fn invitation(id: &str, user: UserId, purpose: InvitationPurpose, expires: i64) -> Invitation {
@@ -847,7 +856,7 @@ pub async fn audit_search_filters_and_pages(f: Fixture) {
     };
     assert_eq!(search(AuditFilter::default()).await.len(), 5);
     let joes = search(AuditFilter {
-        login: Some("joe".into()),
+        login: Some("JOE".into()),
         ..Default::default()
     })
     .await;
@@ -884,7 +893,7 @@ pub async fn audit_search_filters_and_pages(f: Fixture) {
     let at: Vec<i64> = page.iter().map(|e| e.at.unix() - T0).collect();
     assert_eq!(at, [2, 1], "the second page of two, newest first");
 
-    let mut last = s.last_logins().await.unwrap();
+    let mut last = s.last_logins(&[joe.id, ann.id]).await.unwrap();
     last.sort_by_key(|(id, _)| id.0);
     assert_eq!(
         last,
@@ -893,5 +902,71 @@ pub async fn audit_search_filters_and_pages(f: Fixture) {
             (ann.id, Timestamp::from_unix(T0 + 4))
         ],
         "the newest successful login of each"
+    );
+    assert_eq!(s.last_logins(&[ann.id]).await.unwrap().len(), 1);
+    assert!(s.last_logins(&[]).await.unwrap().is_empty());
+}
+
+pub async fn identity_links_find_users_by_provider_and_subject(f: Fixture) {
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &["admin"]).await;
+    let link = |provider: &str, subject: &str, user: UserId| IdentityLink {
+        provider: provider.into(),
+        subject: subject.into(),
+        user_id: user,
+        created_at: Timestamp::from_unix(T0),
+        last_login_at: Timestamp::from_unix(T0),
+    };
+    assert!(
+        s.linked_user("corp", "sub-1", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    s.link_identity(&link("corp", "sub-1", joe.id))
+        .await
+        .unwrap();
+    let err = s
+        .link_identity(&link("corp", "sub-1", joe.id))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // The same subject at another provider is another account.
+    assert!(
+        s.linked_user("other", "sub-1", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let later = Timestamp::from_unix(T0 + 60);
+    let found = s
+        .linked_user("corp", "sub-1", later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.login.as_str(), found.roles.clone()),
+        ("joe", vec!["admin".to_owned()])
+    );
+    let links = s.identity_links(joe.id).await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].last_login_at, later, "the sign-in is recorded");
+
+    // Sessions of kind `idp` are stored and found like password sessions.
+    let mut idp = session("i1", joe.id, T0);
+    idp.kind = SessionKind::Idp;
+    add_session(s, &idp, "idp-secret").await;
+    assert_eq!(
+        by_secret(s, "idp-secret").await.unwrap().session.kind,
+        SessionKind::Idp
+    );
+
+    s.delete_user(joe.id).await.unwrap();
+    assert!(
+        s.linked_user("corp", "sub-1", now())
+            .await
+            .unwrap()
+            .is_none(),
+        "links go with their user"
     );
 }

@@ -65,6 +65,74 @@ pub struct Config {
     /// decides and no matching rule is denied. File only (no environment override).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleConfig>,
+    /// `[[identity_providers]]` (default: none): OpenID Connect providers users may sign
+    /// in through. File only (no environment override, but for the client secret).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identity_providers: Vec<IdentityProviderConfig>,
+    /// Client secrets of identity providers from `TESSERA_IDP_<ID>_CLIENT_SECRET`, by
+    /// provider id; never shown.
+    #[serde(skip)]
+    pub idp_secrets: std::collections::BTreeMap<String, String>,
+}
+
+/// An OpenID Connect provider (`[[identity_providers]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProviderConfig {
+    /// `id`: lower-case letters, digits, `-` and `_` (1 to 32), unique; in paths.
+    pub id: String,
+    /// `name`: the sign-in button's label.
+    pub name: String,
+    /// `issuer`: `https://...` (or `http://` on a loopback address); discovery reads
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// `client_id`: Tessera's client id at the provider.
+    pub client_id: String,
+    /// `client_secret_file`: a file holding the client secret (or set
+    /// `TESSERA_IDP_<ID>_CLIENT_SECRET`, the id in upper case with `-` as `_`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<PathBuf>,
+    /// `scopes` (default `["openid", "profile", "email"]`).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// `login_claim` (default `preferred_username`, falling back to `email`): the login a
+    /// new user gets.
+    #[serde(default = "default_login_claim")]
+    pub login_claim: String,
+    /// `roles_claim`: the claim (a string or a list of strings) `role_map` reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles_claim: Option<String>,
+    /// `role_map`: claim value → Tessera roles, re-applied at every sign-in.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub role_map: std::collections::BTreeMap<String, Vec<String>>,
+    /// `create_users` (default `true`): create a user for an unknown provider account.
+    #[serde(default = "yes")]
+    pub create_users: bool,
+    /// `allowed_email_domains` (default: any): only these e-mail domains may sign in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_email_domains: Vec<String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email"].map(str::to_owned).to_vec()
+}
+
+fn default_login_claim() -> String {
+    "preferred_username".to_owned()
+}
+
+const fn yes() -> bool {
+    true
+}
+
+impl IdentityProviderConfig {
+    /// The variable that may hold this provider's client secret.
+    pub fn secret_variable(&self) -> String {
+        format!(
+            "TESSERA_IDP_{}_CLIENT_SECRET",
+            self.id.to_ascii_uppercase().replace('-', "_")
+        )
+    }
 }
 
 /// Brute-force throttling of logins, key exchanges and client authentication
@@ -532,7 +600,15 @@ impl Config {
             None => toml::Table::new(),
         };
         let overrides = overlay_env(&mut table, env)?;
-        let config = deserialize(table, &overrides)?;
+        let mut config = deserialize(table, &overrides)?;
+        for provider in &config.identity_providers {
+            let variable = provider.secret_variable();
+            if let Some((_, secret)) = env.iter().find(|(k, _)| *k == variable) {
+                config
+                    .idp_secrets
+                    .insert(provider.id.clone(), secret.clone());
+            }
+        }
         // Validating is converting: a configuration is valid when it makes settings.
         let settings = Settings::try_from(&config)?;
         Ok(Loaded {

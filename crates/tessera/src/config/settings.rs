@@ -103,6 +103,89 @@ impl Config {
         }
     }
 
+    /// The `[[identity_providers]]`, checked, with their client secrets read (from
+    /// `client_secret_file` or `TESSERA_IDP_<ID>_CLIENT_SECRET`).
+    fn identity_provider_settings(
+        &self,
+    ) -> Result<Vec<tessera_http::settings::IdentityProvider>, ConfigError> {
+        let mut out: Vec<tessera_http::settings::IdentityProvider> = Vec::new();
+        for (i, p) in self.identity_providers.iter().enumerate() {
+            let key = |field: &str| format!("identity_providers[{i}].{field}");
+            let id_ok = (1..=32).contains(&p.id.len())
+                && p.id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !id_ok {
+                return err(format!(
+                    "{}: 1 to 32 lower-case letters, digits, `-` or `_`",
+                    key("id")
+                ));
+            }
+            if out.iter().any(|o| o.id == p.id) {
+                return err(format!("{}: `{}` is used twice", key("id"), p.id));
+            }
+            if p.name.trim().is_empty() {
+                return err(format!("{}: must not be empty", key("name")));
+            }
+            check_issuer(&p.issuer).or_else(|why| err(format!("{}: {why}", key("issuer"))))?;
+            if p.client_id.is_empty() {
+                return err(format!("{}: must not be empty", key("client_id")));
+            }
+            if !p.scopes.iter().any(|s| s == "openid") {
+                return err(format!("{}: must include `openid`", key("scopes")));
+            }
+            for roles in p.role_map.values() {
+                for role in roles {
+                    tessera_core::permission::validate_role_name(role)
+                        .or_else(|e| err(format!("{}: {e}", key("role_map"))))?;
+                }
+            }
+            let secret = match (&p.client_secret_file, self.idp_secrets.get(&p.id)) {
+                (_, Some(secret)) => secret.clone(),
+                (Some(file), None) => std::fs::read_to_string(file)
+                    .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+                    .or_else(|e| {
+                        err(format!(
+                            "{}: cannot read {}: {e}",
+                            key("client_secret_file"),
+                            file.display()
+                        ))
+                    })?,
+                (None, None) => {
+                    return err(format!(
+                        "{}: required (or set {})",
+                        key("client_secret_file"),
+                        p.secret_variable()
+                    ));
+                }
+            };
+            if secret.is_empty() {
+                return err(format!(
+                    "{}: the client secret is empty",
+                    key("client_secret_file")
+                ));
+            }
+            out.push(tessera_http::settings::IdentityProvider {
+                id: p.id.clone(),
+                name: p.name.trim().to_owned(),
+                issuer: p.issuer.trim_end_matches('/').to_owned(),
+                client_id: p.client_id.clone(),
+                client_secret: tessera_http::settings::ClientSecretValue(secret),
+                scopes: p.scopes.clone(),
+                login_claim: p.login_claim.clone(),
+                roles_claim: p.roles_claim.clone(),
+                role_map: p.role_map.clone(),
+                create_users: p.create_users,
+                allowed_email_domains: p
+                    .allowed_email_domains
+                    .iter()
+                    .map(|d| d.trim_start_matches('@').to_ascii_lowercase())
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
     /// What the HTTP layer needs, or the first key that cannot be converted.
     fn http_settings(&self) -> Result<tessera_http::HttpSettings, ConfigError> {
         use tessera_http::settings as h;
@@ -157,11 +240,37 @@ impl Config {
             ui: self.ui.enabled.then_some(h::Ui {
                 sudo_timeout: self.ui.sudo_timeout.0,
             }),
+            identity_providers: self.identity_provider_settings()?,
             proxy: upstream.map(|upstream| h::Proxy {
                 upstream,
                 timeout: self.proxy.timeout.0,
                 forward_credentials: self.proxy.forward_credentials,
             }),
         })
+    }
+}
+
+/// An issuer is `https://host[/path]`, or `http://` on a loopback address (development
+/// and tests); never with a query or fragment.
+fn check_issuer(issuer: &str) -> Result<(), String> {
+    let uri = issuer
+        .parse::<axum::http::Uri>()
+        .map_err(|_| format!("`{issuer}` is not a URL"))?;
+    let host = uri.host().unwrap_or("");
+    if host.is_empty() || issuer.contains(['?', '#']) {
+        return Err(format!(
+            "`{issuer}` is not an issuer URL such as https://id.example.com"
+        ));
+    }
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if loopback => Ok(()),
+        _ => Err("must be https:// (http:// only on a loopback address)".into()),
     }
 }
