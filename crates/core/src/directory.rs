@@ -74,6 +74,15 @@ impl Accounts {
         Ok(users)
     }
 
+    /// The user's links to identity-provider accounts (how it signs in besides a
+    /// password).
+    pub async fn identity_links(
+        &self,
+        user: &User,
+    ) -> Result<Vec<crate::credential::IdentityLink>> {
+        Ok(self.store().identity_links(user.id).await?)
+    }
+
     /// Every user, ordered by login.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         Ok(self.store().list_users().await?)

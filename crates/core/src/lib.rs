@@ -25,8 +25,8 @@ pub mod user;
 
 pub use accounts::Accounts;
 pub use auth::{
-    AuthFailure, Authenticator, ClientSecret, Identity, Invited, LoginOutcome, Member,
-    SessionSettings, TokenSettings,
+    AuthFailure, Authenticator, ClientSecret, ExternalRefusal, ExternalSignIn, Identity, Invited,
+    LoginOutcome, Member, SessionSettings, TokenSettings,
 };
 pub use error::{Error, StoreError};
 pub use keys::SecretKey;

@@ -13,6 +13,7 @@ pub mod edge;
 pub mod extract;
 pub mod layer;
 pub mod net;
+pub mod oidc;
 pub mod params;
 pub mod paths;
 pub mod principal;

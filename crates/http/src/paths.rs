@@ -4,8 +4,9 @@
 use crate::settings::HttpSettings;
 
 /// The first path segments (under the base path) of the auth endpoints.
-pub const FIRST_SEGMENTS: [&str; 12] = [
+pub const FIRST_SEGMENTS: [&str; 13] = [
     "admin",
+    "oidc",
     "audit",
     "ui",
     "verify",

@@ -27,6 +27,8 @@ pub struct Shared {
     pub csrf_signer: Signer,
     /// Pooled connections to `proxy.upstream` (gateway mode).
     pub upstream: UpstreamClient,
+    /// The identity providers and their cached discovery documents and keys.
+    pub oidc: crate::oidc::client::Providers,
 }
 
 impl std::ops::Deref for AppState {
@@ -43,10 +45,11 @@ impl AppState {
     pub fn new(auth: Authenticator, settings: HttpSettings, key: &SecretKey) -> Self {
         Self(Arc::new(Shared {
             auth,
-            settings: Arc::new(settings),
             cookie_sealer: key.sealer("tessera session cookie v1"),
             csrf_signer: key.signer("tessera csrf token v1"),
             upstream: crate::upstream::client(),
+            oidc: crate::oidc::client::Providers::new(&settings.identity_providers),
+            settings: Arc::new(settings),
         }))
     }
 }

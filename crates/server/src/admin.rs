@@ -37,6 +37,12 @@ pub async fn config(
             let source = file.map_or("defaults and environment".to_owned(), |f| {
                 f.display().to_string()
             });
+            for (i, p) in config.identity_providers.iter().enumerate() {
+                match tessera::check_identity_provider(&p.issuer).await {
+                    Ok(found) => println!("identity provider `{}`: {found}", p.id),
+                    Err(why) => bail!("identity_providers[{i}] (`{}`, {}): {why}", p.id, p.issuer),
+                }
+            }
             println!("configuration OK ({source}; database: {})", store.backend());
         }
         ConfigCommand::Show => print!("{}", config.to_redacted_toml()),
@@ -166,9 +172,24 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
             if json {
                 let mut value = serde_json::to_value(&user)?;
                 value["permissions"] = serde_json::to_value(&permissions)?;
+                value["identity_links"] =
+                    serde_json::to_value(accounts.identity_links(&user).await.map_err(explain)?)?;
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
+                let links = accounts.identity_links(&user).await.map_err(explain)?;
                 print_user(&user, permissions.iter().map(Permission::as_str));
+                let sign_in = if links.is_empty() {
+                    "password".to_owned()
+                } else {
+                    links
+                        .iter()
+                        .map(|l| {
+                            format!("identity provider `{}` (subject {})", l.provider, l.subject)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                println!("sign-in:     {sign_in}");
             }
         }
         UserCommand::Passwd {

@@ -86,6 +86,9 @@ pub use tessera_core::{
 pub use tessera_http::Problem;
 pub use tessera_http::extract::Auth;
 pub use tessera_http::layer::{AuthLayer, RequireLayer, RulesLayer, require};
+/// Fetches an identity provider's discovery document and keys (what `tessera config
+/// check` reports): what was found, or what is wrong.
+pub use tessera_http::oidc::client::check_discovery as check_identity_provider;
 pub use tessera_http::principal::Principal;
 
 /// The crates Tessera is made of, for what this crate does not re-export.

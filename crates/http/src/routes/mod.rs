@@ -22,7 +22,7 @@ use crate::{AppState, Problem};
 pub use crate::body::BODY_LIMIT;
 
 /// The auth endpoints, by path under the base path.
-pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 36] {
+pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 38] {
     [
         ("/audit", get(audit::list)),
         ("/verify", get(verify::verify)),
@@ -107,6 +107,8 @@ pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 36] {
             put(admin::change_role).delete(admin::delete_role),
         ),
         ("/admin/audit", get(admin::search_audit)),
+        ("/oidc/{id}/login", get(crate::oidc::login)),
+        ("/oidc/{id}/callback", get(crate::oidc::callback)),
     ]
 }
 

@@ -30,6 +30,28 @@ struct LoginPage {
     error: Option<String>,
     next: String,
     username: String,
+    /// One sign-in link per identity provider: its id, button label and address.
+    providers: Vec<(String, String, String)>,
+}
+
+/// The identity providers' sign-in links, each returning to `next`.
+fn provider_links(state: &AppState, base: &str, next: &str) -> Vec<(String, String, String)> {
+    let query = if next.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "?{}",
+            serde_urlencoded::to_string([("next", next)]).unwrap_or_default()
+        )
+    };
+    state
+        .oidc
+        .all()
+        .map(|p| {
+            let href = format!("{base}/oidc/{}/login{query}", p.id);
+            (p.id.clone(), p.name.clone(), href)
+        })
+        .collect()
 }
 
 /// Where to go after signing in: `next` when it is a path of this site, else the profile.
@@ -75,6 +97,7 @@ pub(crate) fn sign_in_page(
     c.notices = notices;
     let csrf = c.csrf.clone();
     let tpl = LoginPage {
+        providers: provider_links(state, &c.base, &next),
         c,
         error: None,
         next,
@@ -102,6 +125,7 @@ pub(crate) async fn login(State(state): State<AppState>, req: Request) -> Respon
     let failed = |c: Chrome, status: StatusCode, message: &str| {
         let csrf = c.csrf.clone();
         let tpl = LoginPage {
+            providers: provider_links(&state, &c.base, &next),
             c,
             error: Some(message.to_owned()),
             next: next.clone(),

@@ -14,6 +14,8 @@ mod forms;
 mod setup;
 mod sudo;
 
+pub(crate) use sudo::{mark_for as sudo_mark_for, with_mark as with_sudo_mark};
+
 use std::sync::Arc;
 
 use askama::Template;

@@ -77,11 +77,14 @@ pub(crate) fn mark_for(
 struct SudoPage {
     c: Chrome,
     what: String,
-    minutes: u64,
+    /// How long the confirmation lasts, in words.
+    period: String,
     error: Option<&'static str>,
     action: String,
     carried: Vec<(String, String)>,
     back: String,
+    /// For a user of an identity provider: its name and the sign-in that confirms.
+    provider: Option<(String, String)>,
 }
 
 /// Lets an action through when the password was entered recently, or is entered now in
@@ -125,19 +128,27 @@ pub(crate) async fn require(
         .filter(|(k, _)| k != form_field && k != "sudo_password")
         .cloned()
         .collect();
-    let minutes = state
+    let seconds = state
         .settings
         .ui
         .as_ref()
-        .map_or(10, |u| u.sudo_timeout.as_secs() / 60);
+        .map_or(600, |u| u.sudo_timeout.as_secs());
+    let period = match seconds {
+        s if s >= 120 => format!("{} minutes", s / 60),
+        s if s >= 60 => "a minute".to_owned(),
+        s => format!("{s} seconds"),
+    };
+    let back = posted.console.url("developer");
+    let provider = provider_link(state, posted, &back).await;
     let tpl = SudoPage {
+        provider,
         c: posted.console.chrome("Confirm your password", ""),
         what: what.to_owned(),
-        minutes,
+        period,
         error,
         action: posted.here(),
         carried,
-        back: posted.console.url("developer"),
+        back,
     };
     let status = if error.is_some() {
         StatusCode::UNAUTHORIZED
@@ -145,6 +156,30 @@ pub(crate) async fn require(
         StatusCode::OK
     };
     Err(page(status, &tpl, &posted.console.chrome.csrf))
+}
+
+/// For a user signed in through an identity provider: a fresh sign-in there confirms it
+/// is them (the provider's name and the link that starts it, returning to `back`).
+async fn provider_link(state: &AppState, posted: &Posted, back: &str) -> Option<(String, String)> {
+    let identity = &posted.console.identity;
+    if identity.session.kind != tessera_core::session::SessionKind::Idp {
+        return None;
+    }
+    let links = state
+        .auth
+        .accounts()
+        .identity_links(&identity.user)
+        .await
+        .ok()?;
+    let provider = links.iter().find_map(|l| state.oidc.get(&l.provider))?;
+    let query = serde_urlencoded::to_string([("sudo", "1"), ("next", back)]).ok()?;
+    Some((
+        provider.name.clone(),
+        format!(
+            "{}/oidc/{}/login?{query}",
+            posted.console.chrome.base, provider.id
+        ),
+    ))
 }
 
 /// Adds the `Set-Cookie` of a fresh mark, when there is one, to `res`.

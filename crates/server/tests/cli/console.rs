@@ -380,9 +380,16 @@ async fn console_works_without_javascript() {
 async fn console_turned_off_answers_404() {
     let (_env, server) = start("[ui]\nenabled = false\n");
     let mut c = Client::new(&server.base);
-    for path in ["/api/ui/", "/api/ui/login", "/api/ui/static/console.css"] {
+    for path in [
+        "/api/ui/",
+        "/api/ui/login",
+        "/api/ui/developer",
+        "/api/ui/admin/users",
+    ] {
         assert_eq!(c.get(path).await.status, 404, "{path}");
     }
+    // Set-password links still lead somewhere, styled.
+    assert_eq!(c.get("/api/ui/static/console.css").await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

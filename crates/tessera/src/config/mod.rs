@@ -72,7 +72,7 @@ pub struct Config {
     /// Client secrets of identity providers from `TESSERA_IDP_<ID>_CLIENT_SECRET`, by
     /// provider id; never shown.
     #[serde(skip)]
-    pub idp_secrets: std::collections::BTreeMap<String, String>,
+    pub idp_secrets: std::collections::BTreeMap<String, tessera_http::settings::ClientSecretValue>,
 }
 
 /// An OpenID Connect provider (`[[identity_providers]]`).
@@ -568,6 +568,7 @@ impl<'de> Deserialize<'de> for ConfigDuration {
 }
 
 /// Where a configuration came from, for messages.
+#[derive(Debug)]
 pub struct Loaded {
     /// The validated configuration: file, then environment, then defaults.
     pub config: Config,
@@ -604,9 +605,10 @@ impl Config {
         for provider in &config.identity_providers {
             let variable = provider.secret_variable();
             if let Some((_, secret)) = env.iter().find(|(k, _)| *k == variable) {
-                config
-                    .idp_secrets
-                    .insert(provider.id.clone(), secret.clone());
+                config.idp_secrets.insert(
+                    provider.id.clone(),
+                    tessera_http::settings::ClientSecretValue(secret.clone()),
+                );
             }
         }
         // Validating is converting: a configuration is valid when it makes settings.

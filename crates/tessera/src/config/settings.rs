@@ -141,7 +141,7 @@ impl Config {
                 }
             }
             let secret = match (&p.client_secret_file, self.idp_secrets.get(&p.id)) {
-                (_, Some(secret)) => secret.clone(),
+                (_, Some(secret)) => secret.0.clone(),
                 (Some(file), None) => std::fs::read_to_string(file)
                     .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
                     .or_else(|e| {

@@ -13,6 +13,14 @@ fn load(toml_text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::load_from(Some(&path), &env).map(|l| l.config)
 }
 
+/// The configuration and its settings, from `toml_text` and `env`.
+fn loaded(toml_text: &str, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tessera.toml");
+    std::fs::write(&path, toml_text).unwrap();
+    Config::load_from(Some(&path), env)
+}
+
 #[test]
 fn defaults_match_the_design() {
     let c = Config::load_from(None, &[]).unwrap().config;
@@ -133,4 +141,80 @@ fn show_redacts_database_passwords() {
     let path = dir.path().join("shown.toml");
     std::fs::write(&path, &shown).unwrap();
     Config::load_from(Some(&path), &[]).unwrap();
+}
+
+#[test]
+fn identity_providers_are_checked_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("corp.secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let provider = |issuer: &str, extra: &str| {
+        format!(
+            "[[identity_providers]]\nid = \"corp\"\nname = \"Corp\"\nissuer = \"{issuer}\"\n\
+             client_id = \"tessera\"\n{extra}"
+        )
+    };
+    let with_file = format!("client_secret_file = \"{}\"\n", secret.display());
+    let ok = loaded(&provider("https://id.example.com/", &with_file), &[]).unwrap();
+    let p = &ok.settings.http.identity_providers[0];
+    assert_eq!(p.issuer, "https://id.example.com", "trailing slash dropped");
+    assert_eq!(
+        p.client_secret.0, "s3cret",
+        "the line ending is not part of it"
+    );
+    assert_eq!(p.scopes, ["openid", "profile", "email"]);
+    assert_eq!(p.login_claim, "preferred_username");
+    assert!(p.create_users);
+    assert!(
+        !ok.config.to_redacted_toml().contains("s3cret"),
+        "config show never prints the secret"
+    );
+    // Loopback may use http; anything else must not.
+    loaded(&provider("http://127.0.0.1:9000", &with_file), &[]).unwrap();
+    let e = loaded(&provider("http://id.example.com", &with_file), &[])
+        .unwrap_err()
+        .0;
+    assert!(
+        e.starts_with("identity_providers[0].issuer: must be https://"),
+        "{e}"
+    );
+    // The secret from the environment, or an error naming both ways.
+    let env = [(
+        "TESSERA_IDP_CORP_CLIENT_SECRET".to_owned(),
+        "from-env".to_owned(),
+    )];
+    let from_env = loaded(&provider("https://id.example.com", ""), &env).unwrap();
+    assert_eq!(
+        from_env.settings.http.identity_providers[0].client_secret.0,
+        "from-env"
+    );
+    assert!(
+        !format!("{from_env:?}").contains("from-env"),
+        "never in a debug print"
+    );
+    let e = loaded(&provider("https://id.example.com", ""), &[])
+        .unwrap_err()
+        .0;
+    assert!(
+        e.starts_with("identity_providers[0].client_secret_file: required")
+            && e.contains("TESSERA_IDP_CORP_CLIENT_SECRET"),
+        "{e}"
+    );
+    let e = loaded(
+        &provider(
+            "https://id.example.com",
+            &format!("{with_file}scopes = [\"email\"]\n"),
+        ),
+        &[],
+    )
+    .unwrap_err()
+    .0;
+    assert!(e.starts_with("identity_providers[0].scopes:"), "{e}");
+    let e = loaded(
+        &provider("https://id.example.com", &with_file).replace("\"corp\"", "\"Corp SSO\""),
+        &[],
+    )
+    .unwrap_err()
+    .0;
+    assert!(e.starts_with("identity_providers[0].id:"), "{e}");
 }

@@ -87,6 +87,8 @@ struct UserPage {
     link: Option<LinkInfo>,
     locked_until: Option<String>,
     last_login: Option<String>,
+    /// How the account signs in: its identity providers, or a password.
+    sign_in: String,
     created: String,
     roles: Vec<String>,
     grantable: Vec<String>,
@@ -198,9 +200,31 @@ async fn render(
         .map(|r| r.name)
         .filter(|r| !user.roles.contains(r))
         .collect();
+    let links = state
+        .auth
+        .accounts()
+        .identity_links(&user)
+        .await
+        .unwrap_or_default();
+    let sign_in = if links.is_empty() {
+        "Password".to_owned()
+    } else {
+        links
+            .iter()
+            .map(|l| {
+                let name = state
+                    .oidc
+                    .get(&l.provider)
+                    .map_or(l.provider.as_str(), |p| p.name.as_str());
+                format!("{name} (identity provider)")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut c = chrome(console, &user.login);
     c.notices.extend(notice.map(str::to_owned));
     let tpl = UserPage {
+        sign_in,
         c,
         tabs: Tabs::new(console, "users"),
         href: user_url(console, &user.login),
