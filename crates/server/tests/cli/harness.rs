@@ -128,6 +128,16 @@ impl Env {
     /// The application in this process, on a thread and runtime of its own (as the
     /// binary would run it: same configuration, same first-admin bootstrap).
     pub fn serve_in_process(&self) -> Server {
+        self.serve_in_process_with(None)
+    }
+
+    /// The same on `listener`, bound beforehand: for a test that must know the server's
+    /// address before it starts (to register it at an identity provider).
+    pub fn serve_in_process_on(&self, listener: std::net::TcpListener) -> Server {
+        self.serve_in_process_with(Some(listener))
+    }
+
+    fn serve_in_process_with(&self, listener: Option<std::net::TcpListener>) -> Server {
         let mut vars = self.vars.clone();
         if !vars.iter().any(|(k, _)| k == "TESSERA_SERVER__DATA_DIR") {
             let dir = data_dir(self).display().to_string();
@@ -160,16 +170,33 @@ impl Env {
                     tessera_server::serve::bootstrap_admin(app.accounts(), admin_password)
                         .await
                         .map_err(|e| format!("{e:#}"))?;
-                    app.spawn().await.map_err(|e| format!("{e:#}"))
+                    Ok::<_, String>(app)
                 };
-                match start.await {
+                let app = match start.await {
+                    Ok(app) => app,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                if let Some(listener) = listener {
+                    let addr = listener.local_addr().unwrap();
+                    let _ = ready.send(Ok(format!("http://{addr}")));
+                    let _ = app
+                        .serve(listener, async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                    return;
+                }
+                match app.spawn().await {
                     Ok(running) => {
                         let _ = ready.send(Ok(running.base.clone()));
                         let _ = stopped.await;
                         let _ = running.stop().await;
                     }
                     Err(e) => {
-                        let _ = ready.send(Err(e));
+                        let _ = ready.send(Err(format!("{e:#}")));
                     }
                 }
             });
