@@ -28,6 +28,8 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// Ids of the objects concerned (`token=pat_...`, `role=ops`), never secret values.
     pub detail: Option<String>,
+    /// The id of the HTTP request during which it happened (`X-Request-Id`), if any.
+    pub request_id: Option<String>,
 }
 
 impl AuditEvent {
@@ -44,6 +46,7 @@ impl AuditEvent {
             ip: None,
             user_agent: None,
             detail: None,
+            request_id: crate::request::current_id().map(|id| id.to_string()),
         }
     }
 

@@ -131,6 +131,9 @@ pub struct IdentityLink {
     pub provider: String,
     /// The subject (`sub`) the provider gives the account.
     pub subject: String,
+    /// The provider's issuer when the link was made: a provider id pointed at another
+    /// issuer finds none of its old links.
+    pub issuer: String,
     /// The linked user; never serialised.
     #[serde(skip)]
     pub user_id: UserId,

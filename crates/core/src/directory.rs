@@ -17,6 +17,7 @@ impl Accounts {
     pub async fn record_audit(&self, e: AuditEvent) {
         tracing::info!(
             target: "tessera::audit",
+            request = e.request_id.as_deref().unwrap_or("-"),
             event = %e.event,
             outcome = %e.outcome,
             user = e.login.as_deref().unwrap_or("-"),

@@ -23,9 +23,7 @@ impl Accounts {
         for role in &user.roles {
             crate::permission::validate_role_name(role)?;
         }
-        let mut unknowable = String::new();
-        crate::token::random_base62(&mut unknowable, 43);
-        let hash = self.hasher().hash(&Password::new(unknowable)).await?;
+        let hash = self.unknowable_password_hash().await?;
         let created = self
             .store()
             .create_user(&user, &hash, Timestamp::now())
@@ -34,6 +32,14 @@ impl Accounts {
         let detail = format!("by={by} roles={}", created.roles.join(","));
         self.record_audit(e.detail(detail)).await;
         Ok(created)
+    }
+
+    /// The hash of a random password nobody knows: an account with it has no usable
+    /// password, and a login for it costs what a wrong password costs.
+    pub(crate) async fn unknowable_password_hash(&self) -> Result<String> {
+        let mut unknowable = String::new();
+        crate::token::random_base62(&mut unknowable, 43);
+        self.hasher().hash(&Password::new(unknowable)).await
     }
 
     /// Makes a set-password link for `user`, valid for `lifetime`, replacing the one the

@@ -169,18 +169,25 @@ pub trait UserStore: Send + Sync + 'static {
     /// Every outstanding link (expired ones too), ordered by user.
     async fn list_invitations(&self) -> StoreResult<Vec<Invitation>>;
 
-    /// The user linked to the provider's account `subject`, if any, after recording
-    /// `now` as the link's latest sign-in.
+    /// The user linked to the provider's account `subject` at `issuer`, if any, after
+    /// recording `now` as the link's latest sign-in.
     async fn linked_user(
         &self,
         provider: &str,
+        issuer: &str,
         subject: &str,
         now: Timestamp,
     ) -> StoreResult<Option<User>>;
 
-    /// Links the provider's account `subject` to a user; `Conflict` when it is linked
-    /// already.
-    async fn link_identity(&self, link: &IdentityLink) -> StoreResult<()>;
+    /// Creates a user without a usable password (see `create_user`) linked to the
+    /// provider's account, in one transaction: `Conflict` when the login is taken or the
+    /// account is linked already, and nothing is written.
+    async fn create_linked_user(
+        &self,
+        user: &NewUser,
+        password_hash: &str,
+        link: &IdentityLink,
+    ) -> StoreResult<User>;
 
     /// The user's links to identity-provider accounts, by provider.
     async fn identity_links(&self, user: UserId) -> StoreResult<Vec<IdentityLink>>;

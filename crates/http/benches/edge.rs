@@ -21,6 +21,7 @@ const TOKEN: &str = "tsp_TwXSxMRzREowJbplq52Dnh9VNy0IgnU442mznm";
 
 fn context() -> RequestContext {
     RequestContext {
+        request_id: std::sync::Arc::from("bench"),
         client_ip: Some("127.0.0.1".parse().unwrap()),
         https: false,
         own_origin: "http://127.0.0.1:8110".into(),

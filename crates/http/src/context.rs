@@ -30,6 +30,8 @@ pub struct RequestContext {
     pub credentials_allowed: bool,
     /// The TCP peer is one of `server.trusted_proxies`.
     pub from_trusted_proxy: bool,
+    /// This request's id (`X-Request-Id`): a trusted proxy's, or one of our own.
+    pub request_id: std::sync::Arc<str>,
 }
 
 impl RequestContext {

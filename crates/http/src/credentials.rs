@@ -164,6 +164,7 @@ mod tests {
 
     fn ctx(cookie: Option<Option<&str>>) -> RequestContext {
         RequestContext {
+            request_id: std::sync::Arc::from("test"),
             client_ip: None,
             https: true,
             own_origin: "https://x".into(),

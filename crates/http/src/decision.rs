@@ -128,6 +128,23 @@ async fn verify(
                 who: Who::Account { user, permissions },
             })
         }
+        // A personal access token as the Basic password (tools that speak only Basic:
+        // docker, git, Maven, npm), whatever the user name: the token itself, with its
+        // scopes, and no password hashing.
+        Presented::Basic { password, .. }
+            if tessera_core::token::parse(password.expose())
+                .is_ok_and(|t| t.kind == tessera_core::token::TokenKind::PersonalAccess) =>
+        {
+            let identity = state
+                .auth
+                .verify_token(password.expose())
+                .await
+                .map_err(failed)?;
+            Ok(Principal {
+                credential: kind,
+                who: Who::Identity(identity),
+            })
+        }
         Presented::Basic { username, password } => {
             let client = tessera_core::session::ClientInfo {
                 ip: ip.map(|ip| ip.to_string()),

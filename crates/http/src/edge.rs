@@ -23,6 +23,38 @@ use crate::{AppState, Problem};
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// The request's id, on every response (and to the upstream, in gateway mode).
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids of this process: a random prefix (telling instances and restarts apart)
+/// and a counter, which costs nothing per request.
+static REQUEST_PREFIX: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let mut prefix = String::with_capacity(8);
+    tessera_core::token::random_base62(&mut prefix, 8);
+    prefix
+});
+static REQUEST_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A trusted proxy's `X-Request-Id` when it is a plausible id (1 to 128 of
+/// `A-Z a-z 0-9 . _ : -`), else a new one.
+fn request_id(headers: &HeaderMap, from_trusted_proxy: bool) -> std::sync::Arc<str> {
+    let given = from_trusted_proxy
+        .then(|| headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()))
+        .flatten()
+        .filter(|id| {
+            (1..=128).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        });
+    match given {
+        Some(id) => std::sync::Arc::from(id),
+        None => {
+            let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+            std::sync::Arc::from(format!("{}-{n:x}", *REQUEST_PREFIX))
+        }
+    }
+}
 
 use crate::context::Attached;
 pub use crate::context::RequestContext;
@@ -66,6 +98,9 @@ where
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
+        if let Ok(id) = HeaderValue::from_str(&request_id(&HeaderMap::new(), false)) {
+            res.headers_mut().insert(X_REQUEST_ID, id);
+        }
         return res;
     }
     let settings = &state.settings;
@@ -155,7 +190,9 @@ where
         binding,
         valid_cookie,
     };
+    let request_id = request_id(headers, from_trusted_proxy);
     let ctx = RequestContext {
+        request_id: request_id.clone(),
         client_ip,
         https,
         own_origin,
@@ -184,6 +221,7 @@ where
             .as_ref()
             .is_some_and(|h| req.headers().contains_key(h));
     let out = Outgoing {
+        request_id: request_id.clone(),
         https: ctx.https,
         had_session_cookie: ctx.session_cookie.is_some(),
         csrf_wanted: own || !header_credential || ctx.session_cookie.is_some(),
@@ -197,7 +235,13 @@ where
                 csrf: csrf_ctx,
                 authentication: Authentication::new(state.clone()),
             });
-            next(req).await
+            // Every log line and audit event of the handler carries the request's id.
+            let span = tracing::info_span!("request", id = %request_id);
+            tessera_core::request::scope(
+                request_id,
+                tracing::Instrument::instrument(next(req), span),
+            )
+            .await
         }
     };
     finish(state, &out, &mut res);
@@ -206,6 +250,7 @@ where
 
 /// The request facts the response headers depend on.
 struct Outgoing {
+    request_id: std::sync::Arc<str>,
     https: bool,
     had_session_cookie: bool,
     /// Send the CSRF header (and cookie when new) even if no handler issued a token.
@@ -233,6 +278,9 @@ fn finish(state: &AppState, out: &Outgoing, res: &mut Response) {
         .remove::<ClearSessionCookie>()
         .is_some();
     let h = res.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&out.request_id) {
+        h.insert(X_REQUEST_ID, id);
+    }
     if let Some(token) = token {
         if let Ok(v) = HeaderValue::from_str(&token) {
             h.insert(settings.csrf.header_name.clone(), v);
@@ -282,5 +330,31 @@ fn finish(state: &AppState, out: &Outgoing, res: &mut Response) {
 fn append_cookie(h: &mut HeaderMap, cookie: &str) {
     if let Ok(v) = HeaderValue::from_str(cookie) {
         h.append(header::SET_COOKIE, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_a_trusted_proxys_or_our_own() {
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("lb-7f3a.1"));
+        assert_eq!(&*request_id(&h, true), "lb-7f3a.1");
+        let ours = request_id(&h, false);
+        assert!(ours.starts_with(&*REQUEST_PREFIX), "{ours}");
+        assert_ne!(request_id(&h, false), ours, "every request its own");
+        // Not plausible: replaced even from a trusted proxy.
+        for bad in ["", "a b", "x\u{7f}", &"y".repeat(129)] {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(bad) {
+                h.insert(X_REQUEST_ID, v);
+            }
+            assert!(
+                request_id(&h, true).starts_with(&*REQUEST_PREFIX),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -78,6 +78,7 @@ impl Problem {
     /// 404 `not_found`.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
+            .with_detail("there is nothing at this path")
     }
 
     /// 405 `method_not_allowed`: the path exists, but not with this method.

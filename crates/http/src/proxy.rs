@@ -355,6 +355,10 @@ fn forwarded_headers(
     if let Some(host) = host {
         h.insert(X_FORWARDED_HOST, host.clone());
     }
+    // The upstream logs the same request id as Tessera (a client's own is replaced).
+    if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
+        h.insert(crate::edge::X_REQUEST_ID, id);
+    }
 }
 
 #[cfg(test)]

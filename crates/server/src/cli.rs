@@ -16,7 +16,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "TESSERA_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Log format: `text` (human), `json` (one object per line), or `auto` (text).
+    /// Log format: `text` (human), `json` (one object per line), or `auto` (`log.format`
+    /// of the configuration, `text` by default).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
 
@@ -31,7 +32,7 @@ pub struct Cli {
 // `--help` page to the long layout; `--log-format`'s own help already describes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    #[doc = concat!("Currently the same as `text`.")]
+    #[doc = concat!("As the configuration's `log.format` says (`text` by default).")]
     Auto,
     #[doc = concat!("Human-readable lines, coloured when stderr is a terminal.")]
     Text,

@@ -7,18 +7,17 @@ use tracing_subscriber::prelude::*;
 
 use crate::cli::LogFormat;
 
-/// `RUST_LOG` (e.g. `info,tessera_store=debug`) overrides the default level: `info` for
-/// the server, `warn` for admin commands so their output stays clean.
-pub fn init(format: LogFormat, serving: bool) {
-    let default = if serving {
-        LevelFilter::INFO
-    } else {
-        LevelFilter::WARN
-    };
+/// The level comes from `RUST_LOG` (e.g. `info,tessera_store=debug`) when set, else from
+/// `level` (`log.level`) for the server and `warn` for admin commands, so that their
+/// output stays clean. Lines logged while serving a request carry its id (the `request`
+/// span).
+pub fn init(format: LogFormat, level: &str, serving: bool) {
+    let configured = if serving { level } else { "warn" };
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|s| s.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(default));
+        .or_else(|| configured.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let registry = tracing_subscriber::registry().with(filter);
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tessera::Config;
-use tessera_server::cli::{Cli, Command};
+use tessera_server::cli::{Cli, Command, LogFormat};
 use tessera_server::{admin, credentials, logging, sched, serve};
 
 /// mimalloc instead of glibc's malloc: the request path allocates small, short-lived
@@ -15,7 +15,22 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format, matches!(cli.command, Command::Serve));
+    // The configuration says how to log, so it is read first (its errors are one line on
+    // stderr either way).
+    let loaded = match Config::load(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(&e.into()),
+    };
+    let format = match (cli.log_format, loaded.config.log.format) {
+        (LogFormat::Auto, tessera::config::LogFormat::Json) => LogFormat::Json,
+        (LogFormat::Auto, tessera::config::LogFormat::Text) => LogFormat::Text,
+        (explicit, _) => explicit,
+    };
+    logging::init(
+        format,
+        &loaded.config.log.level,
+        matches!(cli.command, Command::Serve),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(sched::prefer_latency)
@@ -24,7 +39,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::anyhow!("cannot start the async runtime: {e}")),
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, loaded)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
@@ -37,8 +52,7 @@ fn fail(e: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let loaded = Config::load(cli.config.as_deref())?;
+async fn run(cli: Cli, loaded: tessera::config::Loaded) -> anyhow::Result<()> {
     let config = &loaded.config;
     match cli.command {
         Command::Serve => serve::run(config, loaded.settings.listen).await,

@@ -13,6 +13,8 @@ use crate::user::NewUser;
 pub struct ExternalSignIn {
     /// The provider's configured id (`oidc:{id}` in the audit log).
     pub provider: String,
+    /// The provider's issuer (links made at another issuer do not count).
+    pub issuer: String,
     /// The ID token's `sub`.
     pub subject: String,
     /// The login a new user gets (the provider's login claim, or its e-mail address).
@@ -57,7 +59,7 @@ impl Authenticator {
         let now = Timestamp::now();
         let found = self
             .store()
-            .linked_user(&who.provider, &who.subject, now)
+            .linked_user(&who.provider, &who.issuer, &who.subject, now)
             .await?;
         let user = match found {
             Some(user) => user,
@@ -144,19 +146,25 @@ impl Authenticator {
             new.last_name.clear();
         }
         let by = format!("oidc:{}", who.provider);
-        let user = match accounts.create_without_password(new, &by).await {
-            Ok(user) => user,
-            Err(Error::Store(StoreError::Conflict(_))) => return Ok(Err(ExternalRefusal::Taken)),
-            Err(e) => return Err(e),
-        };
         let link = IdentityLink {
             provider: who.provider.clone(),
             subject: who.subject.clone(),
-            user_id: user.id,
+            issuer: who.issuer.clone(),
+            user_id: crate::user::UserId(0),
             created_at: now,
             last_login_at: now,
         };
-        self.store().link_identity(&link).await?;
+        // The user and its link in one transaction: never a user its provider cannot reach.
+        let hash = accounts.unknowable_password_hash().await?;
+        let user = match self.store().create_linked_user(&new, &hash, &link).await {
+            Ok(user) => user,
+            Err(StoreError::Conflict(_)) => return Ok(Err(ExternalRefusal::Taken)),
+            Err(e) => return Err(e.into()),
+        };
+        let e = AuditEvent::new("user_created", "success")
+            .user(&user)
+            .detail(format!("by={by} roles="));
+        self.audit(e).await;
         Ok(Ok(user))
     }
 

@@ -135,9 +135,44 @@ pub async fn discover(
 ) -> Result<CoreProviderMetadata, Unreachable> {
     let issuer_url =
         IssuerUrl::new(issuer.to_owned()).map_err(|e| Unreachable(format!("issuer: {e}")))?;
-    CoreProviderMetadata::discover_async(issuer_url, &Http(http.clone()))
+    let metadata = CoreProviderMetadata::discover_async(issuer_url, &Http(http.clone()))
         .await
-        .map_err(|e| Unreachable(describe(&e)))
+        .map_err(|e| Unreachable(describe(&e)))?;
+    // The token endpoint receives the client secret and the code: https, like the issuer
+    // (plain http only on loopback, as for the issuer).
+    let endpoints = [
+        (
+            "authorization_endpoint",
+            Some(metadata.authorization_endpoint().url()),
+        ),
+        ("token_endpoint", metadata.token_endpoint().map(|u| u.url())),
+        (
+            "userinfo_endpoint",
+            metadata.userinfo_endpoint().map(|u| u.url()),
+        ),
+        ("jwks_uri", Some(metadata.jwks_uri().url())),
+    ];
+    for (name, url) in endpoints {
+        let Some(url) = url else { continue };
+        let host = url.host_str().unwrap_or("");
+        let loopback = host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(Unreachable(format!(
+                "the discovery document's {name} is not https: {url}"
+            )));
+        }
+    }
+    if metadata.token_endpoint().is_none() {
+        return Err(Unreachable(
+            "the discovery document has no token_endpoint".into(),
+        ));
+    }
+    Ok(metadata)
 }
 
 /// A discovery check for `tessera config check`: `Ok` with what was found, or why not.

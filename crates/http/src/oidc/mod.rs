@@ -182,15 +182,8 @@ fn flow_cookie(
 
 /// The flow the request's cookie holds, if it opens and is for this provider.
 fn read_flow(state: &AppState, parts: &Parts, id: &str) -> Option<Flow> {
-    let raw = parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == FLOW_COOKIE)
-        .map(|(_, value)| value.to_owned())?;
+    // Two flow cookies (one planted from a sibling subdomain, say): neither is believed.
+    let raw = crate::cookies::get_unique(&parts.headers, FLOW_COOKIE).one()?;
     let sealed = URL_SAFE_NO_PAD.decode(raw).ok()?;
     let json = state.cookie_sealer.open(&sealed, FLOW_CONTEXT)?;
     let flow: Flow = serde_json::from_slice(&json).ok()?;
@@ -368,10 +361,18 @@ async fn validated_claims(
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|e| unreachable(client::describe(&e)))?
         .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()));
-    let tokens = exchange
-        .request_async(&http)
-        .await
-        .map_err(|e| unreachable(client::describe(&e)))?;
+    let tokens = exchange.request_async(&http).await.map_err(|e| match e {
+        // The provider answered, refusing the code (used, expired, not ours).
+        openidconnect::RequestTokenError::ServerResponse(refusal) => Failed::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} refused this sign-in's code. Start again.",
+                provider.name
+            ),
+            format!("token endpoint refused: {}", refusal.error().as_ref()),
+        ),
+        other => unreachable(client::describe(&other)),
+    })?;
     let Some(id_token) = tokens.id_token() else {
         return Err(rejected(provider, "no ID token"));
     };
@@ -441,7 +442,9 @@ async fn validated_claims(
                 }
             }
             Ok(_) => return Err(rejected(provider, "userinfo for another subject")),
-            Err(e) => tracing::warn!(provider = %id, error = %e, "userinfo not read"),
+            // Without the claims it lacks, the sign-in would map roles or name an account
+            // wrongly: refused.
+            Err(e) => return Err(unreachable(format!("userinfo: {e}"))),
         }
     }
     Ok(Claims { subject, all })
@@ -484,7 +487,7 @@ fn payload(jws: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
 }
 
-/// A claim as text (a string, or a number).
+/// A claim as text (a non-empty string).
 fn text<'a>(claims: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> Option<&'a str> {
     claims
         .get(name)
@@ -500,15 +503,19 @@ async fn sign_in(
     flow: Flow,
 ) -> Result<Response, Failed> {
     let all = &claims.all;
-    let email = text(all, "email").map(str::to_owned);
+    // An address counts only when the provider says it verified it (`true`, or `"true"`
+    // as some providers write it): anyone can type an address into a provider's profile.
+    let verified = matches!(
+        all.get("email_verified"),
+        Some(serde_json::Value::Bool(true))
+    ) || all.get("email_verified").and_then(|v| v.as_str()) == Some("true");
+    let email = text(all, "email").filter(|_| verified).map(str::to_owned);
     if !provider.allowed_email_domains.is_empty() {
         let domain = email
             .as_deref()
             .and_then(|e| e.rsplit_once('@'))
             .map(|(_, d)| d.to_ascii_lowercase());
-        let verified = all.get("email_verified").and_then(|v| v.as_bool()) != Some(false);
-        let allowed =
-            verified && domain.is_some_and(|d| provider.allowed_email_domains.contains(&d));
+        let allowed = domain.is_some_and(|d| provider.allowed_email_domains.contains(&d));
         if !allowed {
             return Err(Failed::new(
                 StatusCode::FORBIDDEN,
@@ -518,8 +525,8 @@ async fn sign_in(
         }
     }
     let login = text(all, &provider.login_claim)
-        .or_else(|| text(all, "email"))
-        .map(str::to_owned);
+        .map(str::to_owned)
+        .or_else(|| email.clone());
     let roles = provider.roles_claim.as_ref().map(|claim| {
         let values: Vec<String> = match all.get(claim) {
             Some(serde_json::Value::Array(items)) => items
@@ -544,6 +551,7 @@ async fn sign_in(
     });
     let who = ExternalSignIn {
         provider: provider.id.clone(),
+        issuer: provider.issuer.clone(),
         subject: claims.subject,
         login,
         email,
@@ -560,23 +568,14 @@ async fn sign_in(
         ));
     };
     let base = crate::params::mount_path(parts);
+    // Whether the person authenticated at the provider during this flow (not merely had a
+    // session there): only then is the console marked as freshly confirmed (sudo).
+    let fresh = all
+        .get("auth_time")
+        .and_then(|t| t.as_i64())
+        .is_some_and(|t| t >= flow.started - 60);
     // Re-confirming (sudo): the signed-in user's own session gets the mark, no new one.
-    if flow.sudo
-        && let Some(Some(cookie)) = &ctx.session_cookie
-        && let Ok(current) = state.auth.verify_token(cookie).await
-        && current.session.kind.is_sign_in()
-    {
-        let linked = state
-            .auth
-            .accounts()
-            .identity_links(&current.user)
-            .await
-            .unwrap_or_default();
-        // The provider must say the person authenticated during this flow.
-        let fresh = all
-            .get("auth_time")
-            .and_then(|t| t.as_i64())
-            .is_some_and(|t| t >= flow.started - IAT_SKEW.min(60));
+    if flow.sudo {
         if !fresh {
             return Err(Failed::new(
                 StatusCode::UNAUTHORIZED,
@@ -587,14 +586,44 @@ async fn sign_in(
                 "sudo without a fresh authentication",
             ));
         }
-        if linked
+        let current = match &ctx.session_cookie {
+            Some(Some(cookie)) => state
+                .auth
+                .verify_token(cookie)
+                .await
+                .ok()
+                .map(|i| (i, cookie)),
+            _ => None,
+        };
+        let Some((current, cookie)) = current.filter(|(i, _)| i.session.kind.is_sign_in()) else {
+            return Err(Failed::new(
+                StatusCode::BAD_REQUEST,
+                "You are not signed in here any more. Sign in again.",
+                "sudo without a session",
+            ));
+        };
+        let linked = state
+            .auth
+            .accounts()
+            .identity_links(&current.user)
+            .await
+            .unwrap_or_default();
+        if !linked
             .iter()
             .any(|l| l.provider == provider.id && l.subject == who.subject)
         {
-            let digest = tessera_core::secret::digest(cookie.as_bytes());
-            let mark = crate::ui::sudo_mark_for(state, base, &digest, ctx.https);
-            return Ok(crate::ui::with_sudo_mark(redirect(&flow.next), mark));
+            return Err(Failed::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{} signed in another account than yours, so nothing was confirmed.",
+                    provider.name
+                ),
+                "sudo by another account",
+            ));
         }
+        let digest = tessera_core::secret::digest(cookie.as_bytes());
+        let mark = crate::ui::sudo_mark_for(state, base, &digest, ctx.https);
+        return Ok(crate::ui::with_sudo_mark(redirect(&flow.next), mark));
     }
     let client = ctx.client_info(&parts.headers, &format!("oidc:{}", provider.id));
     let outcome = state
@@ -632,8 +661,10 @@ async fn sign_in(
     };
     tracing::info!(user = %identity.user.login, session = %identity.session.id, provider = %provider.id, "identity-provider sign-in");
     let mut res = redirect(&flow.next);
-    let mark = crate::ui::sudo_mark_for(state, base, &token.digest(), ctx.https);
-    res = crate::ui::with_sudo_mark(res, mark);
+    if fresh {
+        let mark = crate::ui::sudo_mark_for(state, base, &token.digest(), ctx.https);
+        res = crate::ui::with_sudo_mark(res, mark);
+    }
     res.extensions_mut().insert(IssueToken(csrf::new_token(
         &state.csrf_signer,
         Binding::Session(token.digest()),

@@ -511,3 +511,71 @@ fn invalid_rules_are_config_errors_naming_the_rule() {
             .contains("proxy.upstream")
     );
 }
+
+/// Tools that speak only Basic (docker, git, Maven, npm) send a personal access token as
+/// the password: it authenticates as that token, with its scopes, whatever the user name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_personal_access_token_is_a_basic_password_for_tools() {
+    let up = crate::upstream::start().await;
+    let tools = crate::harness::rules(&[(
+        "GET /tools/**",
+        "credentials = [\"basic\"]\npermissions = [\"orders:read\"]",
+    )]);
+    let s = setup(&format!("http://{up}"), &tools).await;
+    let mut c = Client::new(&s.server.base);
+    let pat = |session: &str| {
+        c.bearer(Method::POST, "/api/tokens", session)
+            .json(&serde_json::json!({"name": "ci"}))
+    };
+    let (joe_rb, ann_rb) = (pat(&s.joe_token), pat(&s.ann_token));
+    let joe = c.send_once(joe_rb).await.field("token");
+    let ann = c.send_once(ann_rb).await.field("token");
+    // curl -u, a real client sending Basic.
+    let curl = |user_password: &str, path: &str| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                user_password,
+            ])
+            .arg(s.server.url(path))
+            .output()
+            .expect("curl runs");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(curl(&format!("joe:{joe}"), "/basic/x"), "200");
+    assert_eq!(
+        curl(&format!("x-token:{joe}"), "/basic/x"),
+        "200",
+        "any user name"
+    );
+    assert_eq!(
+        curl(&format!("joe:{joe}x"), "/basic/x"),
+        "401",
+        "a mangled token"
+    );
+    // Only on rules that accept Basic; and the owner's permissions decide.
+    assert_eq!(curl(&format!("joe:{joe}"), "/files/x"), "401");
+    assert_eq!(curl(&format!("joe:{joe}"), "/tools/1"), "200");
+    assert_eq!(curl(&format!("ann:{ann}"), "/tools/1"), "403");
+
+    let r = c
+        .send_once(c.auth(Method::GET, "/basic/x", &basic("joe", &joe)))
+        .await;
+    assert_eq!(r.json()["headers"]["x-tessera-user"], "joe");
+    assert_eq!(r.json()["headers"]["x-tessera-credential"], "basic");
+    // Revoked: refused at once.
+    let listed = c
+        .send_once(c.bearer(Method::GET, "/api/tokens", &s.joe_token))
+        .await;
+    for t in listed.json().as_array().unwrap() {
+        let path = format!("/api/tokens/{}", t["id"].as_str().unwrap());
+        c.send_once(c.bearer(Method::DELETE, &path, &s.joe_token))
+            .await;
+    }
+    assert_eq!(curl(&format!("joe:{joe}"), "/basic/x"), "401");
+}

@@ -50,6 +50,7 @@ mod harness;
 mod in_process;
 mod login;
 mod nginx;
+mod observability;
 mod oidc;
 mod oidc_provider;
 mod probe;

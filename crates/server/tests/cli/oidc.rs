@@ -928,3 +928,45 @@ async fn account_policies_apply_to_provider_sign_ins() {
     op.answer_with(op.sign(&claims), &claims);
     refused(&flow.back().await, 403, "no linked account and no creation");
 }
+
+/// What the provider did not vouch for is not believed: an unverified e-mail address
+/// names, blocks and stores nothing, and only a fresh authentication at the provider
+/// marks the console as freshly confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unverified_addresses_and_stale_authentications_are_not_believed() {
+    let op = FakeOp::start().await;
+    let env = Env::sqlite();
+    let config = corp_config(&env, &op.issuer, fake_op::CLIENT_SECRET, "");
+    let env = env.config(&config);
+    env.add_user("dana", PW, &["--email", "dana@example.com"]);
+    let server = env.serve_in_process();
+
+    // An address the provider did not verify: not dana's account, not stored.
+    let mut flow = begin(&server, &op).await;
+    let mut claims = op.claims(&flow.nonce, "fake-zed", "zed", "dana@example.com");
+    claims["email_verified"] = json!(false);
+    // Signed in at the provider an hour ago: no fresh confirmation.
+    claims["auth_time"] = json!(now() - 3600);
+    op.answer_with(op.sign(&claims), &claims);
+    let r = flow.back().await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.set_cookie("tessera_sudo").is_none(),
+        "a provider session is not a fresh sign-in: {:?}",
+        r.set_cookies
+    );
+    let zed = env.run_json(&["user", "show", "zed", "--json"]);
+    assert_eq!(zed["email"], serde_json::Value::Null, "{zed}");
+
+    // Fresh: the console is confirmed for a while.
+    let mut flow = begin(&server, &op).await;
+    let claims = op.claims(&flow.nonce, "fake-zed", "zed", "zed@example.com");
+    op.answer_with(op.sign(&claims), &claims);
+    let r = flow.back().await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.set_cookie("tessera_sudo").is_some(),
+        "{:?}",
+        r.set_cookies
+    );
+}

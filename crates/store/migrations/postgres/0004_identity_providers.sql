@@ -3,6 +3,7 @@
 CREATE TABLE identity_links (
     provider      TEXT    NOT NULL,                  -- the provider's configured id
     subject       TEXT    NOT NULL,                  -- the ID token's `sub`
+    issuer        TEXT    NOT NULL,                  -- the provider's issuer when linked
     user_id       BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at    BIGINT  NOT NULL,
     last_login_at BIGINT  NOT NULL,

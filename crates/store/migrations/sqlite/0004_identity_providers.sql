@@ -9,6 +9,7 @@ BEGIN;
 CREATE TABLE identity_links (
     provider      TEXT    NOT NULL,                  -- the provider's configured id
     subject       TEXT    NOT NULL,                  -- the ID token's `sub`
+    issuer        TEXT    NOT NULL,                  -- the provider's issuer when linked
     user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at    INTEGER NOT NULL,
     last_login_at INTEGER NOT NULL,
@@ -56,5 +57,9 @@ CREATE TABLE users_next (
 INSERT INTO users_next SELECT * FROM users;
 DROP TABLE users;
 ALTER TABLE users_next RENAME TO users;
+-- Ids of users deleted before this migration (still in the audit log) are not reused.
+INSERT OR REPLACE INTO sqlite_sequence (name, seq)
+SELECT 'users', max(coalesce((SELECT max(id) FROM users), 0),
+                    coalesce((SELECT max(user_id) FROM audit_log), 0));
 COMMIT;
 PRAGMA foreign_keys = ON;

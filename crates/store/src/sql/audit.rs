@@ -10,7 +10,8 @@ use super::SqlStore;
 use super::backend::{Backend, Columns, Get, query};
 
 /// The columns of `audit_log` a listing selects.
-const AUDIT_COLUMNS: &str = "at, event, outcome, user_id, login, method, ip, user_agent, detail";
+const AUDIT_COLUMNS: &str =
+    "at, event, outcome, user_id, login, method, ip, user_agent, detail, request_id";
 
 #[async_trait]
 impl<DB: Backend> AuditStore for SqlStore<DB> {
@@ -26,10 +27,11 @@ impl<DB: Backend> AuditStore for SqlStore<DB> {
             ip,
             user_agent,
             detail,
+            request_id,
         } = e;
         self.write_one(
             query(AssertSqlSafe(format!(
-                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             )))
             .bind(at.unix())
             .bind(event)
@@ -39,7 +41,8 @@ impl<DB: Backend> AuditStore for SqlStore<DB> {
             .bind(method)
             .bind(ip)
             .bind(user_agent)
-            .bind(detail),
+            .bind(detail)
+            .bind(request_id),
         )
         .await
         .map(drop)
@@ -157,5 +160,6 @@ fn audit_from_row<R: Columns>(row: &R) -> StoreResult<AuditEvent> {
         ip: row.value("ip")?,
         user_agent: row.value("user_agent")?,
         detail: row.value("detail")?,
+        request_id: row.value("request_id")?,
     })
 }

@@ -21,50 +21,9 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
         now: Timestamp,
     ) -> StoreResult<User> {
         let mut tx = self.write().await?;
-        let id: i64 = query(
-            "INSERT INTO users (login, login_key, password_hash, first_name, last_name, \
-             lang, email, disabled, password_changed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $8, $8) RETURNING id",
-        )
-        .bind(user.login.as_str())
-        .bind(user.login.key())
-        .bind(password_hash)
-        .bind(&user.first_name)
-        .bind(&user.last_name)
-        .bind(&user.lang)
-        .bind(&user.email)
-        .bind(now.unix())
-        .conflict(format!(
-            "a user with the login `{}` (compared ignoring case)",
-            user.login
-        ))
-        .fetch_one(&mut tx)
-        .await?
-        .value("id")?;
-        let mut roles = user.roles.clone();
-        roles.sort();
-        roles.dedup();
-        for role in &roles {
-            require_role(&mut tx, role).await?;
-            query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
-                .bind(id)
-                .bind(role)
-                .execute(&mut tx)
-                .await?;
-        }
+        let created = insert_user(&mut tx, user, password_hash, now).await?;
         tx.commit().await?;
-        Ok(User {
-            id: UserId(id),
-            login: user.login.as_str().to_owned(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            lang: user.lang.clone(),
-            email: user.email.clone(),
-            disabled: false,
-            roles,
-            created_at: now,
-            updated_at: now,
-        })
+        Ok(created)
     }
 
     async fn user_by_login(&self, login_key: &str) -> StoreResult<Option<UserCredentials>> {
@@ -373,6 +332,7 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
     async fn linked_user(
         &self,
         provider: &str,
+        issuer: &str,
         subject: &str,
         now: Timestamp,
     ) -> StoreResult<Option<User>> {
@@ -380,11 +340,12 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
             .write_one(
                 query(
                     "UPDATE identity_links SET last_login_at = $1 \
-                     WHERE provider = $2 AND subject = $3",
+                     WHERE provider = $2 AND subject = $3 AND issuer = $4",
                 )
                 .bind(now.unix())
                 .bind(provider)
-                .bind(subject),
+                .bind(subject)
+                .bind(issuer),
             )
             .await?;
         if touched == 0 {
@@ -392,35 +353,45 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
         }
         let statement = query(AssertSqlSafe(format!(
             "SELECT {} FROM identity_links l JOIN users u ON u.id = l.user_id \
-             WHERE l.provider = $1 AND l.subject = $2",
+             WHERE l.provider = $1 AND l.subject = $2 AND l.issuer = $3",
             super::user_columns_qualified()
         )));
         let found = self
-            .with_user(statement.bind(provider).bind(subject), |_| Ok(()))
+            .with_user(statement.bind(provider).bind(subject).bind(issuer), |_| {
+                Ok(())
+            })
             .await?;
         Ok(found.map(|((), user)| user))
     }
 
-    async fn link_identity(&self, link: &IdentityLink) -> StoreResult<()> {
-        self.write_one(
-            query(
-                "INSERT INTO identity_links (provider, subject, user_id, created_at, \
-                 last_login_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&link.provider)
-            .bind(&link.subject)
-            .bind(link.user_id.0)
-            .bind(link.created_at.unix())
-            .bind(link.last_login_at.unix())
-            .conflict(format!("a link to this `{}` account", link.provider)),
+    async fn create_linked_user(
+        &self,
+        user: &NewUser,
+        password_hash: &str,
+        link: &IdentityLink,
+    ) -> StoreResult<User> {
+        let mut tx = self.write().await?;
+        let created = insert_user(&mut tx, user, password_hash, link.created_at).await?;
+        query(
+            "INSERT INTO identity_links (provider, subject, issuer, user_id, created_at, \
+             last_login_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .await
-        .map(drop)
+        .bind(&link.provider)
+        .bind(&link.subject)
+        .bind(&link.issuer)
+        .bind(created.id.0)
+        .bind(link.created_at.unix())
+        .bind(link.last_login_at.unix())
+        .conflict(format!("a link to this `{}` account", link.provider))
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn identity_links(&self, user: UserId) -> StoreResult<Vec<IdentityLink>> {
         query(
-            "SELECT provider, subject, user_id, created_at, last_login_at \
+            "SELECT provider, subject, issuer, user_id, created_at, last_login_at \
              FROM identity_links WHERE user_id = $1 ORDER BY provider",
         )
         .bind(user.0)
@@ -428,6 +399,7 @@ impl<DB: Backend> UserStore for SqlStore<DB> {
             Ok(IdentityLink {
                 provider: row.value("provider")?,
                 subject: row.value("subject")?,
+                issuer: row.value("issuer")?,
                 user_id: UserId(row.value("user_id")?),
                 created_at: Timestamp::from_unix(row.value("created_at")?),
                 last_login_at: Timestamp::from_unix(row.value("last_login_at")?),
@@ -553,4 +525,56 @@ async fn require_role<DB: Backend>(tx: &mut Tx<DB>, role: &str) -> StoreResult<(
         Some(_) => Ok(()),
         None => Err(StoreError::UnknownRole(role.to_owned())),
     }
+}
+
+/// Inserts a user with its roles in `tx` (which the caller commits).
+async fn insert_user<DB: Backend>(
+    tx: &mut Tx<DB>,
+    user: &NewUser,
+    password_hash: &str,
+    now: Timestamp,
+) -> StoreResult<User> {
+    let id: i64 = query(
+        "INSERT INTO users (login, login_key, password_hash, first_name, last_name, \
+             lang, email, disabled, password_changed_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $8, $8) RETURNING id",
+    )
+    .bind(user.login.as_str())
+    .bind(user.login.key())
+    .bind(password_hash)
+    .bind(&user.first_name)
+    .bind(&user.last_name)
+    .bind(&user.lang)
+    .bind(&user.email)
+    .bind(now.unix())
+    .conflict(format!(
+        "a user with the login `{}` (compared ignoring case)",
+        user.login
+    ))
+    .fetch_one(&mut *tx)
+    .await?
+    .value("id")?;
+    let mut roles = user.roles.clone();
+    roles.sort();
+    roles.dedup();
+    for role in &roles {
+        require_role(tx, role).await?;
+        query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(User {
+        id: UserId(id),
+        login: user.login.as_str().to_owned(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        lang: user.lang.clone(),
+        email: user.email.clone(),
+        disabled: false,
+        roles,
+        created_at: now,
+        updated_at: now,
+    })
 }

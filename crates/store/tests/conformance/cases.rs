@@ -907,43 +907,51 @@ pub async fn audit_search_filters_and_pages(f: Fixture) {
     assert!(s.last_logins(&[]).await.unwrap().is_empty());
 }
 
-pub async fn identity_links_find_users_by_provider_and_subject(f: Fixture) {
+pub async fn identity_links_find_users_by_provider_issuer_and_subject(f: Fixture) {
     let s = f.store.as_ref();
-    let joe = add_user(s, "joe", &["admin"]).await;
-    let link = |provider: &str, subject: &str, user: UserId| IdentityLink {
+    const ISSUER: &str = "https://id.example.com";
+    let link = |provider: &str, subject: &str| IdentityLink {
         provider: provider.into(),
         subject: subject.into(),
-        user_id: user,
+        issuer: ISSUER.into(),
+        user_id: UserId(0),
         created_at: Timestamp::from_unix(T0),
         last_login_at: Timestamp::from_unix(T0),
     };
-    assert!(
-        s.linked_user("corp", "sub-1", now())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    s.link_identity(&link("corp", "sub-1", joe.id))
+    let linked = |provider: &'static str, issuer: &'static str, at: Timestamp| async move {
+        s.linked_user(provider, issuer, "sub-1", at).await.unwrap()
+    };
+    assert!(linked("corp", ISSUER, now()).await.is_none());
+    let mut joe_new = new_user("joe", &["admin"]);
+    joe_new.email = None;
+    let joe = s
+        .create_linked_user(&joe_new, "h", &link("corp", "sub-1"))
         .await
         .unwrap();
+    // Linked once only, and a taken login links nothing: each is one transaction.
     let err = s
-        .link_identity(&link("corp", "sub-1", joe.id))
+        .create_linked_user(&new_user("joe2", &[]), "h", &link("corp", "sub-1"))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    // The same subject at another provider is another account.
     assert!(
-        s.linked_user("other", "sub-1", now())
+        s.user_by_login("joe2").await.unwrap().is_none(),
+        "rolled back"
+    );
+    let err = s
+        .create_linked_user(&new_user("JOE", &[]), "h", &link("corp", "sub-2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // The same subject at another provider, or at another issuer, is another account.
+    assert!(linked("other", ISSUER, now()).await.is_none());
+    assert!(
+        linked("corp", "https://evil.example.com", now())
             .await
-            .unwrap()
             .is_none()
     );
     let later = Timestamp::from_unix(T0 + 60);
-    let found = s
-        .linked_user("corp", "sub-1", later)
-        .await
-        .unwrap()
-        .unwrap();
+    let found = linked("corp", ISSUER, later).await.unwrap();
     assert_eq!(
         (found.login.as_str(), found.roles.clone()),
         ("joe", vec!["admin".to_owned()])
@@ -951,6 +959,7 @@ pub async fn identity_links_find_users_by_provider_and_subject(f: Fixture) {
     let links = s.identity_links(joe.id).await.unwrap();
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].last_login_at, later, "the sign-in is recorded");
+    assert_eq!(links[0].issuer, ISSUER);
 
     // Sessions of kind `idp` are stored and found like password sessions.
     let mut idp = session("i1", joe.id, T0);
@@ -963,10 +972,7 @@ pub async fn identity_links_find_users_by_provider_and_subject(f: Fixture) {
 
     s.delete_user(joe.id).await.unwrap();
     assert!(
-        s.linked_user("corp", "sub-1", now())
-            .await
-            .unwrap()
-            .is_none(),
+        linked("corp", ISSUER, now()).await.is_none(),
         "links go with their user"
     );
 }

@@ -104,5 +104,5 @@ conformance!(
     deleting_a_user_removes_what_it_owns,
     set_password_links_are_one_time_and_replace_each_other,
     audit_search_filters_and_pages,
-    identity_links_find_users_by_provider_and_subject,
+    identity_links_find_users_by_provider_issuer_and_subject,
 );

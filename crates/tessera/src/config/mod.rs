@@ -61,6 +61,8 @@ pub struct Config {
     pub ui: UiConfig,
     /// `[accounts]`: how administrators bring users in.
     pub accounts: AccountsConfig,
+    /// `[log]`: the server's log lines.
+    pub log: LogConfig,
     /// `[[rules]]` (default: none): the access rules, in order; the first matching rule
     /// decides and no matching rule is denied. File only (no environment override).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -79,7 +81,7 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityProviderConfig {
-    /// `id`: lower-case letters, digits, `-` and `_` (1 to 32), unique; in paths.
+    /// `id`: lower-case letters, digits and `-` (1 to 32), unique; in paths.
     pub id: String,
     /// `name`: the sign-in button's label.
     pub name: String,
@@ -404,6 +406,37 @@ impl Default for UiConfig {
             sudo_timeout: ConfigDuration::secs(600),
         }
     }
+}
+
+/// The server's log lines on stderr (`[log]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `log.format` (default `text`): `text` (human-readable) or `json` (one object per
+    /// line). `--log-format` overrides it.
+    pub format: LogFormat,
+    /// `log.level` (default `info`): `error`, `warn`, `info`, `debug` or `trace`, or
+    /// directives such as `info,tessera_store=debug`. `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// `log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// How administrators bring users in (`[accounts]`).

@@ -112,12 +112,12 @@ impl Config {
         for (i, p) in self.identity_providers.iter().enumerate() {
             let key = |field: &str| format!("identity_providers[{i}].{field}");
             let id_ok = (1..=32).contains(&p.id.len())
-                && p.id.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-                });
+                && p.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !id_ok {
                 return err(format!(
-                    "{}: 1 to 32 lower-case letters, digits, `-` or `_`",
+                    "{}: 1 to 32 lower-case letters, digits or `-`",
                     key("id")
                 ));
             }
@@ -133,6 +133,12 @@ impl Config {
             }
             if !p.scopes.iter().any(|s| s == "openid") {
                 return err(format!("{}: must include `openid`", key("scopes")));
+            }
+            if !p.role_map.is_empty() && p.roles_claim.is_none() {
+                return err(format!(
+                    "{}: needs `roles_claim`, the claim it reads",
+                    key("role_map")
+                ));
             }
             for roles in p.role_map.values() {
                 for role in roles {
@@ -168,7 +174,8 @@ impl Config {
             out.push(tessera_http::settings::IdentityProvider {
                 id: p.id.clone(),
                 name: p.name.trim().to_owned(),
-                issuer: p.issuer.trim_end_matches('/').to_owned(),
+                // As configured: the provider's `iss` is compared with it exactly.
+                issuer: p.issuer.clone(),
                 client_id: p.client_id.clone(),
                 client_secret: tessera_http::settings::ClientSecretValue(secret),
                 scopes: p.scopes.clone(),

@@ -157,7 +157,10 @@ fn identity_providers_are_checked_naming_the_key() {
     let with_file = format!("client_secret_file = \"{}\"\n", secret.display());
     let ok = loaded(&provider("https://id.example.com/", &with_file), &[]).unwrap();
     let p = &ok.settings.http.identity_providers[0];
-    assert_eq!(p.issuer, "https://id.example.com", "trailing slash dropped");
+    assert_eq!(
+        p.issuer, "https://id.example.com/",
+        "kept as written: `iss` must equal it"
+    );
     assert_eq!(
         p.client_secret.0, "s3cret",
         "the line ending is not part of it"
@@ -217,4 +220,17 @@ fn identity_providers_are_checked_naming_the_key() {
     .unwrap_err()
     .0;
     assert!(e.starts_with("identity_providers[0].id:"), "{e}");
+    let e = loaded(
+        &provider(
+            "https://id.example.com",
+            &format!("{with_file}role_map = {{ ops = [\"operator\"] }}\n"),
+        ),
+        &[],
+    )
+    .unwrap_err()
+    .0;
+    assert!(
+        e.starts_with("identity_providers[0].role_map: needs `roles_claim`"),
+        "{e}"
+    );
 }

@@ -112,6 +112,25 @@ impl Config {
         if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&sudo) {
             return err("ui.sudo_timeout: must be between 1s and 1d");
         }
+        let levels = ["off", "error", "warn", "info", "debug", "trace"];
+        let directive_ok = |d: &str| match d.split_once('=') {
+            Some((target, level)) => {
+                !target.is_empty()
+                    && target
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                    && levels.contains(&level.to_ascii_lowercase().as_str())
+            }
+            None => levels.contains(&d.to_ascii_lowercase().as_str()),
+        };
+        if self.log.level.trim().is_empty()
+            || !self.log.level.split(',').map(str::trim).all(directive_ok)
+        {
+            return err(format!(
+                "log.level: `{}` is not a level (error, warn, info, debug, trace) or directives such as `info,tessera_store=debug`",
+                self.log.level
+            ));
+        }
         let invitation = self.accounts.invitation_lifetime.0;
         if !(Duration::from_secs(300)..=Duration::from_secs(30 * 86_400)).contains(&invitation) {
             return err("accounts.invitation_lifetime: must be between 5m and 30d");
