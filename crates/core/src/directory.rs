@@ -15,6 +15,14 @@ impl Accounts {
     /// Logs the event and stores it. A store failure is logged, not returned: the action
     /// the event describes has already happened.
     pub async fn record_audit(&self, e: AuditEvent) {
+        if e.event == "login" {
+            let method = e.method.clone().unwrap_or_else(|| "-".to_owned());
+            metrics::counter!("tessera_logins_total", "method" => method, "outcome" => e.outcome.clone())
+                .increment(1);
+        }
+        if e.outcome == "throttled" {
+            metrics::counter!("tessera_throttled_total", "event" => e.event.clone()).increment(1);
+        }
         tracing::info!(
             target: "tessera::audit",
             request = e.request_id.as_deref().unwrap_or("-"),

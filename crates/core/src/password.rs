@@ -419,13 +419,18 @@ impl PasswordHasher {
     ) -> Result<T> {
         let (done, result) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
+        let queued = std::time::Instant::now();
         let job: Job = Box::new(move || {
+            metrics::histogram!("tessera_password_hash_wait_seconds")
+                .record(queued.elapsed().as_secs_f64());
             // The caller went away (client disconnected): do not hash for nobody.
             if !done.is_closed() {
                 let _ = done.send(work(&inner));
             }
         });
-        self.inner.jobs.try_send(job).map_err(|e| match e {
+        let sent = self.inner.jobs.try_send(job);
+        metrics::gauge!("tessera_password_hash_queue_depth").set(self.inner.jobs.len() as f64);
+        sent.map_err(|e| match e {
             flume::TrySendError::Full(_) => Error::Busy("too many password checks in progress"),
             flume::TrySendError::Disconnected(_) => Error::Internal("password pool closed".into()),
         })?;

@@ -16,6 +16,7 @@ pub use crate::principal::Principal;
 use crate::principal::Who;
 
 /// Decides a request by `rules`. `Ok(None)`: allowed without identity (a public rule).
+/// Counted in `tessera_decisions_total` by credential kind and outcome.
 pub async fn decide(
     state: &AppState,
     rules: &Rules,
@@ -23,6 +24,36 @@ pub async fn decide(
     method: &str,
     path: &str,
     query: Option<&str>,
+) -> Result<Option<Principal>, Problem> {
+    let mut kind = None;
+    let decided = decide_counting(state, rules, parts, method, path, query, &mut kind).await;
+    let outcome = match &decided {
+        Ok(Some(_)) => "allowed",
+        Ok(None) => "public",
+        Err(p) if p.status == axum::http::StatusCode::UNAUTHORIZED => "unauthenticated",
+        Err(p) if p.status == axum::http::StatusCode::FORBIDDEN => "forbidden",
+        Err(p) if p.status == axum::http::StatusCode::TOO_MANY_REQUESTS => "throttled",
+        Err(p) if p.status.is_client_error() => "refused",
+        Err(_) => "error",
+    };
+    metrics::counter!(
+        "tessera_decisions_total",
+        "credential" => kind.map_or("none", CredentialKind::as_str),
+        "outcome" => outcome
+    )
+    .increment(1);
+    decided
+}
+
+/// [`decide`], noting in `kind` the kind of credential presented, once known.
+async fn decide_counting(
+    state: &AppState,
+    rules: &Rules,
+    parts: &Parts,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    kind_seen: &mut Option<CredentialKind>,
 ) -> Result<Option<Principal>, Problem> {
     let (ctx, csrf_ctx) = contexts(parts)?;
     let unsafe_method = csrf::is_unsafe(&method.parse().unwrap_or(axum::http::Method::POST));
@@ -41,6 +72,7 @@ pub async fn decide(
     let Some(kind) = kind_of(&presented) else {
         return Err(Problem::unauthenticated());
     };
+    *kind_seen = Some(kind);
     if !ctx.credentials_allowed {
         return Err(Problem::https_required());
     }

@@ -104,6 +104,8 @@ where
         return res;
     }
     let settings = &state.settings;
+    let started = std::time::Instant::now();
+    let labels = RequestLabels::of(&req, settings.proxy.is_some());
     // Only a proxied request's body is timed chunk by chunk (it streams to the upstream).
     let own = crate::paths::under_base_as_received(&settings.base_path, req.uri().path());
     let deadline = if settings.proxy.is_none() || own {
@@ -245,7 +247,53 @@ where
         }
     };
     finish(state, &out, &mut res);
+    labels.record(res.status(), started);
     res
+}
+
+/// The labels of the request metrics: the route template (never the raw path), a known
+/// method, and the status class of the answer.
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+}
+
+impl RequestLabels {
+    fn of(req: &Request, gateway: bool) -> Self {
+        let route = match req.extensions().get::<axum::extract::MatchedPath>() {
+            Some(m) => m.as_str().to_owned(),
+            None if gateway => "{gateway}".to_owned(),
+            None => "{unmatched}".to_owned(),
+        };
+        use axum::http::Method;
+        let method = match *req.method() {
+            Method::GET => "GET",
+            Method::HEAD => "HEAD",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::PATCH => "PATCH",
+            Method::DELETE => "DELETE",
+            Method::OPTIONS => "OPTIONS",
+            _ => "other",
+        };
+        Self { route, method }
+    }
+
+    fn record(self, status: axum::http::StatusCode, started: std::time::Instant) {
+        metrics::counter!(
+            "tessera_http_requests_total",
+            "route" => self.route.clone(),
+            "method" => self.method,
+            "status" => status.as_str().to_owned()
+        )
+        .increment(1);
+        metrics::histogram!(
+            "tessera_http_request_duration_seconds",
+            "route" => self.route,
+            "method" => self.method
+        )
+        .record(started.elapsed().as_secs_f64());
+    }
 }
 
 /// The request facts the response headers depend on.

@@ -8,5 +8,6 @@ pub mod cli;
 pub mod credentials;
 pub mod listener;
 pub mod logging;
+pub mod metrics;
 pub mod sched;
 pub mod serve;

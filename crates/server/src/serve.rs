@@ -15,6 +15,12 @@ pub async fn run(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<
     // Bound first: a taken port fails before anything (such as the first admin) is created.
     let listener = std::net::TcpListener::bind(addr)
         .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
+    if let Some(metrics) = config.metrics.address() {
+        let listener = tokio::net::TcpListener::bind(metrics)
+            .await
+            .with_context(|| format!("metrics.listen: cannot listen on {metrics}"))?;
+        crate::metrics::serve(listener)?;
+    }
     let app = App::build(config).await?;
     let password = std::env::var("TESSERA_ADMIN_PASSWORD").ok();
     bootstrap_admin(app.accounts(), password).await?;

@@ -272,8 +272,10 @@ impl Authenticator {
     ) -> std::result::Result<Arc<Identity>, AuthFailure> {
         let parsed = token::parse(presented).map_err(|_| AuthFailure::Invalid)?;
         if let Some(identity) = self.cached_identity(&parsed.digest) {
+            metrics::counter!("tessera_verification_cache_hits_total").increment(1);
             return identity;
         }
+        metrics::counter!("tessera_verification_cache_misses_total").increment(1);
         let generation = self
             .inner
             .cache_generation

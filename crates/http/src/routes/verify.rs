@@ -1,10 +1,12 @@
 //! `GET {base}/verify`: the forward-auth decision for nginx `auth_request`, Traefik
-//! ForwardAuth and Envoy's HTTP ext_authz. The original method and URI come from
-//! `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik) or `X-Original-Method`/`X-Original-URI`
-//! (nginx), believed only from `server.trusted_proxies`.
+//! ForwardAuth, Caddy `forward_auth` and Envoy's HTTP ext_authz (whose check, sent with the
+//! client's method and path, `examples/envoy/envoy.yaml` turns into this request). The
+//! original method and URI come from `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik,
+//! Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), believed only from
+//! `server.trusted_proxies`. A 200 always carries the four `X-Tessera-*` headers.
 
 use axum::extract::{Request, State};
-use axum::http::HeaderName;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 
 use crate::context::contexts;
@@ -15,6 +17,14 @@ const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-meth
 const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+/// The identity headers of [`crate::principal::Principal::headers`]: on a public rule they
+/// are answered too, empty.
+const ANONYMOUS: [HeaderName; 4] = [
+    HeaderName::from_static("x-tessera-user"),
+    HeaderName::from_static("x-tessera-session"),
+    HeaderName::from_static("x-tessera-permissions"),
+    HeaderName::from_static("x-tessera-credential"),
+];
 
 /// The original request's method or URI. Both header families may be present only when
 /// they agree: a proxy sets one family and passes the client's headers on, so a client
@@ -83,10 +93,17 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Respo
         for (name, value) in p.headers() {
             headers.insert(name, value);
         }
+    } else {
+        // A public rule: the same four headers, empty. A proxy that copies them from every
+        // 200 then overwrites what a client sent instead of keeping it (or, Caddy 2.6,
+        // sending its unexpanded placeholder).
+        for name in ANONYMOUS {
+            headers.insert(name, HeaderValue::from_static(""));
+        }
     }
     headers.insert(
         axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
+        HeaderValue::from_static("no-store"),
     );
     let mut res = Response::new(axum::body::Body::empty());
     *res.headers_mut() = headers;

@@ -19,7 +19,9 @@ impl Env {
     pub fn sqlite() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
-            vars: Vec::new(),
+            // Tests run side by side: no metrics listener on the default port (a test
+            // that wants one names a free port).
+            vars: vec![("TESSERA_METRICS__LISTEN".into(), String::new())],
         }
     }
 
@@ -28,7 +30,10 @@ impl Env {
         let url = tessera_store::testkit::postgres_url().await?;
         Some(Self {
             dir: tempfile::tempdir().unwrap(),
-            vars: vec![("TESSERA_DATABASE__URL".into(), url)],
+            vars: vec![
+                ("TESSERA_DATABASE__URL".into(), url),
+                ("TESSERA_METRICS__LISTEN".into(), String::new()),
+            ],
         })
     }
 

@@ -40,6 +40,7 @@ mod admin;
 mod admin_api;
 mod admin_console;
 mod browser;
+mod caddy;
 mod client;
 mod console;
 mod credentials;

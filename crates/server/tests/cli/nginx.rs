@@ -1,6 +1,7 @@
 //! A real nginx in front of an API, asking Tessera through `auth_request`, configured by
 //! `examples/nginx/nginx.conf` (only the ports and file locations are changed).
 
+use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -28,6 +29,10 @@ struct Nginx(std::process::Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // The master leads a process group of its own: its workers go with it, rather
+        // than living on with the listening socket.
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -82,6 +87,7 @@ async fn nginx_auth_request_gets_the_same_decisions() {
     let conf_path = prefix.join("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap();
     let child = Command::new(&nginx)
+        .process_group(0)
         .arg("-p")
         .arg(&prefix)
         .arg("-c")

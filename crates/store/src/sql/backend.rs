@@ -137,7 +137,14 @@ impl RowsAffected for PgQueryResult {
 /// Any database error, as the store reports it: [`StoreError::Unavailable`], which every
 /// caller turns into a refusal (fail closed).
 pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
+    metrics::counter!("tessera_store_errors_total").increment(1);
     StoreError::Unavailable(e.to_string())
+}
+
+/// Records how long a statement took (`tessera_store_query_duration_seconds`).
+fn timed(started: std::time::Instant) {
+    metrics::histogram!("tessera_store_query_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
 }
 
 /// The error of a statement: `conflict`, when the statement declared one, for a unique
@@ -230,7 +237,9 @@ impl<DB: Backend> Query<DB> {
     pub(crate) async fn execute(self, on: impl On<DB>) -> StoreResult<u64> {
         let (statement, conflict) = self.prepare()?;
         let mut conn = on.connection().await?;
+        let started = std::time::Instant::now();
         let done = statement.execute(conn.executor()).await;
+        timed(started);
         done.map(|r| r.count()).map_err(|e| failure(e, conflict))
     }
 
@@ -238,7 +247,9 @@ impl<DB: Backend> Query<DB> {
     pub(crate) async fn fetch_optional(self, on: impl On<DB>) -> StoreResult<Option<DB::Row>> {
         let (statement, conflict) = self.prepare()?;
         let mut conn = on.connection().await?;
+        let started = std::time::Instant::now();
         let row = statement.fetch_optional(conn.executor()).await;
+        timed(started);
         row.map_err(|e| failure(e, conflict))
     }
 
@@ -256,7 +267,9 @@ impl<DB: Backend> Query<DB> {
     ) -> StoreResult<Vec<T>> {
         let (statement, conflict) = self.prepare()?;
         let mut conn = on.connection().await?;
+        let started = std::time::Instant::now();
         let rows = statement.fetch_all(conn.executor()).await;
+        timed(started);
         rows.map_err(|e| failure(e, conflict))?
             .iter()
             .map(decode)

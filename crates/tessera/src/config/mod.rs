@@ -63,6 +63,8 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// `[log]`: the server's log lines.
     pub log: LogConfig,
+    /// `[metrics]`: Prometheus metrics on a listener of their own.
+    pub metrics: MetricsConfig,
     /// `[[rules]]` (default: none): the access rules, in order; the first matching rule
     /// decides and no matching rule is denied. File only (no environment override).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -405,6 +407,30 @@ impl Default for UiConfig {
             enabled: true,
             sudo_timeout: ConfigDuration::secs(600),
         }
+    }
+}
+
+/// Prometheus metrics (`[metrics]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `metrics.listen` (default `127.0.0.1:9464`; empty turns metrics off): the address
+    /// of the listener serving `GET /metrics`, never the main one.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9464".to_owned(),
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The metrics address, or `None` when metrics are off.
+    pub fn address(&self) -> Option<std::net::SocketAddr> {
+        self.listen.parse().ok()
     }
 }
 

@@ -131,6 +131,12 @@ impl Config {
                 self.log.level
             ));
         }
+        if !self.metrics.listen.is_empty() && self.metrics.address().is_none() {
+            return err(format!(
+                "metrics.listen: `{}` is not an address and port such as `127.0.0.1:9464` (empty turns metrics off)",
+                self.metrics.listen
+            ));
+        }
         let invitation = self.accounts.invitation_lifetime.0;
         if !(Duration::from_secs(300)..=Duration::from_secs(30 * 86_400)).contains(&invitation) {
             return err("accounts.invitation_lifetime: must be between 5m and 30d");
