@@ -1,4 +1,5 @@
-//! Liveness and readiness probes (outside the base path).
+//! Liveness and readiness probes, and the OAuth 2.0 authorization server metadata
+//! (RFC 8414), outside the base path.
 
 use std::time::Duration;
 
@@ -15,6 +16,35 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/.well-known/oauth-authorization-server", get(metadata))
+        .route(
+            "/.well-known/oauth-authorization-server/{*issuer_path}",
+            get(metadata),
+        )
+}
+
+/// RFC 8414 metadata, so that OAuth2 libraries find the token, introspection and
+/// revocation endpoints: the issuer is this server's origin and base path (the document
+/// is also at `/.well-known/oauth-authorization-server{base}`, where RFC 8414 puts it
+/// for an issuer with a path).
+async fn metadata(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let origin = crate::context::contexts(&parts)
+        .map(|(c, _)| c.own_origin.clone())
+        .unwrap_or_default();
+    let issuer = format!("{origin}{}", state.settings.base_path);
+    let body = json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    });
+    Json(body).into_response()
 }
 
 /// The process is up and serving.

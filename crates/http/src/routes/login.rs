@@ -492,11 +492,14 @@ fn render(
         }
         Output::OAuth2 => {
             let scope: Vec<&str> = identity.permissions.iter().map(|p| p.as_str()).collect();
+            // No permission is `null`, not `""` (which OAuth2 libraries read as one empty
+            // scope).
+            let scope = (!scope.is_empty()).then(|| scope.join(" "));
             let mut res = Json(json!({
                 "access_token": token,
                 "token_type": "bearer",
                 "expires_in": expires_in(identity),
-                "scope": scope.join(" "),
+                "scope": scope,
             }))
             .into_response();
             res.headers_mut()

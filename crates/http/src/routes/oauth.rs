@@ -268,12 +268,16 @@ async fn token_inner(state: AppState, req: Request) -> Result<Response, OAuthErr
         .issue_access_token(user, &permissions, scopes, lifetime, client)
         .await?;
     let expires_in = identity.session.expires_at.unix() - identity.session.created_at.unix();
-    let body = json!({
+    let mut body = json!({
         "access_token": token.expose(),
         "token_type": "bearer",
         "expires_in": expires_in,
-        "scope": identity.effective_scope(),
     });
+    // Omitted when empty: `""` reads as one empty scope to OAuth2 libraries.
+    let scope = identity.effective_scope();
+    if !scope.is_empty() {
+        body["scope"] = json!(scope);
+    }
     Ok(no_store(Json(body).into_response()))
 }
 

@@ -588,3 +588,44 @@ async fn disable_and_enable(env: Env) {
     env.run(&["apikey", "enable", &key], "").success();
     assert_eq!(c.send_once(exchange(&c)).await.status, 200);
 }
+
+/// OAuth2 libraries find the endpoints from the RFC 8414 metadata, at the root and where
+/// RFC 8414 puts it for an issuer with a path; the token endpoint it names works, and an
+/// empty scope is left out of its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth2_clients_discover_the_endpoints() {
+    let env = Env::sqlite();
+    env.add_user("joe", PW, &[]);
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    let at_root = c.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(at_root.status, 200, "{}", at_root.body);
+    let with_path = c.get("/.well-known/oauth-authorization-server/api").await;
+    assert_eq!(at_root.json(), with_path.json());
+    let m = at_root.json();
+    assert_eq!(m["issuer"], server.url("/api"));
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!(["client_credentials"])
+    );
+    let token_endpoint = m["token_endpoint"].as_str().unwrap();
+    assert_eq!(token_endpoint, server.url("/api/oauth/token"));
+    assert_eq!(m["revocation_endpoint"], server.url("/api/oauth/revoke"));
+
+    let secret = env
+        .run(&["client-secret", "show", "joe"], "")
+        .success_trimmed();
+    let path = token_endpoint.strip_prefix(&server.base).unwrap();
+    let r = c
+        .send_once(
+            c.auth(Method::POST, path, &basic("joe", &secret))
+                .form(&[("grant_type", "client_credentials")]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.json().get("scope").is_none(),
+        "no empty scope: {}",
+        r.body
+    );
+}

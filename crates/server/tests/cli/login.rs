@@ -596,6 +596,11 @@ async fn native_tls() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.set_cookie("sessionid").unwrap().contains("; Secure"));
     assert!(r.header("strict-transport-security").is_some());
+    assert_eq!(
+        r.json()["scope"],
+        serde_json::Value::Null,
+        "no permission is null, not an empty scope"
+    );
     let token = r.json()["access_token"].as_str().unwrap().to_owned();
     let info = c.send(c.bearer(Method::GET, "/api/session", &token)).await;
     assert_eq!(info.status, 200);
