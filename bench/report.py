@@ -2,7 +2,8 @@
 Input lines: name rps p50 p99 peak_rss_kib rss_kib (the second RSS: at the end of the run)."""
 import json, platform, os, sys, time
 
-order = ["idle", "idle-after-logins", "argon2id-raw", "hello", "axum-login", "django-token", "verify-token", "verify-cookie",
+order = ["idle", "idle-after-logins", "argon2id-raw", "hello", "axum-login", "django-token", "verify-token",
+         "verify-token-no-metrics", "verify-cookie",
          "session-info", "gateway", "gateway-nginx", "login", "verify-under-login-flood", "scale-1k", "scale-1m",
          "pg-verify-token", "pg-scale-1k", "pg-scale-1m"]
 rounds = {}
@@ -58,6 +59,8 @@ flood_p99 = flood_p99s[(len(flood_p99s) - 1) // 2] if flood_p99s else None
 targets = [
     ("verify-token / hello", ratio("verify-token", "hello"), ">= 0.7", lambda v: v >= 0.7),
     ("verify-token / django-token", ratio("verify-token", "django-token"), ">= 50", lambda v: v >= 50),
+    ("verify-token with / without metrics", ratio("verify-token", "verify-token-no-metrics"), ">= 0.97",
+     lambda v: v >= 0.97),
     ("verify-cookie / hello", ratio("verify-cookie", "hello"), ">= 0.6", lambda v: v >= 0.6),
     ("verify-cookie / axum-login", ratio("verify-cookie", "axum-login"), ">= 3", lambda v: v >= 3),
     ("session-info / hello", ratio("session-info", "hello"), ">= 0.5", lambda v: v >= 0.5),

@@ -112,6 +112,10 @@ listen = "127.0.0.1:8110"
 trusted_proxies = ["127.0.0.1"]
 data_dir = "$work/t/data"
 
+# Metrics on, as by default: verify-token-no-metrics below measures their cost.
+[metrics]
+listen = "127.0.0.1:8119"
+
 # The login scenario sends 64 concurrent logins of one account; attempts are counted
 # before hashing, so the default limit (10) would answer most of them 429.
 [throttle]
@@ -131,6 +135,11 @@ pat=$(cd "$work/t" && "$tessera" token create bench --name bench --expires-in 30
 (cd "$work/t" && exec "$tessera" serve >"$work/tessera.log" 2>&1) & pids+=($!)
 tessera_pid=$!
 wait_port 8110
+# The same server on the same database with metrics off: their cost on the verify path.
+(cd "$work/t" && TESSERA_SERVER__LISTEN=127.0.0.1:8113 TESSERA_METRICS__LISTEN= \
+  exec "$tessera" serve >"$work/no-metrics.log" 2>&1) & pids+=($!)
+no_metrics_pid=$!
+wait_port 8113
 sleep 1
 # Idle: started, migrated, nothing asked yet.
 echo "idle 0 - - $(rss_now_kib "$tessera_pid") $(rss_now_kib "$tessera_pid")" >>"$work/rounds.txt"
@@ -146,6 +155,9 @@ cat >"$work/g/tessera.toml" <<TOML
 listen = "127.0.0.1:8111"
 base_path = "/auth"
 data_dir = "$work/g/data"
+
+[metrics]
+listen = ""
 
 [proxy]
 upstream = "http://127.0.0.1:8102"
@@ -210,6 +222,9 @@ listen = "127.0.0.1:8112"
 trusted_proxies = ["127.0.0.1"]
 data_dir = "$work/p/data"
 
+[metrics]
+listen = ""
+
 [database]
 url = "$pg"
 
@@ -250,6 +265,7 @@ for round in $(seq "$ROUNDS"); do
   run axum-login "$login_pid" -s "$here/axum_login.lua" http://127.0.0.1:8103/api/me
   run django-token "$django_pid" -H "Authorization: Token $django_token" http://127.0.0.1:8101/api/me
   run verify-token "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
+  run verify-token-no-metrics "$no_metrics_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8113/api/verify
   run verify-cookie "$tessera_pid" "${verify[@]}" -H "Cookie: $cookie" http://127.0.0.1:8110/api/verify
   run session-info "$tessera_pid" -H "Authorization: Bearer $session" http://127.0.0.1:8110/api/session
   run gateway "$gateway_pid" -H "Authorization: Bearer $gw_pat" http://127.0.0.1:8111/api/me
