@@ -8,7 +8,7 @@
 //!
 //! It keeps its data in `./orders-data` (the SQLite database and the server key) and
 //! listens on `127.0.0.1:3000`. Create a user with the server's CLI on the same database:
-//! `tessera --config <(printf '[server]\ndata_dir = "orders-data"\n') user create ada`.
+//! `TESSERA_SERVER__DATA_DIR=orders-data tessera user add ada`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

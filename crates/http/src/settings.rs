@@ -43,6 +43,19 @@ pub enum Secure {
     Never,
 }
 
+/// How a password login answers when the request asks for no format (`login.default_output`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginOutput {
+    /// A login whose body is JSON gets the JSON answer, any other the plain token.
+    #[default]
+    Auto,
+    /// The session token as `text/plain`.
+    Plain,
+    /// The JSON answer (`authtoken`, `sessionid`, `login`, ...).
+    Json,
+}
+
 /// The session cookie's name and attributes (`[session]`).
 #[derive(Debug, Clone)]
 pub struct SessionCookie {
@@ -98,6 +111,8 @@ pub struct HttpSettings {
     pub allow_query_credentials: bool,
     /// `login.redirect_uris`: the exact URIs a login may redirect to with its token.
     pub redirect_uris: Vec<String>,
+    /// `login.default_output`: the answer of a password login that asks for no format.
+    pub login_default_output: LoginOutput,
     /// Access rules for the gateway and `{base}/verify`.
     pub rules: Arc<Rules>,
     /// Gateway mode, when `proxy.upstream` is set.
@@ -191,6 +206,7 @@ impl Default for HttpSettings {
             url_param: None,
             allow_query_credentials: false,
             redirect_uris: Vec::new(),
+            login_default_output: LoginOutput::Auto,
             rules: Arc::new(Rules::default()),
             proxy: None,
             ui: Some(Ui {

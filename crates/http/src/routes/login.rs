@@ -21,6 +21,7 @@ use crate::cookies::SetSessionCookie;
 use crate::credentials::{self, Presented};
 use crate::csrf::{self, Binding, CsrfContext, IssueToken};
 use crate::problem::Challenge;
+use crate::settings::LoginOutput;
 use crate::{AppState, Problem};
 
 /// How a login's credentials arrived (recorded, and decides the 401 challenge).
@@ -62,7 +63,8 @@ fn is_true(v: Option<&str>) -> bool {
     matches!(v, Some("true" | "1" | "yes"))
 }
 
-fn wants_json(headers: &HeaderMap) -> bool {
+/// `Accept` lists `media_type` (parameters and quality ignored).
+fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
@@ -73,11 +75,23 @@ fn wants_json(headers: &HeaderMap) -> bool {
                 .next()
                 .unwrap_or("")
                 .trim()
-                .eq_ignore_ascii_case("application/json")
+                .eq_ignore_ascii_case(media_type)
         })
 }
 
+/// The answer of a password login that asks for no format (`login.default_output`):
+/// under `auto`, JSON when the request's body was JSON, the plain token otherwise.
+fn default_output(setting: LoginOutput, json_body: bool) -> Output {
+    match setting {
+        LoginOutput::Json => Output::Json,
+        LoginOutput::Auto if json_body => Output::Json,
+        LoginOutput::Auto | LoginOutput::Plain => Output::Plain,
+    }
+}
+
 /// Decided before the password is checked, so a refused output creates no session.
+/// Explicit options win over `default`: the parameters, then `Accept: application/json`,
+/// then `next`, then `Accept: text/plain`.
 fn choose_output(
     params: &Fields,
     headers: &HeaderMap,
@@ -98,15 +112,20 @@ fn choose_output(
         }
         return Ok(Output::OAuth2);
     }
-    if p("_output") == Some("json")
-        || is_true(p("_json"))
-        || p("format") == Some("json")
-        || wants_json(headers)
-    {
+    if p("_output") == Some("json") || is_true(p("_json")) || p("format") == Some("json") {
+        return Ok(Output::Json);
+    }
+    if p("_output") == Some("plain") || p("format") == Some("plain") {
+        return Ok(Output::Plain);
+    }
+    if accepts(headers, "application/json") {
         return Ok(Output::Json);
     }
     if let Some(next) = p("next") {
         return Ok(Output::Next(safe_next(next)));
+    }
+    if accepts(headers, "text/plain") {
+        return Ok(Output::Plain);
     }
     Ok(default)
 }
@@ -134,7 +153,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
         let in_url = creds.method == Method_::Query;
         return login(
             in_url,
-            password_login(&state, &parts, ctx, csrf_ctx, creds, &query),
+            password_login(&state, &parts, ctx, csrf_ctx, creds, &query, false),
         )
         .await;
     }
@@ -152,7 +171,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
         let in_url = creds.method == Method_::Query;
         return login(
             in_url,
-            password_login(&state, &parts, ctx, csrf_ctx, creds, &query),
+            password_login(&state, &parts, ctx, csrf_ctx, creds, &query, false),
         )
         .await;
     }
@@ -244,9 +263,10 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
     // Output options may come in the query string or the body.
     params.extend(query);
     let in_url = creds.method == Method_::Query;
+    let json_body = json.is_some();
     login(
         in_url,
-        password_login(&state, &parts, ctx, csrf_ctx, creds, &params),
+        password_login(&state, &parts, ctx, csrf_ctx, creds, &params, json_body),
     )
     .await
 }
@@ -402,11 +422,13 @@ async fn password_login(
     csrf_ctx: &CsrfContext,
     creds: Credentials,
     params: &Fields,
+    json_body: bool,
 ) -> Result<Response, Problem> {
     if !ctx.credentials_allowed {
         return Err(Problem::https_required());
     }
-    let output = choose_output(params, &parts.headers, ctx, state, Output::Plain)?;
+    let default = default_output(state.settings.login_default_output, json_body);
+    let output = choose_output(params, &parts.headers, ctx, state, default)?;
     let is_post = parts.method == Method::POST;
     // A browser's login POST must prove it came from our own page (login CSRF); clients
     // that are not browsers send neither header and cannot be used for that attack.
@@ -626,8 +648,18 @@ mod tests {
             header::ACCEPT,
             HeaderValue::from_static("text/html, application/json;q=0.9"),
         );
-        assert!(wants_json(&h));
+        assert!(accepts(&h, "application/json"));
+        assert!(!accepts(&h, "text/plain"));
         h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
-        assert!(!wants_json(&h));
+        assert!(!accepts(&h, "application/json"));
+    }
+
+    #[test]
+    fn default_output_follows_the_setting_and_the_body() {
+        let is_json = |o: Output| matches!(o, Output::Json);
+        assert!(is_json(default_output(LoginOutput::Auto, true)));
+        assert!(!is_json(default_output(LoginOutput::Auto, false)));
+        assert!(!is_json(default_output(LoginOutput::Plain, true)));
+        assert!(is_json(default_output(LoginOutput::Json, false)));
     }
 }

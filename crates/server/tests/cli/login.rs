@@ -145,7 +145,12 @@ async fn json_login(env: Env) {
         .await;
     assert_eq!(login.status, 200, "{}", login.body);
     assert!(login.set_cookie("calypso-session-id").is_some());
-    assert!(login.body.starts_with("tss_"), "plain token by default");
+    // A JSON login answers JSON (`login.default_output = "auto"`).
+    assert_eq!(login.header("content-type"), Some("application/json"));
+    let answer = login.json();
+    assert!(login.field("authtoken").starts_with("tss_"), "{answer}");
+    assert_eq!(answer["login"], "joe");
+    assert_eq!(answer["firstname"], "Joe");
 
     let info = c.get("/apis/authentication/login").await;
     assert_eq!(info.status, 200);
@@ -155,6 +160,10 @@ async fn json_login(env: Env) {
     assert_eq!(v["kind"], "password");
     assert_eq!(v["roles"], serde_json::json!(["admin"]));
     assert_eq!(v["permissions"], serde_json::json!(["*"]));
+    assert_eq!(
+        v["sessionid"], answer["sessionid"],
+        "the session just opened"
+    );
     assert!(v["scopes"].is_null());
     for k in [
         "sessionid",
@@ -669,4 +678,150 @@ async fn session_activity_is_coalesced() {
         seen >= created + 2,
         "activity recorded after the interval: {seen} vs {created}"
     );
+}
+
+/// What a successful login answered: `plain` (the token as text), `json` (the JSON
+/// answer), or `redirect` and the location before its query.
+#[track_caller]
+fn answer(r: &Resp) -> String {
+    match r.status {
+        200 if r.header("content-type") == Some("text/plain; charset=utf-8") => {
+            assert!(r.body.starts_with("tss_"), "{}", r.body);
+            "plain".to_owned()
+        }
+        200 => {
+            assert_eq!(r.header("content-type"), Some("application/json"));
+            assert!(r.field("authtoken").starts_with("tss_"), "{}", r.body);
+            "json".to_owned()
+        }
+        302 | 303 => {
+            let location = r.header("location").unwrap();
+            format!("redirect {}", location.split('?').next().unwrap())
+        }
+        _ => panic!("login failed: {} {}", r.status, r.body),
+    }
+}
+
+/// `login.default_output`: under `auto` (the default) a JSON body gets the JSON answer
+/// and Basic, form and query logins the plain token; `plain` and `json` answer every login
+/// so; explicit options (`_output`, `format`, `_json`, `Accept`, `next`, `redirect_uri`)
+/// win over all three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_answer_follows_the_body_the_setting_and_explicit_options() {
+    type Request = fn(&Client) -> reqwest::RequestBuilder;
+    const APP: &str = "redirect https://app.example.com/cb";
+    const TO_APP: &str = "/api/login?redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb";
+    fn json_with(option: &str, value: &str) -> serde_json::Value {
+        let mut body = serde_json::json!({"username": "joe", "password": PW});
+        body[option] = value.into();
+        body
+    }
+    // Each request and its answer under `auto` (also when the key is not set), `plain`
+    // and `json`.
+    let requests: [(&str, Request, [&str; 3]); 14] = [
+        (
+            "json body",
+            |c| c.json_login("joe", PW),
+            ["json", "plain", "json"],
+        ),
+        (
+            "form",
+            |c| c.form_login_at("/api/login", "joe", PW),
+            ["plain", "plain", "json"],
+        ),
+        (
+            "basic POST",
+            |c| c.basic_login("joe", PW),
+            ["plain", "plain", "json"],
+        ),
+        (
+            "basic GET",
+            |c| c.auth(Method::GET, "/api/login", &basic("joe", PW)),
+            ["plain", "plain", "json"],
+        ),
+        (
+            "json body with _output=plain",
+            |c| {
+                c.req(Method::POST, "/api/login")
+                    .json(&json_with("_output", "plain"))
+            },
+            ["plain"; 3],
+        ),
+        (
+            "json body, ?format=plain",
+            |c| c.json_login_at("/api/login?format=plain", "joe", PW),
+            ["plain"; 3],
+        ),
+        (
+            "json body, Accept: text/plain",
+            |c| c.json_login("joe", PW).header("accept", "text/plain"),
+            ["plain"; 3],
+        ),
+        (
+            "form, Accept: application/json",
+            |c| {
+                c.form_login_at("/api/login", "joe", PW)
+                    .header("accept", "application/json")
+            },
+            ["json"; 3],
+        ),
+        (
+            "form with _json=true",
+            |c| {
+                let fields = [("username", "joe"), ("password", PW), ("_json", "true")];
+                c.req(Method::POST, "/api/login").form(&fields)
+            },
+            ["json"; 3],
+        ),
+        (
+            "basic, ?_output=json",
+            |c| c.auth(Method::POST, "/api/login?_output=json", &basic("joe", PW)),
+            ["json"; 3],
+        ),
+        (
+            "basic, ?_output=plain",
+            |c| c.auth(Method::POST, "/api/login?_output=plain", &basic("joe", PW)),
+            ["plain"; 3],
+        ),
+        (
+            "json body with next",
+            |c| {
+                c.req(Method::POST, "/api/login")
+                    .json(&json_with("next", "/orders"))
+            },
+            ["redirect /orders"; 3],
+        ),
+        (
+            "json body, ?redirect_uri",
+            |c| c.json_login_at(TO_APP, "joe", PW),
+            [APP; 3],
+        ),
+        (
+            "basic GET, ?redirect_uri",
+            |c| c.auth(Method::GET, TO_APP, &basic("joe", PW)),
+            [APP; 3],
+        ),
+    ];
+    for (setting, column) in [
+        (None, 0),
+        (Some("auto"), 0),
+        (Some("plain"), 1),
+        (Some("json"), 2),
+    ] {
+        let line = setting.map_or(String::new(), |s| format!("default_output = \"{s}\"\n"));
+        let env = Env::sqlite().config(&format!(
+            "[login]\nredirect_uris = [\"https://app.example.com/cb\"]\n{line}"
+        ));
+        env.add_user("joe", PW, &[]);
+        let server = env.serve(&[]);
+        let mut c = Client::new(&server.base);
+        for (name, request, expected) in &requests {
+            let r = c.send_once(request(&c)).await;
+            assert_eq!(
+                answer(&r),
+                expected[column],
+                "{name}, default_output {setting:?}"
+            );
+        }
+    }
 }

@@ -44,6 +44,7 @@ mod caddy;
 mod client;
 mod console;
 mod credentials;
+mod examples;
 mod fake_op;
 mod gateway;
 mod hardening;

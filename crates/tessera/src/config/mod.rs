@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use self::env::{deserialize, overlay_env, parse_toml};
 pub use self::settings::Settings;
-pub use tessera_http::settings::{SameSite, Secure};
+pub use tessera_http::settings::{LoginOutput, SameSite, Secure};
 
 /// A configuration problem, as one line that names the key.
 #[derive(Debug)]
@@ -387,6 +387,10 @@ pub struct LoginConfig {
     /// `login.redirect_uris` (default `[]`): the exact URIs a login may redirect to with
     /// `access_token`.
     pub redirect_uris: Vec<String>,
+    /// `login.default_output` (default `auto`): how a password login that asks for no
+    /// format answers: `auto` (JSON for a JSON body, the plain token otherwise), `plain`
+    /// or `json`. Output parameters and `Accept` still win.
+    pub default_output: LoginOutput,
 }
 
 /// The web console under `{base}/ui/` (`[ui]`).

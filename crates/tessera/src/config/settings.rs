@@ -243,6 +243,7 @@ impl Config {
             url_param: self.tokens.url_param.clone(),
             allow_query_credentials: self.login.allow_query_credentials,
             redirect_uris: self.login.redirect_uris.clone(),
+            login_default_output: self.login.default_output,
             rules: std::sync::Arc::new(rules),
             ui: self.ui.enabled.then_some(h::Ui {
                 sudo_timeout: self.ui.sudo_timeout.0,

@@ -234,3 +234,45 @@ fn identity_providers_are_checked_naming_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn login_default_output_is_read_checked_and_carried() {
+    let d = loaded("", &[]).unwrap();
+    assert_eq!(d.config.login.default_output, LoginOutput::Auto);
+    assert_eq!(d.settings.http.login_default_output, LoginOutput::Auto);
+    for (text, want) in [
+        ("auto", LoginOutput::Auto),
+        ("plain", LoginOutput::Plain),
+        ("json", LoginOutput::Json),
+    ] {
+        let l = loaded(&format!("[login]\ndefault_output = \"{text}\"\n"), &[]).unwrap();
+        assert_eq!(l.settings.http.login_default_output, want, "{text}");
+        // `config show` prints it back as written.
+        assert!(
+            l.config
+                .to_redacted_toml()
+                .contains(&format!("default_output = \"{text}\"")),
+            "{text}"
+        );
+    }
+    let env = [(
+        "TESSERA_LOGIN__DEFAULT_OUTPUT".to_owned(),
+        "json".to_owned(),
+    )];
+    let l = loaded("[login]\ndefault_output = \"plain\"\n", &env).unwrap();
+    assert_eq!(l.settings.http.login_default_output, LoginOutput::Json);
+    let e = load("[login]\ndefault_output = \"xml\"\n", &[])
+        .unwrap_err()
+        .0;
+    assert!(
+        e.starts_with("login.default_output:") && e.contains("xml") && !e.contains('\n'),
+        "{e}"
+    );
+    let e = load("", &[("TESSERA_LOGIN__DEFAULT_OUTPUT", "text")])
+        .unwrap_err()
+        .0;
+    assert!(
+        e.starts_with("login.default_output") && e.contains("TESSERA_LOGIN__DEFAULT_OUTPUT"),
+        "{e}"
+    );
+}
