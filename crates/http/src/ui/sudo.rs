@@ -87,6 +87,21 @@ struct SudoPage {
     provider: Option<(String, String)>,
 }
 
+/// The page a confirmation returns to: the admin page the form was on, else Developer
+/// Settings.
+fn back_from(posted: &Posted) -> String {
+    let path = posted.parts.uri.path();
+    let admin = path.split_once("/ui/admin/").map(|(_, rest)| rest);
+    match admin.map(|rest| rest.split('/').collect::<Vec<_>>()) {
+        Some(parts) if parts.first() == Some(&"users") && parts.len() >= 3 => {
+            posted.console.url(&format!("admin/users/{}", parts[1]))
+        }
+        Some(parts) if parts.first() == Some(&"roles") => posted.console.url("admin/roles"),
+        Some(_) => posted.console.url("admin/users"),
+        None => posted.console.url("developer"),
+    }
+}
+
 /// Lets an action through when the password was entered recently, or is entered now in
 /// the form (`sudo_password`); otherwise answers with the page asking for it. `Ok` carries
 /// the cookie to set when the password was just entered.
@@ -138,7 +153,7 @@ pub(crate) async fn require(
         s if s >= 60 => "a minute".to_owned(),
         s => format!("{s} seconds"),
     };
-    let back = posted.console.url("developer");
+    let back = back_from(posted);
     let provider = provider_link(state, posted, &back).await;
     let tpl = SudoPage {
         provider,
