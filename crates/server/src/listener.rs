@@ -145,17 +145,31 @@ async fn connection(
     stop: watch::Receiver<bool>,
 ) {
     let deadline = limits.header_read_timeout;
+    // Before its first request a connection has nothing to finish: a shutdown closes it
+    // at once rather than waiting for the header-read timeout.
+    let mut waiting = stop.clone();
+    let stopping = async move {
+        let _ = waiting.wait_for(|s| *s).await;
+    };
     match tls {
         None => {
-            let Ok(Ok(h2)) = tokio::time::timeout(deadline, starts_with_h2_preface(&stream)).await
-            else {
+            let opening = tokio::time::timeout(deadline, starts_with_h2_preface(&stream));
+            let h2 = tokio::select! {
+                r = opening => r,
+                () = stopping => return,
+            };
+            let Ok(Ok(h2)) = h2 else {
                 return;
             };
             http(TokioIo::new(stream), h2, peer, app, limits, stop).await;
         }
         Some(acceptor) => {
-            let Ok(Ok(stream)) = tokio::time::timeout(deadline, acceptor.accept(stream)).await
-            else {
+            let handshake = tokio::time::timeout(deadline, acceptor.accept(stream));
+            let stream = tokio::select! {
+                r = handshake => r,
+                () = stopping => return,
+            };
+            let Ok(Ok(stream)) = stream else {
                 return;
             };
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());

@@ -244,3 +244,24 @@ fn a_taken_port_fails_before_the_first_admin_is_created() {
         "no database was created"
     );
 }
+
+/// A connection that never sends a request does not hold up a shutdown (it has nothing to
+/// finish), however long the header-read timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_does_not_delay_shutdown() {
+    let env = Env::sqlite().config("[server]\nheader_read_timeout = \"60s\"\n");
+    let server = env.serve_process(&[]);
+    let addr = server.url("").trim_start_matches("http://").to_owned();
+    let silent = std::net::TcpStream::connect(&addr).unwrap();
+    // Let the server accept it.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "shutdown waited {:?} for a silent connection",
+        started.elapsed()
+    );
+    drop(silent);
+}
