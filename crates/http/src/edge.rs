@@ -59,6 +59,16 @@ fn request_id(headers: &HeaderMap, from_trusted_proxy: bool) -> std::sync::Arc<s
 use crate::context::Attached;
 pub use crate::context::RequestContext;
 
+/// Whether the request metrics are wanted (a recorder was installed): until then the
+/// edge builds no labels, so applications without metrics pay nothing per request.
+static REQUEST_METRICS: AtomicBool = AtomicBool::new(false);
+
+/// Turns on the per-request metrics (`tessera_http_requests_total` and its latency
+/// histogram); call it after installing a `metrics` recorder.
+pub fn enable_request_metrics() {
+    REQUEST_METRICS.store(true, Ordering::Relaxed);
+}
+
 /// Set once the misconfiguration warning below has been logged.
 static WARNED_UNTRUSTED_FORWARDING: AtomicBool = AtomicBool::new(false);
 
@@ -105,7 +115,9 @@ where
     }
     let settings = &state.settings;
     let started = std::time::Instant::now();
-    let labels = RequestLabels::of(&req, settings.proxy.is_some());
+    let labels = REQUEST_METRICS
+        .load(Ordering::Relaxed)
+        .then(|| RequestLabels::of(&req, settings.proxy.is_some()));
     // Only a proxied request's body is timed chunk by chunk (it streams to the upstream).
     let own = crate::paths::under_base_as_received(&settings.base_path, req.uri().path());
     let deadline = if settings.proxy.is_none() || own {
@@ -247,7 +259,9 @@ where
         }
     };
     finish(state, &out, &mut res);
-    labels.record(res.status(), started);
+    if let Some(labels) = labels {
+        labels.record(res.status(), started);
+    }
     res
 }
 

@@ -20,6 +20,7 @@ pub fn serve(listener: tokio::net::TcpListener) -> anyhow::Result<()> {
         .install_recorder()
         .map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
     describe();
+    tessera::enable_request_metrics();
     metrics::gauge!(
         "tessera_build_info",
         "version" => env!("CARGO_PKG_VERSION")

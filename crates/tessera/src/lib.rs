@@ -84,10 +84,12 @@ pub use tessera_core::{
     PermissionSet, SecretKey, Store, User,
 };
 pub use tessera_http::Problem;
-pub use tessera_http::extract::Auth;
-pub use tessera_http::layer::{AuthLayer, RequireLayer, RulesLayer, require};
 /// Fetches an identity provider's discovery document and keys (what `tessera config
 /// check` reports): what was found, or what is wrong.
+/// Turns on the per-request HTTP metrics, once a `metrics` recorder is installed.
+pub use tessera_http::edge::enable_request_metrics;
+pub use tessera_http::extract::Auth;
+pub use tessera_http::layer::{AuthLayer, RequireLayer, RulesLayer, require};
 pub use tessera_http::oidc::client::check_discovery as check_identity_provider;
 pub use tessera_http::principal::Principal;
 
