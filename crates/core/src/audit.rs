@@ -6,7 +6,7 @@ use crate::user::{User, UserId};
 
 /// One security event, as stored in the audit log and written to the log. Built with
 /// [`AuditEvent::new`] and the setters that follow it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     /// When the event happened (when it was built).
     pub at: Timestamp,

@@ -5,7 +5,7 @@ use crate::time::Timestamp;
 use crate::user::UserId;
 
 /// A personal access token (`tsp_...`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PersonalToken {
     /// The public id (`pat_...`), shown in listings and used to revoke; not a credential.
     pub id: String,
@@ -33,7 +33,7 @@ pub struct PersonalToken {
 pub const PAT_PREFIX_LEN: usize = 8;
 
 /// An API key; its secret (`tsx_...`) is stored only as a digest.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// The public key id the client sends as `apiKey`.
     pub id: String,
@@ -76,7 +76,7 @@ pub fn new_public_id(prefix: &str) -> String {
 }
 
 /// What a set-password link is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvitationPurpose {
     /// A new account's first password.
@@ -106,7 +106,7 @@ impl InvitationPurpose {
 
 /// A one-time set-password link (`tsi_...`), stored only as a digest: at most one
 /// outstanding per user, gone once used.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Invitation {
     /// The public id (`inv_...`), for the audit log; not a credential.
     pub id: String,

@@ -11,7 +11,9 @@ use crate::time::Timestamp;
 pub const MAX_LOGIN_CHARS: usize = 150;
 
 /// A user's id in the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct UserId(pub i64);
 

@@ -4,7 +4,7 @@
 use crate::settings::HttpSettings;
 
 /// The first path segments (under the base path) of the auth endpoints.
-pub const FIRST_SEGMENTS: [&str; 13] = [
+pub const FIRST_SEGMENTS: [&str; 14] = [
     "admin",
     "oidc",
     "audit",
@@ -18,6 +18,7 @@ pub const FIRST_SEGMENTS: [&str; 13] = [
     "apikeys",
     "client-secret",
     "oauth",
+    "openapi.json",
 ];
 
 /// Whether a normalised path is one of Tessera's own (under the base path, or, with an

@@ -11,7 +11,17 @@ pub const REALM: &str = "tessera";
 
 /// An error answer: an `application/problem+json` body (RFC 9457) with a stable `code`, and
 /// the headers that go with it (`WWW-Authenticate`, `Retry-After`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(
+    title = "Problem",
+    description = "An error (RFC 9457 problem details). `code` is stable and meant for programs: \
+`invalid_request`, `validation_failed`, `unsupported_media_type`, `payload_too_large`, \
+`request_timeout`, `https_required`, `redirect_uri_not_allowed`, `unauthenticated`, \
+`invalid_credentials`, `invalid_token`, `session_expired`, `csrf_failed`, `forbidden`, \
+`insufficient_scope`, `password_session_required`, `invalid_scope`, `not_found`, \
+`method_not_allowed`, `conflict`, `too_many_attempts`, `internal_error`, `bad_gateway`, \
+`gateway_timeout`, `service_unavailable`."
+)]
 pub struct Problem {
     /// The response's HTTP status.
     #[serde(skip)]
@@ -29,6 +39,7 @@ pub struct Problem {
     pub detail: Option<String>,
     /// The permission that was missing (403 `forbidden` / `insufficient_scope`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub required: Option<Box<str>>,
     /// The `WWW-Authenticate` header value, if the answer carries one (401s, and 403
     /// `insufficient_scope`).
@@ -88,6 +99,7 @@ impl Problem {
             "method_not_allowed",
             "Method Not Allowed",
         )
+        .with_detail("this path does not answer this method")
     }
 
     /// The database cannot answer: fail closed.

@@ -80,6 +80,28 @@ fn redirect_uri(parts: &Parts, id: &str) -> String {
 }
 
 /// `GET {base}/oidc/{id}/login?next=...`: to the provider's authorization endpoint.
+#[utoipa::path(
+    get,
+    path = "/oidc/{id}/login",
+    tag = "oidc",
+    summary = "Sign in through an identity provider",
+    description = "For a browser: redirects to the provider's authorization endpoint \
+        (authorization code with PKCE), remembering the flow in a sealed cookie. Failures \
+        are HTML pages.",
+    params(
+        ("id" = String, Path, description = "The provider's id in `[[oidc.providers]]`"),
+        ("next" = Option<String>, Query, description = "A local path to land on afterwards"),
+    ),
+    responses(
+        (status = 303, description = "To the provider (login) or to `next` (callback)", headers(("Location" = String, description = "Where to go"))),
+        (status = 400, description = "The flow is broken, expired or refused; or plain HTTP", body = String, content_type = "text/html"),
+        (status = 403, description = "The provider's account may not sign in here", body = String, content_type = "text/html"),
+        (status = 404, description = "No such identity provider", body = String, content_type = "text/html"),
+        (status = 500, description = "A fault on the server", body = String, content_type = "text/html"),
+        (status = 502, description = "The identity provider does not answer, or answers wrongly", body = String, content_type = "text/html"),
+        (status = 503, description = "The database does not answer", body = String, content_type = "text/html"),
+    ),
+)]
 pub(crate) async fn login(State(state): State<AppState>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let c = Chrome::anonymous(&state, &parts, "Sign in");
@@ -209,6 +231,31 @@ impl Failed {
 }
 
 /// `GET {base}/oidc/{id}/callback?code=...&state=...`: the provider's answer.
+#[utoipa::path(
+    get,
+    path = "/oidc/{id}/callback",
+    tag = "oidc",
+    summary = "The identity provider's answer",
+    description = "Where the provider sends the browser back: checks the flow cookie and \
+        `state`, redeems the code, validates the ID token, opens a session (setting the \
+        session cookie) and redirects to where the sign-in started. Failures are HTML \
+        pages, recorded in the audit log.",
+    params(
+        ("id" = String, Path, description = "The provider's id"),
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("state" = Option<String>, Query, description = "The flow's state"),
+        ("error" = Option<String>, Query, description = "The provider's refusal"),
+    ),
+    responses(
+        (status = 303, description = "To the provider (login) or to `next` (callback)", headers(("Location" = String, description = "Where to go"))),
+        (status = 400, description = "The flow is broken, expired or refused; or plain HTTP", body = String, content_type = "text/html"),
+        (status = 403, description = "The provider's account may not sign in here", body = String, content_type = "text/html"),
+        (status = 404, description = "No such identity provider", body = String, content_type = "text/html"),
+        (status = 500, description = "A fault on the server", body = String, content_type = "text/html"),
+        (status = 502, description = "The identity provider does not answer, or answers wrongly", body = String, content_type = "text/html"),
+        (status = 503, description = "The database does not answer", body = String, content_type = "text/html"),
+    ),
+)]
 pub(crate) async fn callback(State(state): State<AppState>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let c = Chrome::anonymous(&state, &parts, "Sign in");

@@ -6,44 +6,96 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use tessera_core::Timestamp;
 
 use super::json_body::JsonBody;
 use super::tokens::Scopes;
 use crate::auth::PasswordSession;
 use crate::{AppState, Problem};
 
-#[derive(Deserialize)]
+/// A new API key/secret pair.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    /// What the key is for, shown in lists.
+    #[schema(examples("billing sync"))]
     name: String,
     #[serde(default)]
+    #[schema(required = false)]
     scopes: Option<Scopes>,
 }
 
+/// An API key as listed: never its secret.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct KeyListed {
+    /// The key's id, which is also the API key itself.
+    id: String,
+    name: String,
+    /// The API key to send to `POST {base}/login/key` (same as `id`).
+    api_key: String,
+    /// The permissions its tokens are limited to; null: all of the owner's.
+    scopes: Option<Vec<String>>,
+    created_at: Timestamp,
+    last_used_at: Option<Timestamp>,
+    /// When it was disabled; null while it works.
+    disabled_at: Option<Timestamp>,
+}
+
+/// A key just created: its secret is in this answer and nowhere else, ever.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct KeyCreated {
+    id: String,
+    name: String,
+    api_key: String,
+    /// The secret (`tsx_...`), shown once.
+    api_secret: String,
+    scopes: Option<Vec<String>>,
+    created_at: Timestamp,
+}
+
+/// The caller's API keys.
+#[utoipa::path(
+    get,
+    path = "/apikeys",
+    tag = "credentials",
+    summary = "List your API keys",
+    security(("password_session" = [])),
+    responses((status = 200, description = "The keys, never their secrets", body = Vec<KeyListed>)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     let keys = state.auth.list_api_keys(&auth.identity.user).await?;
-    let body: Vec<Value> = keys
-        .iter()
-        .map(|k| {
-            json!({
-                "id": k.id,
-                "name": k.name,
-                "api_key": k.id,
-                "scopes": k.scopes,
-                "created_at": k.created_at,
-                "last_used_at": k.last_used_at,
-                "disabled_at": k.disabled_at,
-            })
+    let body: Vec<KeyListed> = keys
+        .into_iter()
+        .map(|k| KeyListed {
+            api_key: k.id.clone(),
+            id: k.id,
+            name: k.name,
+            scopes: k.scopes,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            disabled_at: k.disabled_at,
         })
         .collect();
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
-/// The secret is in this answer and nowhere else, ever.
+/// Creates an API key/secret pair, to exchange for short-lived tokens at
+/// `POST {base}/login/key`. The secret is in this answer and nowhere else, ever.
+#[utoipa::path(
+    post,
+    path = "/apikeys",
+    tag = "credentials",
+    summary = "Create an API key",
+    security(("password_session" = [])),
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "The key and its secret, shown once", body = KeyCreated),
+        (status = 400, description = "A field is missing or refused (`validation_failed`), or a scope is not the caller's (`invalid_scope`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     PasswordSession(auth): PasswordSession,
@@ -59,14 +111,14 @@ pub async fn create(
             req.scopes.map(Scopes::into_vec),
         )
         .await?;
-    let body = json!({
-        "id": key.id,
-        "name": key.name,
-        "api_key": key.id,
-        "api_secret": secret.expose(),
-        "scopes": key.scopes,
-        "created_at": key.created_at,
-    });
+    let body = KeyCreated {
+        api_key: key.id.clone(),
+        id: key.id,
+        name: key.name,
+        api_secret: secret.expose().to_owned(),
+        scopes: key.scopes,
+        created_at: key.created_at,
+    };
     Ok((
         StatusCode::CREATED,
         [(header::CACHE_CONTROL, "no-store")],
@@ -75,6 +127,19 @@ pub async fn create(
         .into_response())
 }
 
+/// Deletes a key: its tokens fail at once.
+#[utoipa::path(
+    delete,
+    path = "/apikeys/{id}",
+    tag = "credentials",
+    summary = "Delete an API key",
+    security(("password_session" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 404, description = "The caller has no such key (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     crate::params::Id(key_id): crate::params::Id,
@@ -92,6 +157,18 @@ pub async fn delete(
 
 /// `POST {base}/apikeys/{id}/disable`: the key's tokens end and its exchange is refused
 /// until it is enabled again (204).
+#[utoipa::path(
+    post,
+    path = "/apikeys/{id}/disable",
+    tag = "credentials",
+    summary = "Disable an API key",
+    security(("password_session" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 404, description = "The caller has no such key (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn disable(
     state: State<AppState>,
     id: crate::params::Id,
@@ -101,6 +178,18 @@ pub async fn disable(
 }
 
 /// `POST {base}/apikeys/{id}/enable` (204).
+#[utoipa::path(
+    post,
+    path = "/apikeys/{id}/enable",
+    tag = "credentials",
+    summary = "Enable an API key again",
+    security(("password_session" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 404, description = "The caller has no such key (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn enable(
     state: State<AppState>,
     id: crate::params::Id,

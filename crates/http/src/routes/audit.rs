@@ -11,7 +11,16 @@ use tessera_core::Timestamp;
 use crate::auth::PasswordSession;
 use crate::{AppState, Problem};
 
+/// The caller's security events of the last 30 days, newest first (at most 200).
 /// Password sessions only: a token must not reveal where and how the account is used.
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "audit",
+    summary = "Your security events",
+    security(("password_session" = [])),
+    responses((status = 200, description = "The events", body = Vec<tessera_core::audit::AuditEvent>)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     PasswordSession(auth): PasswordSession,

@@ -27,7 +27,18 @@ pub fn routes() -> Router<AppState> {
 /// revocation endpoints: the issuer is this server's origin and base path (the document
 /// is also at `/.well-known/oauth-authorization-server{base}`, where RFC 8414 puts it
 /// for an issuer with a path).
-async fn metadata(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "meta",
+    summary = "OAuth 2.0 authorization server metadata (RFC 8414)",
+    description = "Also at `/.well-known/oauth-authorization-server{base}`.",
+    responses((status = 200, description = "The metadata", body = Object)),
+)]
+pub(super) async fn metadata(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Response {
     let (parts, _) = req.into_parts();
     let origin = crate::context::contexts(&parts)
         .map(|(c, _)| c.own_origin.clone())
@@ -48,13 +59,27 @@ async fn metadata(State(state): State<AppState>, req: axum::extract::Request) ->
 }
 
 /// The process is up and serving.
-async fn healthz() -> Json<serde_json::Value> {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    summary = "Liveness",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)),
+)]
+pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The database answers within two seconds; otherwise 503, so that a load balancer takes
 /// this instance out of rotation.
-async fn readyz(State(state): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "meta",
+    summary = "Readiness",
+    responses((status = 200, description = "`{\"status\": \"ready\", \"database\": \"sqlite\"}`", body = Object)),
+)]
+pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(2), state.auth.accounts().store().ping()).await {
         Ok(Ok(())) => {
             Json(json!({ "status": "ready", "database": state.auth.accounts().store().backend() }))

@@ -7,9 +7,10 @@ use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tessera_core::{Identity, LoginOutcome, Password, Timestamp};
 
+use super::session::InfoBody;
 use crate::auth::authenticate;
 use crate::body::{
     BodyKind, Fields, classify, field, parse_multipart, parse_urlencoded, query_pairs, read,
@@ -139,6 +140,34 @@ fn query_credentials(query: &Fields) -> Option<(String, String)> {
 
 /// `GET {base}/login`: log in with Basic (or query parameters when enabled); otherwise
 /// session info for a valid credential; otherwise a login page for browsers, 401 for others.
+#[utoipa::path(
+    get,
+    path = "/login",
+    tag = "login",
+    summary = "Log in with HTTP Basic, or show the session",
+    description = "With HTTP Basic (or `username` and `password` in the query string, when \
+        `login.allow_query_credentials` is on): a password login, answered like the POST. \
+        With another credential: the session document, like `GET` on the session endpoint. \
+        With neither: the sign-in page for a browser (`Accept: text/html`), else 401.",
+    security(("password" = [])),
+    params(
+        ("_output" = Option<String>, Query, description = "`json`, `plain`, or `oauth2` (HTTPS only)"),
+        ("next" = Option<String>, Query, description = "A local path to redirect to (302) after logging in"),
+        ("redirect_uri" = Option<String>, Query, description = "One of `login.redirect_uris`: redirected to with `access_token=` added"),
+    ),
+    responses(
+        (status = 200, description = "Logged in, or the session of the credential sent: the session document or the OAuth2-style answer as JSON, or the bare token as text", content(
+            (LoginOrSession = "application/json"),
+            (String = "text/plain"),
+            (String = "text/html"),
+        )),
+        (status = 400, description = "A field is missing (`validation_failed`), credentials in the URL while they are refused or a malformed body (`invalid_request`), a `redirect_uri` not configured (`redirect_uri_not_allowed`), or plain HTTP where HTTPS is required (`https_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The credentials do not work (`invalid_credentials`): the same answer whether the account exists or not", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A browser's form post without the CSRF token (`csrf_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts from this address or on this account (`too_many_attempts`)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 302, description = "Logged in; redirected to `next` or `redirect_uri`", headers(("Location" = String, description = "Where to go"))),
+    ),
+)]
 pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response, Problem> {
     let (parts, _body) = req.into_parts();
     let (ctx, csrf_ctx) = contexts(&parts)?;
@@ -209,7 +238,41 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Result<Response
     Err(Problem::unauthenticated())
 }
 
-/// `POST {base}/login`.
+/// `POST {base}/login`: a password login opening a session, carried by the cookie
+/// this answer sets and by the token in its body.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "login",
+    summary = "Log in with a password",
+    description = "The login and password as form fields, JSON members, or HTTP Basic \
+        (query parameters only when `login.allow_query_credentials` is on). Opens a \
+        session, sets the session cookie and a CSRF token bound to it, and answers in \
+        the format asked for: a `_output`/`format` option (body or query), then \
+        `Accept: application/json`, then `next`, then `Accept: text/plain`, else \
+        `login.default_output` (JSON for a JSON body, the bare token otherwise).",
+    security(("password" = [])),
+    params(
+        ("_output" = Option<String>, Query, description = "`json`, `plain`, or `oauth2` (HTTPS only)"),
+        ("next" = Option<String>, Query, description = "A local path to redirect to (303) after logging in"),
+    ),
+    request_body(content(
+        (LoginFields = "application/x-www-form-urlencoded"),
+        (LoginFields = "application/json"),
+        (LoginFields = "multipart/form-data"),
+    ), description = "The credentials (unless sent by HTTP Basic) and output options"),
+    responses(
+        (status = 200, description = "Logged in: the session document or the OAuth2-style answer as JSON, or the bare token as text", content(
+            (LoginAnswer = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 400, description = "A field is missing (`validation_failed`), credentials in the URL while they are refused or a malformed body (`invalid_request`), a `redirect_uri` not configured (`redirect_uri_not_allowed`), or plain HTTP where HTTPS is required (`https_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The credentials do not work (`invalid_credentials`): the same answer whether the account exists or not", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A browser's form post without the CSRF token (`csrf_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts from this address or on this account (`too_many_attempts`)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 303, description = "Logged in; redirected to `next` or `redirect_uri`", headers(("Location" = String, description = "Where to go"))),
+    ),
+)]
 pub async fn post(State(state): State<AppState>, req: Request) -> Result<Response, Problem> {
     let (parts, body) = req.into_parts();
     let (ctx, csrf_ctx) = contexts(&parts)?;
@@ -273,6 +336,32 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Result<Respons
 
 /// `POST {base}/login/key`: exchange an API key and secret for an API-key session token.
 /// Same answers as a password login (default JSON); never sets a session cookie.
+#[utoipa::path(
+    post,
+    path = "/login/key",
+    tag = "login",
+    summary = "Exchange an API key and secret for a token",
+    description = "The key and its secret as form fields, JSON members, or HTTP Basic (the \
+        key as user name); never in the URL. Answers a short-lived token limited to the \
+        key's scopes, in the formats of a password login (JSON by default); sets no \
+        cookie.",
+    security(("password" = [])),
+    request_body(content(
+        (KeyLoginFields = "application/x-www-form-urlencoded"),
+        (KeyLoginFields = "application/json"),
+        (KeyLoginFields = "multipart/form-data"),
+    ), description = "The key and secret (unless sent by HTTP Basic) and output options"),
+    responses(
+        (status = 200, description = "Exchanged: the session document or the OAuth2-style answer as JSON, or the bare token as text", content(
+            (LoginAnswer = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 400, description = "A field is missing (`validation_failed`), credentials in the URL while they are refused or a malformed body (`invalid_request`), a `redirect_uri` not configured (`redirect_uri_not_allowed`), or plain HTTP where HTTPS is required (`https_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The credentials do not work (`invalid_credentials`): the same answer for an unknown, disabled or deleted key", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts from this address (`too_many_attempts`)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 303, description = "Exchanged; redirected to `next` or `redirect_uri`", headers(("Location" = String, description = "Where to go"))),
+    ),
+)]
 pub async fn key(State(state): State<AppState>, req: Request) -> Result<Response, Problem> {
     let (parts, body) = req.into_parts();
     let (ctx, csrf_ctx) = contexts(&parts)?;
@@ -488,6 +577,97 @@ fn expires_in(identity: &Identity) -> i64 {
     (until.unix() - s.created_at.unix()).max(0)
 }
 
+/// The JSON answer of a successful login.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LoginJson<'a> {
+    /// The session token (`tss_...`, or `tsk_...` for an API-key login): send it as
+    /// `Authorization: Bearer`.
+    authtoken: &'a str,
+    /// The same token, for clients that expect this spelling (API-key logins only).
+    #[serde(rename = "authToken", skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    auth_token: Option<&'a str>,
+    /// The session's id (`ses_...`), not a credential.
+    sessionid: &'a str,
+    login: &'a str,
+    firstname: &'a str,
+    lastname: &'a str,
+    lang: &'a str,
+    /// Seconds until the session ends unless used (its idle timeout, or its lifetime).
+    expires_in: i64,
+    /// When the token expires unless used before.
+    authtokenexpires: Timestamp,
+}
+
+/// The OAuth2-style answer of a successful login (`_output=oauth2`, over HTTPS).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OAuth2Login<'a> {
+    /// The session token.
+    access_token: &'a str,
+    /// Always `bearer`.
+    #[schema(examples("bearer"))]
+    token_type: &'static str,
+    /// Seconds until the session ends unless used.
+    expires_in: i64,
+    /// The user's permissions, space-separated; null when they have none.
+    scope: Option<String>,
+}
+
+/// A successful login answered as JSON: the session document, or the OAuth2 style.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer<'a> {
+    Session(LoginJson<'a>),
+    OAuth2(OAuth2Login<'a>),
+}
+
+/// What `GET {base}/login` answers as JSON: a login's answer, or the session document of
+/// the credential sent.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Describes the two answers, each serialised by its own type.
+pub enum LoginOrSession<'a> {
+    Login(LoginAnswer<'a>),
+    Session(InfoBody<'a>),
+}
+
+/// The fields of a password login, as form fields or JSON members. The output options
+/// may also come in the query string.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the fields the handler reads one by one.
+pub struct LoginFields {
+    #[schema(examples("jdoe"))]
+    username: String,
+    #[schema(format = Password)]
+    password: String,
+    /// The answer's format: `json`, `plain`, or `oauth2` (HTTPS only).
+    #[serde(rename = "_output")]
+    output: Option<String>,
+    /// `json` or `plain`, like `_output`.
+    format: Option<String>,
+    /// A local path to redirect to (303) after logging in.
+    next: Option<String>,
+    /// One of `login.redirect_uris`: redirected to with `access_token=` added.
+    redirect_uri: Option<String>,
+    /// The CSRF token, for a browser's form post (or the CSRF header).
+    csrfmiddlewaretoken: Option<String>,
+}
+
+/// The fields of an API-key login, as form fields, or JSON members (`apiKey` and
+/// `apiSecret`, or `api_key` and `api_secret`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the fields the handler reads one by one.
+pub struct KeyLoginFields {
+    /// The key's id (`key_...`).
+    api_key: String,
+    /// The key's secret.
+    #[schema(format = Password)]
+    api_secret: String,
+    /// The answer's format: `json` (the default), `plain`, or `oauth2` (HTTPS only).
+    #[serde(rename = "_output")]
+    output: Option<String>,
+}
+
 fn render(
     identity: &Identity,
     token: &str,
@@ -517,11 +697,11 @@ fn render(
             // No permission is `null`, not `""` (which OAuth2 libraries read as one empty
             // scope).
             let scope = (!scope.is_empty()).then(|| scope.join(" "));
-            let mut res = Json(json!({
-                "access_token": token,
-                "token_type": "bearer",
-                "expires_in": expires_in(identity),
-                "scope": scope,
+            let mut res = Json(LoginAnswer::OAuth2(OAuth2Login {
+                access_token: token,
+                token_type: "bearer",
+                expires_in: expires_in(identity),
+                scope,
             }))
             .into_response();
             res.headers_mut()
@@ -531,21 +711,20 @@ fn render(
         Output::Json => {
             let u = &identity.user;
             let secs = expires_in(identity);
-            let mut body = json!({
-                "authtoken": token,
-                "sessionid": identity.session.id,
-                "login": u.login,
-                "firstname": u.first_name,
-                "lastname": u.last_name,
-                "lang": u.lang,
-                "expires_in": secs,
-                "authtokenexpires": Timestamp::now().plus(std::time::Duration::from_secs(secs as u64)),
-            });
-            if key_login {
+            Json(LoginAnswer::Session(LoginJson {
+                authtoken: token,
                 // The camel-case spelling some clients expect of the same token.
-                body["authToken"] = json!(token);
-            }
-            Json(body).into_response()
+                auth_token: key_login.then_some(token),
+                sessionid: &identity.session.id,
+                login: &u.login,
+                firstname: &u.first_name,
+                lastname: &u.last_name,
+                lang: &u.lang,
+                expires_in: secs,
+                authtokenexpires: Timestamp::now()
+                    .plus(std::time::Duration::from_secs(secs as u64)),
+            }))
+            .into_response()
         }
         Output::Next(path) => redirect(&path),
         Output::Plain => (

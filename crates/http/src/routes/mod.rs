@@ -9,106 +9,193 @@ mod health;
 mod json_body;
 mod login;
 mod oauth;
+pub(crate) mod openapi;
 mod session;
 mod tokens;
 mod verify;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use crate::{AppState, Problem};
 
 pub use crate::body::BODY_LIMIT;
 
-/// The auth endpoints, by path under the base path.
-pub(crate) fn routes() -> [(&'static str, MethodRouter<AppState>); 38] {
-    [
-        ("/audit", get(audit::list)),
-        ("/verify", get(verify::verify)),
-        (
+/// One endpoint: its path under the base path and the handler of each method it serves.
+pub(crate) struct Route {
+    pub path: &'static str,
+    pub methods: Vec<(Method, MethodRouter<AppState>)>,
+}
+
+fn route<const N: usize>(
+    path: &'static str,
+    methods: [(Method, MethodRouter<AppState>); N],
+) -> Route {
+    Route {
+        path,
+        methods: methods.into(),
+    }
+}
+
+/// The auth endpoints, by path under the base path, with the methods each serves: the
+/// router is built from this table, and a test holds the OpenAPI description to it.
+pub(crate) fn routes() -> Vec<Route> {
+    use Method as M;
+    vec![
+        route("/openapi.json", [(M::GET, get(openapi::serve))]),
+        route("/audit", [(M::GET, get(audit::list))]),
+        route("/verify", [(M::GET, get(verify::verify))]),
+        route(
             "/login",
-            get(login::get).post(login::post).delete(session::end),
+            [
+                (M::GET, get(login::get)),
+                (M::POST, post(login::post)),
+                (M::DELETE, delete(session::end_login)),
+            ],
         ),
-        ("/login/key", post(login::key)),
-        ("/session", get(session::info).delete(session::end)),
-        (
+        route("/login/key", [(M::POST, post(login::key))]),
+        route(
+            "/session",
+            [
+                (M::GET, get(session::info)),
+                (M::DELETE, delete(session::end)),
+            ],
+        ),
+        route(
             "/logout",
-            get(session::logout_get).post(session::logout_post),
+            [
+                (M::GET, get(session::logout_get)),
+                (M::POST, post(session::logout_post)),
+            ],
         ),
-        (
+        route(
             "/sessions",
-            get(session::list).delete(session::revoke_others),
+            [
+                (M::GET, get(session::list)),
+                (M::DELETE, delete(session::revoke_others)),
+            ],
         ),
-        ("/sessions/{id}", delete(session::revoke_one)),
-        ("/tokens", get(tokens::list).post(tokens::create)),
-        ("/tokens/{id}", delete(tokens::revoke)),
-        ("/tokens/{id}/regenerate", post(tokens::regenerate)),
-        ("/apikeys", get(apikeys::list).post(apikeys::create)),
-        ("/apikeys/{id}", delete(apikeys::delete)),
-        ("/apikeys/{id}/disable", post(apikeys::disable)),
-        ("/apikeys/{id}/enable", post(apikeys::enable)),
-        ("/client-secret", get(client_secret::show)),
-        ("/client-secret/rotate", post(client_secret::rotate)),
-        ("/oauth/token", post(oauth::token)),
-        ("/oauth/introspect", post(oauth::introspect)),
-        ("/oauth/revoke", post(oauth::revoke)),
-        (
+        route("/sessions/{id}", [(M::DELETE, delete(session::revoke_one))]),
+        route(
+            "/tokens",
+            [(M::GET, get(tokens::list)), (M::POST, post(tokens::create))],
+        ),
+        route("/tokens/{id}", [(M::DELETE, delete(tokens::revoke))]),
+        route(
+            "/tokens/{id}/regenerate",
+            [(M::POST, post(tokens::regenerate))],
+        ),
+        route(
+            "/apikeys",
+            [
+                (M::GET, get(apikeys::list)),
+                (M::POST, post(apikeys::create)),
+            ],
+        ),
+        route("/apikeys/{id}", [(M::DELETE, delete(apikeys::delete))]),
+        route("/apikeys/{id}/disable", [(M::POST, post(apikeys::disable))]),
+        route("/apikeys/{id}/enable", [(M::POST, post(apikeys::enable))]),
+        route("/client-secret", [(M::GET, get(client_secret::show))]),
+        route(
+            "/client-secret/rotate",
+            [(M::POST, post(client_secret::rotate))],
+        ),
+        route("/oauth/token", [(M::POST, post(oauth::token))]),
+        route("/oauth/introspect", [(M::POST, post(oauth::introspect))]),
+        route("/oauth/revoke", [(M::POST, post(oauth::revoke))]),
+        route(
             "/admin/users",
-            get(admin::list_users).post(admin::create_user),
+            [
+                (M::GET, get(admin::list_users)),
+                (M::POST, post(admin::create_user)),
+            ],
         ),
-        (
+        route(
             "/admin/users/{login}",
-            get(admin::show_user)
-                .patch(admin::update_user)
-                .delete(admin::delete_user),
+            [
+                (M::GET, get(admin::show_user)),
+                (M::PATCH, patch(admin::update_user)),
+                (M::DELETE, delete(admin::delete_user)),
+            ],
         ),
-        ("/admin/users/{login}/disable", post(admin::disable_user)),
-        ("/admin/users/{login}/enable", post(admin::enable_user)),
-        ("/admin/users/{login}/unlock", post(admin::unlock_user)),
-        (
+        route(
+            "/admin/users/{login}/disable",
+            [(M::POST, post(admin::disable_user))],
+        ),
+        route(
+            "/admin/users/{login}/enable",
+            [(M::POST, post(admin::enable_user))],
+        ),
+        route(
+            "/admin/users/{login}/unlock",
+            [(M::POST, post(admin::unlock_user))],
+        ),
+        route(
             "/admin/users/{login}/set-password-link",
-            post(admin::set_password_link),
+            [(M::POST, post(admin::set_password_link))],
         ),
-        (
+        route(
             "/admin/users/{login}/roles/{role}",
-            put(admin::grant_role).delete(admin::revoke_role),
+            [
+                (M::PUT, put(admin::grant_role)),
+                (M::DELETE, delete(admin::revoke_role)),
+            ],
         ),
-        (
+        route(
             "/admin/users/{login}/sessions",
-            get(admin::list_sessions).delete(admin::end_sessions),
+            [
+                (M::GET, get(admin::list_sessions)),
+                (M::DELETE, delete(admin::end_sessions)),
+            ],
         ),
-        (
+        route(
             "/admin/users/{login}/sessions/{id}",
-            delete(admin::end_session),
+            [(M::DELETE, delete(admin::end_session))],
         ),
-        (
+        route(
             "/admin/users/{login}/tokens",
-            get(admin::list_tokens).delete(admin::revoke_tokens),
+            [
+                (M::GET, get(admin::list_tokens)),
+                (M::DELETE, delete(admin::revoke_tokens)),
+            ],
         ),
-        (
+        route(
             "/admin/users/{login}/tokens/{id}",
-            delete(admin::revoke_token),
+            [(M::DELETE, delete(admin::revoke_token))],
         ),
-        (
+        route(
             "/admin/users/{login}/apikeys",
-            get(admin::list_api_keys).delete(admin::revoke_api_keys),
+            [
+                (M::GET, get(admin::list_api_keys)),
+                (M::DELETE, delete(admin::revoke_api_keys)),
+            ],
         ),
-        (
+        route(
             "/admin/users/{login}/apikeys/{id}",
-            delete(admin::revoke_api_key),
+            [(M::DELETE, delete(admin::revoke_api_key))],
         ),
-        (
+        route(
             "/admin/roles",
-            get(admin::list_roles).post(admin::create_role),
+            [
+                (M::GET, get(admin::list_roles)),
+                (M::POST, post(admin::create_role)),
+            ],
         ),
-        (
+        route(
             "/admin/roles/{role}",
-            put(admin::change_role).delete(admin::delete_role),
+            [
+                (M::PUT, put(admin::change_role)),
+                (M::DELETE, delete(admin::delete_role)),
+            ],
         ),
-        ("/admin/audit", get(admin::search_audit)),
-        ("/oidc/{id}/login", get(crate::oidc::login)),
-        ("/oidc/{id}/callback", get(crate::oidc::callback)),
+        route("/admin/audit", [(M::GET, get(admin::search_audit))]),
+        route("/oidc/{id}/login", [(M::GET, get(crate::oidc::login))]),
+        route(
+            "/oidc/{id}/callback",
+            [(M::GET, get(crate::oidc::callback))],
+        ),
     ]
 }
 
@@ -122,7 +209,12 @@ pub fn auth_router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<
     } else {
         crate::ui::setup_routes()
     };
-    for (path, handler) in routes() {
+    for Route { path, methods } in routes() {
+        let handler = methods
+            .into_iter()
+            .map(|(_, h)| h)
+            .reduce(MethodRouter::merge)
+            .unwrap_or_default();
         router = router
             .route(path, handler.clone())
             .route(&format!("{path}/"), handler);
@@ -142,7 +234,7 @@ pub fn health_router<S: Clone + Send + Sync + 'static>(state: AppState) -> Route
 mod tests {
     #[test]
     fn every_route_is_known_as_an_own_path() {
-        for (path, _) in super::routes() {
+        for super::Route { path, .. } in super::routes() {
             let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
             assert!(crate::paths::FIRST_SEGMENTS.contains(&first), "{path}");
         }

@@ -10,7 +10,6 @@ use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tessera_core::{AuthFailure, PermissionSet, User};
 
 use crate::body::{Fields, field, query_pairs, read_form_fields};
@@ -18,6 +17,116 @@ use crate::context::RequestContext;
 use crate::context::contexts;
 use crate::credentials::{self, Presented};
 use crate::{AppState, Problem};
+
+/// An RFC 6749 §5.2 error answer (`application/json`), with the problem-details members
+/// alongside for clients that read those.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OAuthErrorBody<'a> {
+    /// The RFC 6749 error code: `invalid_request`, `invalid_client`, `invalid_scope`,
+    /// `unsupported_grant_type`, `too_many_attempts`, `temporarily_unavailable` or
+    /// `server_error`.
+    #[schema(examples("invalid_client"))]
+    error: &'static str,
+    /// What was wrong, for a person.
+    error_description: &'a str,
+    /// The HTTP status.
+    status: u16,
+    /// The status's reason phrase.
+    title: &'static str,
+    /// The same as `error`.
+    code: &'static str,
+    /// The same as `error_description`.
+    detail: &'a str,
+}
+
+/// The access token of the client-credentials grant.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AccessTokenBody<'a> {
+    /// The access token (`tsa_...`), sent as `Authorization: Bearer`.
+    access_token: &'a str,
+    /// Always `bearer`.
+    #[schema(examples("bearer"))]
+    token_type: &'static str,
+    /// Seconds until it expires.
+    expires_in: i64,
+    /// The permissions it carries, space-separated; omitted when it carries none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    scope: Option<String>,
+}
+
+/// What introspection tells of a token (RFC 7662): `{"active": false}` for anything
+/// inactive, unknown, or not the caller's to see.
+#[derive(serde::Serialize, utoipa::ToSchema, Default)]
+pub struct IntrospectBody<'a> {
+    active: bool,
+    /// Its permissions, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    scope: Option<String>,
+    /// The owner's login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    client_id: Option<&'a str>,
+    /// The owner's login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, examples("bearer"))]
+    token_type: Option<&'static str>,
+    /// When it expires, in Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    exp: Option<i64>,
+    /// When it was issued, in Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    iat: Option<i64>,
+    /// The owner's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    sub: Option<String>,
+    /// The session's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    jti: Option<&'a str>,
+    /// What it is: `password`, `idp`, `api_key`, `access_token` or `pat`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    kind: Option<&'static str>,
+}
+
+/// The form fields of the token endpoint.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the fields the handler reads one by one.
+pub struct TokenForm {
+    /// `client_credentials`.
+    #[schema(examples("client_credentials"))]
+    grant_type: String,
+    /// Permissions to limit the token to, space-separated (each one the client holds).
+    scope: Option<String>,
+    /// Seconds the token should live, up to `tokens.access_token_lifetime`.
+    expires_in: Option<u64>,
+    /// The client's login, unless sent by HTTP Basic.
+    client_id: Option<String>,
+    /// The account's client secret, unless sent by HTTP Basic.
+    #[schema(format = Password)]
+    client_secret: Option<String>,
+}
+
+/// The form fields of introspection and revocation.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the fields the handler reads one by one.
+pub struct TokenParameter {
+    /// The token.
+    token: String,
+    /// The client's login, unless sent by HTTP Basic.
+    client_id: Option<String>,
+    /// The account's client secret, unless sent by HTTP Basic.
+    #[schema(format = Password)]
+    client_secret: Option<String>,
+}
 
 /// An RFC 6749 §5.2 error, with the problem-details members alongside.
 struct OAuthError {
@@ -88,14 +197,14 @@ impl From<tessera_core::Error> for OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": self.error,
-            "error_description": self.description,
-            "status": self.status.as_u16(),
-            "title": self.status.canonical_reason().unwrap_or(""),
-            "code": self.error,
-            "detail": self.description,
-        });
+        let body = OAuthErrorBody {
+            error: self.error,
+            error_description: &self.description,
+            status: self.status.as_u16(),
+            title: self.status.canonical_reason().unwrap_or(""),
+            code: self.error,
+            detail: &self.description,
+        };
         let mut res = (self.status, Json(body)).into_response();
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -223,7 +332,29 @@ fn no_store(mut res: Response) -> Response {
     res
 }
 
-/// `POST {base}/oauth/token`.
+/// `POST {base}/oauth/token`: the client-credentials grant.
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    summary = "Get an access token (client credentials)",
+    description = "The OAuth2 client-credentials grant (RFC 6749 section 4.4): the client is \
+        the account, its id the login and its secret the account's client secret. Errors \
+        are RFC 6749 JSON, with the problem-details members alongside.",
+    security(("client" = [])),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The access token", body = AccessTokenBody),
+        (status = 400, description = "A parameter is missing, repeated or refused, or a secret in the URL (`invalid_request`), an unknown grant type (`unsupported_grant_type`) or a scope the client does not hold (`invalid_scope`); plain HTTP where HTTPS is required", body = OAuthErrorBody),
+        (status = 401, description = "Client authentication failed (`invalid_client`)", body = OAuthErrorBody, headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tessera\"`"))),
+        (status = 408, description = "The body arrived too slowly", body = OAuthErrorBody),
+        (status = 413, description = "The body is over the limit", body = OAuthErrorBody),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications (`too_many_attempts`)", body = OAuthErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 500, description = "A fault on the server (`server_error`)", body = OAuthErrorBody),
+        (status = 503, description = "The database does not answer (`temporarily_unavailable`)", body = OAuthErrorBody),
+    ),
+)]
 pub async fn token(State(state): State<AppState>, req: Request) -> Response {
     token_inner(state, req)
         .await
@@ -268,16 +399,14 @@ async fn token_inner(state: AppState, req: Request) -> Result<Response, OAuthErr
         .issue_access_token(user, &permissions, scopes, lifetime, client)
         .await?;
     let expires_in = identity.session.expires_at.unix() - identity.session.created_at.unix();
-    let mut body = json!({
-        "access_token": token.expose(),
-        "token_type": "bearer",
-        "expires_in": expires_in,
-    });
     // Omitted when empty: `""` reads as one empty scope to OAuth2 libraries.
     let scope = identity.effective_scope();
-    if !scope.is_empty() {
-        body["scope"] = json!(scope);
-    }
+    let body = AccessTokenBody {
+        access_token: token.expose(),
+        token_type: "bearer",
+        expires_in,
+        scope: (!scope.is_empty()).then_some(scope),
+    };
     Ok(no_store(Json(body).into_response()))
 }
 
@@ -299,6 +428,28 @@ async fn client_and_token(
 
 /// `POST {base}/oauth/introspect`: for the token's owner or an account holding
 /// `tokens:introspect`; anything else, and anything inactive, is `{"active":false}`.
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    summary = "Introspect a token (RFC 7662)",
+    description = "Any token Tessera issued. Its owner, or an account holding \
+        `tokens:introspect`, learns what it is; anyone else, and any token that is \
+        inactive or unknown, gets `{\"active\": false}`.",
+    security(("client" = [])),
+    request_body(content = TokenParameter, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "What the token is", body = IntrospectBody),
+        (status = 400, description = "A parameter is missing, repeated or refused, or a secret in the URL (`invalid_request`); plain HTTP where HTTPS is required", body = OAuthErrorBody),
+        (status = 401, description = "Client authentication failed (`invalid_client`)", body = OAuthErrorBody, headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tessera\"`"))),
+        (status = 408, description = "The body arrived too slowly", body = OAuthErrorBody),
+        (status = 413, description = "The body is over the limit", body = OAuthErrorBody),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications (`too_many_attempts`)", body = OAuthErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 500, description = "A fault on the server (`server_error`)", body = OAuthErrorBody),
+        (status = 503, description = "The database does not answer (`temporarily_unavailable`)", body = OAuthErrorBody),
+    ),
+)]
 pub async fn introspect(State(state): State<AppState>, req: Request) -> Response {
     introspect_inner(state, req)
         .await
@@ -308,7 +459,7 @@ pub async fn introspect(State(state): State<AppState>, req: Request) -> Response
 async fn introspect_inner(state: AppState, req: Request) -> Result<Response, OAuthError> {
     let (caller, caller_perms, token) = client_and_token(&state, req).await?;
     let token = token.as_str();
-    let inactive = || no_store(Json(json!({ "active": false })).into_response());
+    let inactive = || no_store(Json(IntrospectBody::default()).into_response());
     let identity = match state.auth.introspect(token).await {
         Ok(i) => i,
         Err(AuthFailure::Unavailable(_)) => return Err(Problem::service_unavailable().into()),
@@ -318,23 +469,44 @@ async fn introspect_inner(state: AppState, req: Request) -> Result<Response, OAu
         return Ok(inactive());
     }
     let s = &identity.session;
-    let body = json!({
-        "active": true,
-        "scope": identity.effective_scope(),
-        "client_id": identity.user.login,
-        "username": identity.user.login,
-        "token_type": "bearer",
-        "exp": s.expires_at.unix(),
-        "iat": s.created_at.unix(),
-        "sub": identity.user.id.to_string(),
-        "jti": s.id,
-        "kind": s.kind.as_str(),
-    });
+    let body = IntrospectBody {
+        active: true,
+        scope: Some(identity.effective_scope()),
+        client_id: Some(&identity.user.login),
+        username: Some(&identity.user.login),
+        token_type: Some("bearer"),
+        exp: Some(s.expires_at.unix()),
+        iat: Some(s.created_at.unix()),
+        sub: Some(identity.user.id.to_string()),
+        jti: Some(&s.id),
+        kind: Some(s.kind.as_str()),
+    };
     Ok(no_store(Json(body).into_response()))
 }
 
 /// `POST {base}/oauth/revoke`: 200 whatever the token, revoking it only when the
 /// authenticated client owns it.
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth",
+    summary = "Revoke a token (RFC 7009)",
+    description = "Revokes the token when the client owns it; answers 200 whatever the \
+        token, so that the answer tells nothing about tokens of others.",
+    security(("client" = [])),
+    request_body(content = TokenParameter, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "A parameter is missing, repeated or refused, or a secret in the URL (`invalid_request`); plain HTTP where HTTPS is required", body = OAuthErrorBody),
+        (status = 401, description = "Client authentication failed (`invalid_client`)", body = OAuthErrorBody, headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tessera\"`"))),
+        (status = 408, description = "The body arrived too slowly", body = OAuthErrorBody),
+        (status = 413, description = "The body is over the limit", body = OAuthErrorBody),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications (`too_many_attempts`)", body = OAuthErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 500, description = "A fault on the server (`server_error`)", body = OAuthErrorBody),
+        (status = 503, description = "The database does not answer (`temporarily_unavailable`)", body = OAuthErrorBody),
+    ),
+)]
 pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
     revoke_inner(state, req)
         .await

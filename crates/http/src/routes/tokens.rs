@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tessera_core::Timestamp;
 use tessera_core::credential::PersonalToken;
 use tessera_core::token::Token;
 
@@ -43,6 +44,24 @@ impl<'de> Deserialize<'de> for Scopes {
     }
 }
 
+impl utoipa::PartialSchema for Scopes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::openapi::schema_from(json!({
+            "description": "Permissions the credential is limited to (each one the caller \
+                holds): a list, or one space-separated string. Omitted or null: all of \
+                the caller's permissions, as they change.",
+            "oneOf": [
+                { "type": "array", "items": { "type": "string", "minLength": 1 } },
+                { "type": "string" },
+                { "type": "null" }
+            ],
+            "examples": [["orders:read"]]
+        }))
+    }
+}
+
+impl utoipa::ToSchema for Scopes {}
+
 impl Scopes {
     pub fn into_vec(self) -> Vec<String> {
         match self {
@@ -69,6 +88,22 @@ impl<'de> Deserialize<'de> for Lifetime {
     }
 }
 
+impl utoipa::PartialSchema for Lifetime {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::openapi::schema_from(json!({
+            "description": "How long the token lives: seconds, or a duration such as \
+                `30d` or `12h`. Omitted or null: `tokens.pat_default_lifetime`.",
+            "oneOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "examples": ["30d"] },
+                { "type": "null" }
+            ]
+        }))
+    }
+}
+
+impl utoipa::ToSchema for Lifetime {}
+
 impl Lifetime {
     pub fn to_duration(&self) -> Result<Duration, Problem> {
         match self {
@@ -79,25 +114,57 @@ impl Lifetime {
     }
 }
 
-#[derive(Deserialize)]
+/// A new personal access token.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    /// What the token is for, shown in lists.
+    #[schema(examples("deploy script"))]
     name: String,
     #[serde(default)]
+    #[schema(required = false)]
     scopes: Option<Scopes>,
     #[serde(default)]
+    #[schema(required = false)]
     expires_in: Option<Lifetime>,
 }
 
+/// A personal access token as listed: never its value.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TokenListed {
+    /// The token's id (`pat_...`), for revoking it.
+    id: String,
+    name: String,
+    /// The permissions it is limited to; null: all of the owner's.
+    scopes: Option<Vec<String>>,
+    expires_at: Timestamp,
+    created_at: Timestamp,
+    last_used_at: Option<Timestamp>,
+    /// The first characters of the token, to recognise it.
+    prefix: Option<String>,
+}
+
+/// A token just created or regenerated: its value is in this answer and nowhere else.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TokenCreated {
+    id: String,
+    name: String,
+    /// The token (`tsp_...`), shown once.
+    token: String,
+    scopes: Option<Vec<String>>,
+    expires_at: Timestamp,
+    created_at: Timestamp,
+}
+
 fn created(pat: &PersonalToken, token: &Token) -> Response {
-    let body = json!({
-        "id": pat.id,
-        "name": pat.name,
-        "token": token.expose(),
-        "scopes": pat.scopes,
-        "expires_at": pat.expires_at,
-        "created_at": pat.created_at,
-    });
+    let body = TokenCreated {
+        id: pat.id.clone(),
+        name: pat.name.clone(),
+        token: token.expose().to_owned(),
+        scopes: pat.scopes.clone(),
+        expires_at: pat.expires_at,
+        created_at: pat.created_at,
+    };
     (
         StatusCode::CREATED,
         [(header::CACHE_CONTROL, "no-store")],
@@ -106,28 +173,49 @@ fn created(pat: &PersonalToken, token: &Token) -> Response {
         .into_response()
 }
 
+/// The caller's personal access tokens.
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    tag = "credentials",
+    summary = "List your personal access tokens",
+    security(("password_session" = [])),
+    responses((status = 200, description = "The tokens, never their values", body = Vec<TokenListed>)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     PasswordSession(auth): PasswordSession,
 ) -> Result<Response, Problem> {
     let pats = state.auth.list_pats(&auth.identity.user).await?;
-    let body: Vec<Value> = pats
-        .iter()
-        .map(|p| {
-            json!({
-                "id": p.id,
-                "name": p.name,
-                "scopes": p.scopes,
-                "expires_at": p.expires_at,
-                "created_at": p.created_at,
-                "last_used_at": p.last_used_at,
-                "prefix": p.prefix,
-            })
+    let body: Vec<TokenListed> = pats
+        .into_iter()
+        .map(|p| TokenListed {
+            id: p.id,
+            name: p.name,
+            scopes: p.scopes,
+            expires_at: p.expires_at,
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+            prefix: p.prefix,
         })
         .collect();
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
+/// Creates a personal access token limited to `scopes` (each one a permission the
+/// caller holds).
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    tag = "credentials",
+    summary = "Create a personal access token",
+    security(("password_session" = [])),
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "The token, shown once", body = TokenCreated),
+        (status = 400, description = "A field is missing or refused (`validation_failed`), or a scope is not the caller's (`invalid_scope`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     PasswordSession(auth): PasswordSession,
@@ -152,6 +240,19 @@ pub async fn create(
     Ok(created(&pat, &token))
 }
 
+/// Revokes a token: it fails at once.
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    tag = "credentials",
+    summary = "Revoke a personal access token",
+    security(("password_session" = [])),
+    params(("id" = String, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "The caller has no such token (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     crate::params::Id(token_id): crate::params::Id,
@@ -167,6 +268,20 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Replaces a token's value, keeping its name, scopes and lifetime: the old value fails
+/// at once.
+#[utoipa::path(
+    post,
+    path = "/tokens/{id}/regenerate",
+    tag = "credentials",
+    summary = "Regenerate a personal access token",
+    security(("password_session" = [])),
+    params(("id" = String, Path, description = "The token's id")),
+    responses(
+        (status = 201, description = "The new value, shown once", body = TokenCreated),
+        (status = 404, description = "The caller has no such token (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn regenerate(
     State(state): State<AppState>,
     crate::params::Id(token_id): crate::params::Id,

@@ -55,6 +55,36 @@ fn original<'a>(
     }
 }
 
+/// The access decision on the original request a proxy describes.
+#[utoipa::path(
+    get,
+    path = "/verify",
+    tag = "verify",
+    summary = "Decide on a proxied request",
+    description = "For nginx `auth_request`, Traefik ForwardAuth, Caddy `forward_auth` and \
+        Envoy ext_authz, from `server.trusted_proxies` only. The original method and URI \
+        come from `X-Forwarded-Method` and `X-Forwarded-Uri` (Traefik, Caddy) or \
+        `X-Original-Method` and `X-Original-URI` (nginx), judged by the access rules with \
+        the credential the client sent (cookie, bearer token, `Secret`, Basic). A 200 \
+        carries the identity headers to pass upstream, empty on a public rule.",
+    security(("rules" = [])),
+    params(
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The original method (or `X-Original-Method`)", example = "GET"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "The original path and query (or `X-Original-URI`)", example = "/orders/42"),
+    ),
+    responses(
+        (status = 200, description = "Allowed", headers(
+            ("X-Tessera-User" = String, description = "The user's login; empty when anonymous"),
+            ("X-Tessera-Session" = String, description = "The session's id; empty when anonymous"),
+            ("X-Tessera-Permissions" = String, description = "The credential's permissions, space-separated"),
+            ("X-Tessera-Credential" = String, description = "The credential's kind; empty when anonymous"),
+        )),
+        (status = 400, description = "The original request is missing, repeated, contradictory or not from a trusted proxy (`invalid_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The rule needs a credential and none works (`unauthenticated`, `invalid_token`, `session_expired`)", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "The challenge"))),
+        (status = 403, description = "The credential may not make this request (`forbidden`, `insufficient_scope`, `csrf_failed`), or no rule matches", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed Basic or `Secret` attempts (`too_many_attempts`)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
 pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Response, Problem> {
     let (parts, _) = req.into_parts();
     let (ctx, _) = contexts(&parts)?;

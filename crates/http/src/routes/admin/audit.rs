@@ -2,8 +2,8 @@
 
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use serde_json::json;
 use tessera_core::Timestamp;
+use tessera_core::audit::AuditEvent;
 use tessera_core::audit::AuditFilter;
 use tessera_core::permission::AUDIT_READ;
 
@@ -12,11 +12,33 @@ use crate::auth::Authenticated;
 use crate::body::{field, query_pairs};
 use crate::{AppState, Problem};
 
+/// A page of audit events.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    events: Vec<AuditEvent>,
+    page: usize,
+    per_page: usize,
+    /// The next page's number; null on the last page.
+    next_page: Option<usize>,
+}
+
 /// `GET {base}/admin/audit?login=&event=&outcome=&from=&to=&page=&per_page=`
 /// (`tessera:audit:read`): security events of every user, newest first, those meeting
 /// every filter given (`from` inclusive, `to` exclusive; RFC 3339, a date, or Unix
 /// seconds), a page at a time (`per_page` 1 to 200, default 50). `next_page` is `null`
 /// on the last page.
+#[utoipa::path(
+    get,
+    path = "/admin/audit",
+    tag = "admin",
+    summary = "Search the audit log",
+    description = "Security events of every user meeting every filter given.",
+    security(("signed_in" = ["tessera:audit:read"])),
+    params(("login" = Option<String>, Query, description = "Events of this login"), ("event" = Option<String>, Query, description = "Events of this kind (`login`, `token_created`, ...)"), ("outcome" = Option<String>, Query, description = "`success`, `failure` or `throttled`"), ("from" = Option<String>, Query, description = "From this time, inclusive: RFC 3339, a date, or Unix seconds"), ("to" = Option<String>, Query, description = "Until this time, exclusive"), ("page" = Option<u32>, Query, minimum = 1, description = "The page, from 1"), ("per_page" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Events per page (default 50)")),
+    responses(
+        (status = 200, description = "A page of events, newest first", body = AuditPage),
+    ),
+)]
 pub async fn search(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -62,10 +84,10 @@ pub async fn search(
     let mut events = state.auth.accounts().search_audit(&filter).await?;
     let more = events.len() > per_page;
     events.truncate(per_page);
-    Ok(no_store(json!({
-        "events": events,
-        "page": page,
-        "per_page": per_page,
-        "next_page": more.then_some(page + 1),
-    })))
+    Ok(no_store(AuditPage {
+        events,
+        page,
+        per_page,
+        next_page: more.then_some(page + 1),
+    }))
 }

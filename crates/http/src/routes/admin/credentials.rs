@@ -3,17 +3,42 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use tessera_core::credential::{ApiKey, PersonalToken};
 use tessera_core::permission::{SESSIONS_WRITE, USERS_READ};
 use tessera_core::store::Owned;
 
 use super::{allowed, no_store};
 use crate::auth::Authenticated;
 use crate::params::{Id, Pair};
+use crate::routes::session::SessionListed;
 use crate::{AppState, Problem};
+
+/// How many sessions ended.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Ended {
+    ended: u64,
+}
+
+/// How many credentials were revoked.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Revoked {
+    revoked: u64,
+}
 
 /// `GET {base}/admin/users/{login}/sessions` (`tessera:users:read`): the user's open
 /// sessions, newest first (never a token).
+#[utoipa::path(
+    get,
+    path = "/admin/users/{login}/sessions",
+    tag = "admin",
+    summary = "List a user's sessions",
+    security(("signed_in" = ["tessera:users:read"])),
+    params(("login" = String, Path, description = "The user's login", example = "alice")),
+    responses(
+        (status = 200, description = "The open sessions, newest first (never a token)", body = Vec<SessionListed>),
+        (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list_sessions(
     State(state): State<AppState>,
     Id(login): Id,
@@ -21,15 +46,24 @@ pub async fn list_sessions(
 ) -> Result<Response, Problem> {
     allowed(auth, USERS_READ)?;
     let sessions = state.auth.admin_sessions(&login).await?;
-    let body: Vec<Value> = sessions
-        .iter()
-        .map(crate::routes::session::session_json)
-        .collect();
-    Ok(no_store(json!(body)))
+    let body: Vec<SessionListed> = sessions.iter().map(SessionListed::of).collect();
+    Ok(no_store(body))
 }
 
 /// `DELETE {base}/admin/users/{login}/sessions` (`tessera:sessions:write`): ends every
 /// session of the user; `{"ended": N}`.
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{login}/sessions",
+    tag = "admin",
+    summary = "End a user's sessions",
+    security(("signed_in" = ["tessera:sessions:write"])),
+    params(("login" = String, Path, description = "The user's login", example = "alice")),
+    responses(
+        (status = 200, description = "How many ended", body = Ended),
+        (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn end_sessions(
     State(state): State<AppState>,
     Id(login): Id,
@@ -40,11 +74,23 @@ pub async fn end_sessions(
         .auth
         .admin_end_sessions(&auth.identity, &login, None)
         .await?;
-    Ok(no_store(json!({ "ended": ended })))
+    Ok(no_store(Ended { ended }))
 }
 
 /// `DELETE {base}/admin/users/{login}/sessions/{id}` (`tessera:sessions:write`): 204, or
 /// 404 when it is not one of the user's open sessions.
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{login}/sessions/{id}",
+    tag = "admin",
+    summary = "End a session of a user",
+    security(("signed_in" = ["tessera:sessions:write"])),
+    params(("login" = String, Path, description = "The user's login", example = "alice"), ("id" = String, Path, description = "The session's id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "No such user, or no such open session of theirs (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn end_session(
     State(state): State<AppState>,
     Pair(login, id): Pair,
@@ -63,6 +109,18 @@ pub async fn end_session(
 
 /// `GET {base}/admin/users/{login}/tokens` (`tessera:users:read`): the user's personal
 /// access tokens (expired ones included), newest first; never a token's value.
+#[utoipa::path(
+    get,
+    path = "/admin/users/{login}/tokens",
+    tag = "admin",
+    summary = "List a user's personal access tokens",
+    security(("signed_in" = ["tessera:users:read"])),
+    params(("login" = String, Path, description = "The user's login", example = "alice")),
+    responses(
+        (status = 200, description = "The tokens (expired ones included), newest first; never a value", body = Vec<PersonalToken>),
+        (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list_tokens(
     State(state): State<AppState>,
     Id(login): Id,
@@ -70,11 +128,23 @@ pub async fn list_tokens(
 ) -> Result<Response, Problem> {
     allowed(auth, USERS_READ)?;
     let (_, tokens, _) = state.auth.admin_credentials(&login).await?;
-    Ok(no_store(json!(tokens)))
+    Ok(no_store(tokens))
 }
 
 /// `GET {base}/admin/users/{login}/apikeys` (`tessera:users:read`): the user's API keys,
 /// newest first; never a secret.
+#[utoipa::path(
+    get,
+    path = "/admin/users/{login}/apikeys",
+    tag = "admin",
+    summary = "List a user's API keys",
+    security(("signed_in" = ["tessera:users:read"])),
+    params(("login" = String, Path, description = "The user's login", example = "alice")),
+    responses(
+        (status = 200, description = "The keys, newest first; never a secret", body = Vec<ApiKey>),
+        (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     Id(login): Id,
@@ -82,11 +152,23 @@ pub async fn list_api_keys(
 ) -> Result<Response, Problem> {
     allowed(auth, USERS_READ)?;
     let (_, _, keys) = state.auth.admin_credentials(&login).await?;
-    Ok(no_store(json!(keys)))
+    Ok(no_store(keys))
 }
 
 /// `DELETE {base}/admin/users/{login}/tokens` (`tessera:sessions:write`): revokes every
 /// personal access token of the user; `{"revoked": N}`.
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{login}/tokens",
+    tag = "admin",
+    summary = "Revoke a user's personal access tokens",
+    security(("signed_in" = ["tessera:sessions:write"])),
+    params(("login" = String, Path, description = "The user's login", example = "alice")),
+    responses(
+        (status = 200, description = "How many were revoked", body = Revoked),
+        (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn revoke_tokens(
     state: State<AppState>,
     login: Id,
@@ -97,6 +179,18 @@ pub async fn revoke_tokens(
 
 /// `DELETE {base}/admin/users/{login}/apikeys` (`tessera:sessions:write`): deletes every
 /// API key of the user, ending the sessions they opened; `{"revoked": N}`.
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{login}/apikeys",
+    tag = "admin",
+    summary = "Delete a user's API keys",
+    security(("signed_in" = ["tessera:sessions:write"])),
+    params(("login" = String, Path, description = "The user's login", example = "alice")),
+    responses(
+        (status = 200, description = "How many were deleted (the sessions they opened end too)", body = Revoked),
+        (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn revoke_api_keys(
     state: State<AppState>,
     login: Id,
@@ -107,6 +201,18 @@ pub async fn revoke_api_keys(
 
 /// `DELETE {base}/admin/users/{login}/tokens/{id}` (`tessera:sessions:write`): 204, or
 /// 404 when it is not one of the user's tokens.
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{login}/tokens/{id}",
+    tag = "admin",
+    summary = "Revoke a personal access token of a user",
+    security(("signed_in" = ["tessera:sessions:write"])),
+    params(("login" = String, Path, description = "The user's login", example = "alice"), ("id" = String, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such user, or no such token of theirs (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn revoke_token(
     state: State<AppState>,
     pair: Pair,
@@ -117,6 +223,18 @@ pub async fn revoke_token(
 
 /// `DELETE {base}/admin/users/{login}/apikeys/{id}` (`tessera:sessions:write`): 204, or
 /// 404 when it is not one of the user's keys.
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{login}/apikeys/{id}",
+    tag = "admin",
+    summary = "Delete an API key of a user",
+    security(("signed_in" = ["tessera:sessions:write"])),
+    params(("login" = String, Path, description = "The user's login", example = "alice"), ("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such user, or no such key of theirs (`not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn revoke_api_key(
     state: State<AppState>,
     pair: Pair,
@@ -136,7 +254,7 @@ async fn revoke_all(
         .auth
         .admin_revoke_credentials(&auth.identity, &login, what, None)
         .await?;
-    Ok(no_store(json!({ "revoked": revoked })))
+    Ok(no_store(Revoked { revoked }))
 }
 
 async fn revoke_one(

@@ -13,8 +13,7 @@ mod users;
 use axum::Json;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
-use tessera_core::User;
+use tessera_core::{Timestamp, User};
 
 use crate::Problem;
 use crate::auth::{Authenticated, Carrier};
@@ -31,6 +30,37 @@ pub(crate) use self::users::{
     set_password_link, show_user, unlock_user, update_user,
 };
 
+/// The OpenAPI description of the admin operations, merged into `{base}/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    users::list_users,
+    users::create_user,
+    users::show_user,
+    users::update_user,
+    users::delete_user,
+    users::disable_user,
+    users::enable_user,
+    users::unlock_user,
+    users::set_password_link,
+    users::grant_role,
+    users::revoke_role,
+    credentials::list_sessions,
+    credentials::end_sessions,
+    credentials::end_session,
+    credentials::list_tokens,
+    credentials::revoke_tokens,
+    credentials::revoke_token,
+    credentials::list_api_keys,
+    credentials::revoke_api_keys,
+    credentials::revoke_api_key,
+    roles::list_roles,
+    roles::create_role,
+    roles::change_role,
+    roles::delete_role,
+    audit::search,
+))]
+pub(crate) struct AdminApi;
+
 /// `auth`, when its credential allows `permission`; else 403 naming it.
 fn allowed(auth: Authenticated, permission: &str) -> Result<Authenticated, Problem> {
     if auth.identity.allows(permission) {
@@ -43,21 +73,42 @@ fn allowed(auth: Authenticated, permission: &str) -> Result<Authenticated, Probl
     }
 }
 
-fn user_json(u: &User) -> Value {
-    json!({
-        "login": u.login,
-        "first_name": u.first_name,
-        "last_name": u.last_name,
-        "email": u.email,
-        "lang": u.lang,
-        "disabled": u.disabled,
-        "roles": u.roles,
-        "created_at": u.created_at,
-        "updated_at": u.updated_at,
-    })
+/// A user as the admin API shows it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct UserBody<'a> {
+    login: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    email: Option<&'a str>,
+    /// The preferred language tag.
+    lang: &'a str,
+    /// A disabled account cannot log in, and none of its credentials work.
+    disabled: bool,
+    /// The roles granted.
+    #[schema(value_type = Vec<String>)]
+    roles: &'a [String],
+    created_at: Timestamp,
+    /// Its creation, or the last change of its password or disabled flag.
+    updated_at: Timestamp,
 }
 
-fn no_store(body: Value) -> Response {
+impl<'a> UserBody<'a> {
+    fn of(u: &'a User) -> Self {
+        Self {
+            login: &u.login,
+            first_name: &u.first_name,
+            last_name: &u.last_name,
+            email: u.email.as_deref(),
+            lang: &u.lang,
+            disabled: u.disabled,
+            roles: &u.roles,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+fn no_store(body: impl serde::Serialize) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
