@@ -28,12 +28,12 @@ fn package_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc-provider")
 }
 
-fn under_ci() -> bool {
+pub(crate) fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// A program on `PATH` (or named by the variable `var`), if it runs.
-fn program(var: &str, name: &str) -> Option<PathBuf> {
+pub(crate) fn program(var: &str, name: &str) -> Option<PathBuf> {
     if let Ok(p) = std::env::var(var) {
         return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
