@@ -14,6 +14,7 @@ pub mod keys;
 pub mod password;
 pub mod path;
 pub mod permission;
+pub mod ratelimit;
 pub mod request;
 pub mod rules;
 pub mod secret;

@@ -60,6 +60,10 @@ pub struct RuleSpec {
     pub credentials: Option<Vec<String>>,
     /// Requests pass without any credential; such a rule cannot require permissions.
     pub public: bool,
+    /// Requests per period per caller (`600/1m`), if limited.
+    pub rate_limit: Option<String>,
+    /// How many requests of one caller may come at once (default: the whole limit).
+    pub burst: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +89,8 @@ pub struct Rule {
     pub public: bool,
     /// The rule's `matches` text as configured, for messages.
     pub source: String,
+    /// Its rate limit per caller, if it has one.
+    pub rate_limit: Option<crate::ratelimit::RateLimit>,
     /// Literals are kept as written (else lower-cased, and paths lower-cased to match).
     case_sensitive: bool,
 }
@@ -202,6 +208,14 @@ impl Rule {
         if spec.public && !spec.permissions.is_empty() {
             return Err(err("a public rule cannot require permissions".into()));
         }
+        let rate_limit = match (&spec.rate_limit, spec.burst) {
+            (Some(text), burst) => Some(
+                crate::ratelimit::RateLimit::parse(text, burst)
+                    .map_err(|e| err(format!("rate_limit {e}")))?,
+            ),
+            (None, Some(_)) => return Err(err("`burst` needs a `rate_limit`".into())),
+            (None, None) => None,
+        };
         Ok(Self {
             index,
             methods,
@@ -210,6 +224,7 @@ impl Rule {
             credentials,
             public: spec.public,
             source: spec.matches.clone(),
+            rate_limit,
             case_sensitive,
         })
     }

@@ -1,8 +1,9 @@
 //! The access decision for a request described by method and normalised path: the first
-//! matching rule, the credential it accepts, the permissions it requires. Shared by the
+//! matching rule, the credential it accepts, the permissions it requires, its rate limit. Shared by the
 //! gateway and `{base}/verify`, so both decide identically.
 
 use axum::http::request::Parts;
+use tessera_core::ratelimit::Caller;
 use tessera_core::rules::CredentialKind;
 use tessera_core::{AuthFailure, Rules};
 
@@ -14,9 +15,19 @@ use crate::problem::{Challenge, Problem};
 
 pub use crate::principal::Principal;
 use crate::principal::Who;
+pub use crate::ratelimit::RateHeaders;
 
-/// Decides a request by `rules`. `Ok(None)`: allowed without identity (a public rule).
-/// Counted in `tessera_decisions_total` by credential kind and outcome.
+/// An allowed request.
+pub struct Decision {
+    /// Who it is allowed for; `None` on a public rule.
+    pub principal: Option<Principal>,
+    /// The `RateLimit-Policy` and `RateLimit` headers of its answer, when the rule has
+    /// a rate limit.
+    pub rate: Option<RateHeaders>,
+}
+
+/// Decides a request by `rules`, counting it against the rule's rate limit. Counted in
+/// `tessera_decisions_total` by credential kind and outcome.
 pub async fn decide(
     state: &AppState,
     rules: &Rules,
@@ -24,14 +35,17 @@ pub async fn decide(
     method: &str,
     path: &str,
     query: Option<&str>,
-) -> Result<Option<Principal>, Problem> {
+) -> Result<Decision, Problem> {
     let mut kind = None;
     let decided = decide_counting(state, rules, parts, method, path, query, &mut kind).await;
     let outcome = match &decided {
-        Ok(Some(_)) => "allowed",
-        Ok(None) => "public",
+        Ok(Decision {
+            principal: Some(_), ..
+        }) => "allowed",
+        Ok(_) => "public",
         Err(p) if p.status == axum::http::StatusCode::UNAUTHORIZED => "unauthenticated",
         Err(p) if p.status == axum::http::StatusCode::FORBIDDEN => "forbidden",
+        Err(p) if p.code == "rate_limited" => "rate_limited",
         Err(p) if p.status == axum::http::StatusCode::TOO_MANY_REQUESTS => "throttled",
         Err(p) if p.status.is_client_error() => "refused",
         Err(_) => "error",
@@ -54,7 +68,7 @@ async fn decide_counting(
     path: &str,
     query: Option<&str>,
     kind_seen: &mut Option<CredentialKind>,
-) -> Result<Option<Principal>, Problem> {
+) -> Result<Decision, Problem> {
     let (ctx, csrf_ctx) = contexts(parts)?;
     let unsafe_method = csrf::is_unsafe(&method.parse().unwrap_or(axum::http::Method::POST));
     if unsafe_method {
@@ -65,8 +79,12 @@ async fn decide_counting(
         )?;
     }
     let rule = rules.find(method, path);
-    if rule.is_some_and(|r| r.public) {
-        return Ok(None);
+    if let Some(r) = rule.filter(|r| r.public) {
+        let caller = ctx.client_ip.map_or(Caller::Unknown, Caller::Address);
+        return Ok(Decision {
+            principal: None,
+            rate: crate::ratelimit::count(r, caller)?,
+        });
     }
     let presented = credentials::extract_with_query(parts, &state.settings, ctx, query)?;
     let Some(kind) = kind_of(&presented) else {
@@ -96,7 +114,11 @@ async fn decide_counting(
     if let Some(missing) = rule.permissions.iter().find(|p| !principal.allows(p)) {
         return Err(Problem::forbidden(missing, kind == CredentialKind::Token));
     }
-    Ok(Some(principal))
+    let rate = crate::ratelimit::count(rule, Caller::User(principal.user().id))?;
+    Ok(Decision {
+        principal: Some(principal),
+        rate,
+    })
 }
 
 /// Authenticates a request by whichever credential it presents, in the order of

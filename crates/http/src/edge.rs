@@ -226,19 +226,27 @@ where
         })
         .flatten();
     // What the way out needs, so that the contexts move into the request uncopied.
-    // Only cookie-carried sessions use the CSRF token: a request outside the auth
-    // endpoints that authenticates by a header, with no session cookie, gets none (unless
-    // a handler issues one), which spares API clients a cookie they never send back.
+    // Only cookie-carried sessions use the CSRF token: a request that authenticates by a
+    // header, with no session cookie, gets none (unless a handler issues one), which
+    // spares API clients a cookie they never send back and the server the signing. Nor
+    // does `{base}/verify`: its answer goes to a proxy, which passes no cookie on.
     let header_credential = req.headers().contains_key(header::AUTHORIZATION)
         || settings
             .alias_header
             .as_ref()
             .is_some_and(|h| req.headers().contains_key(h));
+    let verify = own
+        && req
+            .uri()
+            .path()
+            .strip_prefix(settings.base_path.trim_end_matches('/'))
+            .map(|rest| rest.trim_end_matches('/'))
+            == Some("/verify");
     let out = Outgoing {
         request_id: request_id.clone(),
         https: ctx.https,
         had_session_cookie: ctx.session_cookie.is_some(),
-        csrf_wanted: own || !header_credential || ctx.session_cookie.is_some(),
+        csrf_wanted: !verify && (!header_credential || ctx.session_cookie.is_some()),
         csrf: csrf_ctx.clone(),
     };
     let mut res = match refused {

@@ -21,6 +21,7 @@ use tessera_core::Rules;
 use tower::{Layer, Service};
 
 use crate::extract::Authentication;
+use crate::ratelimit::RateHeaders;
 use crate::{AppState, Problem, edge};
 
 /// The future of every Tessera service: boxed, as axum's own middleware are.
@@ -93,14 +94,15 @@ where
     }
 }
 
-/// A check of a request's head that lets it through (`Ok`) or answers it (`Err`): what
-/// [`RequireLayer`] and [`RulesLayer`] each are, served by one [`GateService`].
+/// A check of a request's head that lets it through (`Ok`, with the rate-limit headers
+/// for its answer when a limit counted it) or answers it (`Err`): what [`RequireLayer`]
+/// and [`RulesLayer`] each are, served by one [`GateService`].
 pub trait Gate: Clone + Send + Sync + 'static {
     /// Decides the request whose head is `parts`.
     fn check<'a>(
         &'a self,
         parts: &'a Parts,
-    ) -> Pin<Box<dyn Future<Output = Result<(), Problem>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Option<RateHeaders>, Problem>> + Send + 'a>>;
 }
 
 /// The service of a [`Gate`] layer ([`RequireLayer`], [`RulesLayer`]).
@@ -131,7 +133,12 @@ where
             let (parts, body) = req.into_parts();
             let checked = gate.check(&parts).await;
             match checked {
-                Ok(()) => inner.call(Request::from_parts(parts, body)).await,
+                Ok(None) => inner.call(Request::from_parts(parts, body)).await,
+                Ok(Some(rate)) => {
+                    let mut res = inner.call(Request::from_parts(parts, body)).await?;
+                    rate.apply(res.headers_mut());
+                    Ok(res)
+                }
                 Err(p) => Ok(p.into_response()),
             }
         })
@@ -184,10 +191,10 @@ impl Gate for Require {
     fn check<'a>(
         &'a self,
         parts: &'a Parts,
-    ) -> Pin<Box<dyn Future<Output = Result<(), Problem>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Option<RateHeaders>, Problem>> + Send + 'a>> {
         Box::pin(async move {
             match Authentication::of(parts)?.principal(parts).await? {
-                Some(p) => p.require(&self.permission),
+                Some(p) => p.require(&self.permission).map(|()| None),
                 None => Err(Problem::unauthenticated()),
             }
         })
@@ -218,7 +225,7 @@ impl Gate for AccessRules {
     fn check<'a>(
         &'a self,
         parts: &'a Parts,
-    ) -> Pin<Box<dyn Future<Output = Result<(), Problem>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Option<RateHeaders>, Problem>> + Send + 'a>> {
         Box::pin(async move {
             let authentication = Authentication::of(parts)?;
             // Inside `Router::nest`, the URI has lost the nest path: put it back, so that
@@ -229,11 +236,11 @@ impl Gate for AccessRules {
                 .map_err(|e| Problem::invalid_request(e.to_string()))?;
             let method = parts.method.as_str().to_ascii_uppercase();
             let query = parts.uri.query();
-            let principal =
+            let decision =
                 crate::decision::decide(&self.state, &self.rules, parts, &method, &path, query)
                     .await?;
-            authentication.settle(principal);
-            Ok(())
+            authentication.settle(decision.principal);
+            Ok(decision.rate)
         })
     }
 }

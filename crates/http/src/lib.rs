@@ -19,6 +19,7 @@ pub mod paths;
 pub mod principal;
 pub mod problem;
 pub mod proxy;
+pub mod ratelimit;
 mod routes;
 pub mod settings;
 mod state;

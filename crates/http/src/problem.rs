@@ -19,7 +19,7 @@ pub const REALM: &str = "tessera";
 `request_timeout`, `https_required`, `redirect_uri_not_allowed`, `unauthenticated`, \
 `invalid_credentials`, `invalid_token`, `session_expired`, `csrf_failed`, `forbidden`, \
 `insufficient_scope`, `password_session_required`, `invalid_scope`, `not_found`, \
-`method_not_allowed`, `conflict`, `too_many_attempts`, `internal_error`, `bad_gateway`, \
+`method_not_allowed`, `conflict`, `too_many_attempts`, `rate_limited`, `internal_error`, `bad_gateway`, \
 `gateway_timeout`, `service_unavailable`."
 )]
 pub struct Problem {
@@ -51,6 +51,9 @@ pub struct Problem {
     /// Seconds for `Retry-After` (429).
     #[serde(skip)]
     pub retry_after: Option<u64>,
+    /// The rate-limit headers of a 429 `rate_limited`.
+    #[serde(skip)]
+    pub rate_limit: Option<Box<crate::ratelimit::RateHeaders>>,
 }
 
 /// How the failed credential was presented, which decides the `WWW-Authenticate` challenge.
@@ -77,6 +80,7 @@ impl Problem {
             www_authenticate: None,
             clear_session_cookie: false,
             retry_after: None,
+            rate_limit: None,
         }
     }
 
@@ -352,6 +356,9 @@ impl IntoResponse for Problem {
         }
         if let Some(r) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(r));
+        }
+        if let Some(rate) = &self.rate_limit {
+            rate.apply(h);
         }
         if self.clear_session_cookie {
             res.extensions_mut()

@@ -199,7 +199,7 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         return Err(Problem::not_found());
     }
     let method = parts.method.as_str().to_ascii_uppercase();
-    let principal = decision::decide(
+    let decision::Decision { principal, rate } = decision::decide(
         state,
         &settings.rules,
         &parts,
@@ -322,6 +322,9 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         return Ok(Response::from_parts(res_parts, Body::empty()));
     }
     strip_hop_by_hop(&mut res_parts.headers);
+    if let Some(rate) = &rate {
+        rate.apply(&mut res_parts.headers);
+    }
     Ok(Response::from_parts(res_parts, Body::new(res_body)))
 }
 

@@ -115,11 +115,14 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Respo
     };
     let path =
         tessera_core::path::normalize(path).map_err(|e| Problem::invalid_request(e.to_string()))?;
-    let principal =
+    let decision =
         decision::decide(&state, &state.settings.rules, &parts, &method, &path, query).await?;
     // Room for the identity headers and what the edge adds, so the map never regrows.
     let mut headers = axum::http::HeaderMap::with_capacity(16);
-    if let Some(p) = principal {
+    if let Some(rate) = &decision.rate {
+        rate.apply(&mut headers);
+    }
+    if let Some(p) = decision.principal {
         for (name, value) in p.headers() {
             headers.insert(name, value);
         }

@@ -100,6 +100,11 @@ impl Client {
         }
     }
 
+    /// The underlying client, to rebuild a request taken apart.
+    pub fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
         if !self.jar.is_empty() {

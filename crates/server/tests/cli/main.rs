@@ -56,6 +56,7 @@ mod observability;
 mod oidc;
 mod oidc_provider;
 mod probe;
+mod rate_limits;
 mod schemathesis;
 mod serve;
 mod tcp;

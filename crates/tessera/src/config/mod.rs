@@ -583,6 +583,14 @@ pub struct RuleConfig {
     /// cannot require permissions.
     #[serde(default)]
     pub public: bool,
+    /// `rate_limit` (default unset): requests per period allowed to each caller (the
+    /// authenticated user, or the client address on a public rule), such as `600/1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<String>,
+    /// `burst` (default: the whole `rate_limit`): how many of one caller's requests may
+    /// come at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
 }
 
 /// A duration written `90s`, `30m`, `24h`, `90d` (also `1h30m`).

@@ -55,6 +55,8 @@ impl Config {
                 permissions: r.permissions.clone(),
                 credentials: r.credentials.clone(),
                 public: r.public,
+                rate_limit: r.rate_limit.clone(),
+                burst: r.burst,
             })
             .collect();
         if self.server.rules_case_sensitive {
