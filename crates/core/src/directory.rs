@@ -15,6 +15,15 @@ impl Accounts {
     /// Logs the event and stores it. A store failure is logged, not returned: the action
     /// the event describes has already happened.
     pub async fn record_audit(&self, e: AuditEvent) {
+        self.announce_audit(&e);
+        if let Err(err) = self.store().append_audit(&e).await {
+            tracing::error!(error = %err, event = %e.event, "could not store an audit event");
+        }
+    }
+
+    /// Counts the event in the metrics and writes its log line, without storing it: for
+    /// an event the caller stores in its own transaction.
+    pub(crate) fn announce_audit(&self, e: &AuditEvent) {
         if e.event == "login" {
             let method = e.method.clone().unwrap_or_else(|| "-".to_owned());
             metrics::counter!("tessera_logins_total", "method" => method, "outcome" => e.outcome.clone())
@@ -34,9 +43,6 @@ impl Accounts {
             detail = e.detail.as_deref().unwrap_or("-"),
             "audit"
         );
-        if let Err(err) = self.store().append_audit(&e).await {
-            tracing::error!(error = %err, event = %e.event, "could not store an audit event");
-        }
     }
 
     /// Security events since `since`, of one user or of all, newest first.

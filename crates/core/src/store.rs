@@ -199,6 +199,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session under the digest of its secret.
     async fn create_session(&self, session: &Session, secret_digest: &[u8; 32]) -> StoreResult<()>;
 
+    /// What a successful login leaves behind, in one transaction: the subject's failure
+    /// count cleared (when given), the new session, and the audit event. All or nothing.
+    async fn complete_login(
+        &self,
+        clear: Option<(Scope, &str)>,
+        session: &Session,
+        secret_digest: &[u8; 32],
+        event: &AuditEvent,
+    ) -> StoreResult<()>;
+
     /// The unrevoked session whose secret has this digest, with its user (disabled or
     /// not: the caller decides). Expired sessions are returned too, so that the caller can
     /// say "expired" rather than "unknown".

@@ -72,11 +72,17 @@ impl Authenticator {
         }
     }
 
-    pub(super) async fn succeeded(&self, scope: Scope, subject: &str) {
-        let subject = &crate::throttle::subject(subject);
-        if self.inner.throttle.enabled
-            && let Err(e) = self.store().clear_attempts(scope, subject).await
-        {
+    /// The throttle subject whose failures a success clears, when throttling is on.
+    pub(super) fn to_clear(&self, subject: &str) -> Option<String> {
+        self.inner
+            .throttle
+            .enabled
+            .then(|| crate::throttle::subject(subject))
+    }
+
+    /// Clears the failures of a throttle subject (as [`Self::to_clear`] names it).
+    pub(super) async fn clear_failures(&self, scope: Scope, subject: &str) {
+        if let Err(e) = self.store().clear_attempts(scope, subject).await {
             tracing::warn!(error = %e, "could not reset a failure counter");
         }
     }

@@ -56,6 +56,36 @@ struct NewSession {
     client: ClientInfo,
 }
 
+/// A new session and its token, not stored yet.
+fn new_session(new: NewSession) -> (Session, Token, User) {
+    let NewSession {
+        user,
+        kind,
+        api_key_id,
+        scopes,
+        lifetime,
+        idle,
+        client,
+    } = new;
+    let now = Timestamp::now();
+    let expires_at = now.plus(lifetime);
+    let session = Session {
+        id: new_session_id(),
+        kind,
+        user_id: user.id,
+        api_key_id,
+        scopes,
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: idle.map(|i| now.plus(i).min(expires_at)),
+        expires_at,
+        ip: client.ip,
+        user_agent: client.user_agent.map(|ua| ua.chars().take(512).collect()),
+    };
+    let token = Token::generate(kind.token_kind());
+    (session, token, user)
+}
+
 /// Verifies credentials, opens and ends sessions, and mints and revokes long-lived
 /// credentials. Cheap to clone: clones share one verification cache and one activity
 /// writer.
@@ -155,6 +185,27 @@ impl Authenticator {
         password: &Password,
         client: &ClientInfo,
     ) -> Result<std::result::Result<User, AuthFailure>> {
+        Ok(
+            match self.check_password_only(login, password, client).await? {
+                Ok((user, clear)) => {
+                    if let Some(subject) = clear {
+                        self.clear_failures(Scope::Account, &subject).await;
+                    }
+                    Ok(user)
+                }
+                Err(e) => Err(e),
+            },
+        )
+    }
+
+    /// [`Self::check_password`], leaving to the caller the clearing of the account's
+    /// failure count after a success: the throttle subject to clear comes with the user.
+    async fn check_password_only(
+        &self,
+        login: &str,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<std::result::Result<(User, Option<String>), AuthFailure>> {
         let subject = Login::key_of(login);
         let ip = client.ip.as_deref();
         let event = || {
@@ -173,10 +224,7 @@ impl Authenticator {
             return Ok(Err(AuthFailure::Throttled(r)));
         }
         match self.inner.accounts.authenticate(login, password).await? {
-            Some(user) => {
-                self.succeeded(Scope::Account, &subject).await;
-                Ok(Ok(user))
-            }
+            Some(user) => Ok(Ok((user, self.to_clear(&subject)))),
             None => {
                 self.failed(ip).await;
                 self.audit(event()).await;
@@ -197,8 +245,8 @@ impl Authenticator {
         password: &Password,
         client: ClientInfo,
     ) -> Result<LoginOutcome> {
-        let user = match self.check_password(login, password, &client).await? {
-            Ok(user) => user,
+        let (user, clear) = match self.check_password_only(login, password, &client).await? {
+            Ok(found) => found,
             Err(AuthFailure::Throttled(r)) => return Ok(LoginOutcome::Throttled(r)),
             Err(_) => return Ok(LoginOutcome::Failed),
         };
@@ -207,60 +255,47 @@ impl Authenticator {
             .client(client.ip.as_deref(), client.user_agent.as_deref());
         event.method = client.method.clone();
         let s = self.inner.settings;
-        let (identity, token) = self
-            .open_session(NewSession {
-                user,
-                kind: SessionKind::Password,
-                api_key_id: None,
-                scopes: None,
-                lifetime: s.absolute_timeout,
-                idle: Some(s.idle_timeout),
-                client,
-            })
+        let (session, token, user) = new_session(NewSession {
+            user,
+            kind: SessionKind::Password,
+            api_key_id: None,
+            scopes: None,
+            lifetime: s.absolute_timeout,
+            idle: Some(s.idle_timeout),
+            client,
+        });
+        let event = event.detail(format!("session={}", session.id));
+        // The failure count cleared, the session and its audit record: one transaction,
+        // so a login costs the hash and one commit, and never half happens.
+        self.store()
+            .complete_login(
+                clear.as_deref().map(|subject| (Scope::Account, subject)),
+                &session,
+                &token.digest(),
+                &event,
+            )
             .await?;
-        self.audit(event.detail(format!("session={}", identity.session.id)))
-            .await;
+        self.inner.accounts.announce_audit(&event);
+        let identity = self.identity_of(user, session).await?;
         Ok(LoginOutcome::Success(Box::new(identity), token))
     }
 
     async fn open_session(&self, new: NewSession) -> Result<(Identity, Token)> {
-        let NewSession {
-            user,
-            kind,
-            api_key_id,
-            scopes,
-            lifetime,
-            idle,
-            client,
-        } = new;
-        let now = Timestamp::now();
-        let expires_at = now.plus(lifetime);
-        let session = Session {
-            id: new_session_id(),
-            kind,
-            user_id: user.id,
-            api_key_id,
-            scopes,
-            created_at: now,
-            last_seen_at: now,
-            idle_expires_at: idle.map(|i| now.plus(i).min(expires_at)),
-            expires_at,
-            ip: client.ip,
-            user_agent: client.user_agent.map(|ua| ua.chars().take(512).collect()),
-        };
-        let token = Token::generate(kind.token_kind());
+        let (session, token, user) = new_session(new);
         self.store()
             .create_session(&session, &token.digest())
             .await?;
+        Ok((self.identity_of(user, session).await?, token))
+    }
+
+    /// The identity of a session just opened for `user`.
+    async fn identity_of(&self, user: User, session: Session) -> Result<Identity> {
         let permissions = self.store().permissions_of(user.id).await?;
-        Ok((
-            Identity {
-                user,
-                permissions,
-                session,
-            },
-            token,
-        ))
+        Ok(Identity {
+            user,
+            permissions,
+            session,
+        })
     }
 
     /// Authenticates a presented bearer token (or the token inside a session cookie).

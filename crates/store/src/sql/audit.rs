@@ -7,45 +7,46 @@ use tessera_core::store::{AuditStore, StoreResult};
 use tessera_core::{Timestamp, UserId};
 
 use super::SqlStore;
-use super::backend::{Backend, Columns, Get, query};
+use super::backend::{Backend, Columns, Get, Query, query};
 
 /// The columns of `audit_log` a listing selects.
 const AUDIT_COLUMNS: &str =
     "at, event, outcome, user_id, login, method, ip, user_agent, detail, request_id";
 
+/// The statement appending an event to the audit log.
+pub(super) fn insert<DB: Backend>(e: &AuditEvent) -> Query<DB> {
+    // Every field, by name: one added to the event cannot be left out here.
+    let AuditEvent {
+        at,
+        event,
+        outcome,
+        user_id,
+        login,
+        method,
+        ip,
+        user_agent,
+        detail,
+        request_id,
+    } = e;
+    query(AssertSqlSafe(format!(
+        "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    )))
+    .bind(at.unix())
+    .bind(event)
+    .bind(outcome)
+    .bind(user_id.map(|u| u.0))
+    .bind(login)
+    .bind(method)
+    .bind(ip)
+    .bind(user_agent)
+    .bind(detail)
+    .bind(request_id)
+}
+
 #[async_trait]
 impl<DB: Backend> AuditStore for SqlStore<DB> {
     async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {
-        // Every field, by name: one added to the event cannot be left out here.
-        let AuditEvent {
-            at,
-            event,
-            outcome,
-            user_id,
-            login,
-            method,
-            ip,
-            user_agent,
-            detail,
-            request_id,
-        } = e;
-        self.write_one(
-            query(AssertSqlSafe(format!(
-                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            )))
-            .bind(at.unix())
-            .bind(event)
-            .bind(outcome)
-            .bind(user_id.map(|u| u.0))
-            .bind(login)
-            .bind(method)
-            .bind(ip)
-            .bind(user_agent)
-            .bind(detail)
-            .bind(request_id),
-        )
-        .await
-        .map(drop)
+        self.write_one(insert(e)).await.map(drop)
     }
 
     async fn list_audit(

@@ -2,37 +2,62 @@
 
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
+use tessera_core::audit::AuditEvent;
 use tessera_core::session::{Session, join_scopes};
 use tessera_core::store::{Owned, SessionRecord, SessionStore, StoreResult, Touch};
+use tessera_core::throttle::Scope;
 use tessera_core::{Timestamp, UserId};
 
-use super::backend::{Backend, query};
+use super::backend::{Backend, Query, query};
 use super::{SESSION_COLUMNS, SqlStore, revocation, session_from_row, user_columns_qualified};
+
+/// The statement storing a new session under the digest of its secret.
+fn insert_session<DB: Backend>(session: &Session, secret_digest: &[u8; 32]) -> Query<DB> {
+    query(
+        "INSERT INTO sessions (id, secret_hash, kind, user_id, api_key_id, scopes, \
+         created_at, last_seen_at, idle_expires_at, expires_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&session.id)
+    .bind(&secret_digest[..])
+    .bind(session.kind.as_str())
+    .bind(session.user_id.0)
+    .bind(&session.api_key_id)
+    .bind(join_scopes(&session.scopes))
+    .bind(session.created_at.unix())
+    .bind(session.last_seen_at.unix())
+    .bind(session.idle_expires_at.map(|t| t.unix()))
+    .bind(session.expires_at.unix())
+    .bind(&session.ip)
+    .bind(&session.user_agent)
+}
 
 #[async_trait]
 impl<DB: Backend> SessionStore for SqlStore<DB> {
     async fn create_session(&self, session: &Session, secret_digest: &[u8; 32]) -> StoreResult<()> {
-        self.write_one(
-            query(
-                "INSERT INTO sessions (id, secret_hash, kind, user_id, api_key_id, scopes, \
-                 created_at, last_seen_at, idle_expires_at, expires_at, ip, user_agent) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(&session.id)
-            .bind(&secret_digest[..])
-            .bind(session.kind.as_str())
-            .bind(session.user_id.0)
-            .bind(&session.api_key_id)
-            .bind(join_scopes(&session.scopes))
-            .bind(session.created_at.unix())
-            .bind(session.last_seen_at.unix())
-            .bind(session.idle_expires_at.map(|t| t.unix()))
-            .bind(session.expires_at.unix())
-            .bind(&session.ip)
-            .bind(&session.user_agent),
-        )
-        .await
-        .map(drop)
+        self.write_one(insert_session(session, secret_digest))
+            .await
+            .map(drop)
+    }
+
+    async fn complete_login(
+        &self,
+        clear: Option<(Scope, &str)>,
+        session: &Session,
+        secret_digest: &[u8; 32],
+        event: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        if let Some((scope, subject)) = clear {
+            super::throttle::clear(scope, subject)
+                .execute(&mut tx)
+                .await?;
+        }
+        insert_session(session, secret_digest)
+            .execute(&mut tx)
+            .await?;
+        super::audit::insert(event).execute(&mut tx).await?;
+        tx.commit().await
     }
 
     async fn session_by_secret(

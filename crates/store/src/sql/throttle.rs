@@ -6,7 +6,7 @@ use tessera_core::store::{StoreResult, ThrottleStore};
 use tessera_core::throttle::{Attempt, Limit, Scope};
 
 use super::SqlStore;
-use super::backend::{Backend, Get as _, On, query};
+use super::backend::{Backend, Get as _, On, Query, query};
 
 #[async_trait]
 impl<DB: Backend> ThrottleStore for SqlStore<DB> {
@@ -93,14 +93,15 @@ impl<DB: Backend> ThrottleStore for SqlStore<DB> {
     }
 
     async fn clear_attempts(&self, scope: Scope, subject: &str) -> StoreResult<()> {
-        self.write_one(
-            query("DELETE FROM login_failures WHERE scope = $1 AND subject = $2")
-                .bind(scope.as_str())
-                .bind(subject),
-        )
-        .await
-        .map(drop)
+        self.write_one(clear(scope, subject)).await.map(drop)
     }
+}
+
+/// The statement forgetting the subject's failures (after a success).
+pub(super) fn clear<DB: Backend>(scope: Scope, subject: &str) -> Query<DB> {
+    query("DELETE FROM login_failures WHERE scope = $1 AND subject = $2")
+        .bind(scope.as_str())
+        .bind(subject)
 }
 
 /// Until when the subject is locked, if it is locked beyond `now`.

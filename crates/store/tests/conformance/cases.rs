@@ -660,6 +660,70 @@ pub async fn throttling_counts_atomically(f: Fixture) {
     }
 }
 
+/// What a successful login writes (the failure count cleared, the session, its audit
+/// record) commits together, or not at all.
+pub async fn a_login_is_written_in_one_transaction(f: Fixture) {
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    let ann = add_user(s, "ann", &[]).await;
+    let t0 = Timestamp::from_unix(T0);
+    let audited = |user: UserId| async move {
+        s.list_audit(Some(user), Timestamp::from_unix(0), 100)
+            .await
+            .unwrap()
+            .len()
+    };
+    for who in ["joe", "ann"] {
+        for _ in 0..4 {
+            assert_eq!(attempt(s, Scope::Account, who, t0).await, Attempt::Allowed);
+        }
+    }
+    let event = |user: &User, session: &str| {
+        tessera_core::audit::AuditEvent::new("login", "success")
+            .user(user)
+            .detail(format!("session={session}"))
+    };
+    s.complete_login(
+        Some((Scope::Account, "joe")),
+        &session("s1", joe.id, T0),
+        &digest("tss_one"),
+        &event(&joe, "s1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_secret(s, "tss_one").await.unwrap().session.id, "s1");
+    assert_eq!(audited(joe.id).await, 1);
+    // Cleared: the whole limit again before a lock.
+    for _ in 0..5 {
+        assert_eq!(
+            attempt(s, Scope::Account, "joe", t0).await,
+            Attempt::Allowed
+        );
+    }
+
+    // A login whose session cannot be stored (its id is taken) leaves nothing behind:
+    // no audit record, and the failures it would have cleared still count.
+    let failed = s
+        .complete_login(
+            Some((Scope::Account, "ann")),
+            &session("s1", ann.id, T0),
+            &digest("tss_two"),
+            &event(&ann, "s1"),
+        )
+        .await;
+    assert!(failed.is_err());
+    assert!(by_secret(s, "tss_two").await.is_none());
+    assert_eq!(audited(ann.id).await, 0);
+    assert_eq!(
+        attempt(s, Scope::Account, "ann", t0).await,
+        Attempt::Allowed
+    );
+    assert!(matches!(
+        attempt(s, Scope::Account, "ann", t0).await,
+        Attempt::Throttled { .. }
+    ));
+}
+
 pub async fn roles_change_permissions_and_are_deleted_only_when_unused(f: Fixture) {
     let s = f.store.as_ref();
     s.create_role(&role("clerk", &["orders:read"]), now())

@@ -100,6 +100,7 @@ conformance!(
     api_keys_and_their_sessions,
     client_secrets_are_replaced,
     throttling_counts_atomically,
+    a_login_is_written_in_one_transaction,
     roles_change_permissions_and_are_deleted_only_when_unused,
     deleting_a_user_removes_what_it_owns,
     set_password_links_are_one_time_and_replace_each_other,
