@@ -299,6 +299,10 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         }
     };
     let (mut res_parts, res_body) = res.into_parts();
+    // The client's connection is ours, not the upstream's: an HTTP/1.0 upstream (Python's
+    // `http.server`) must not turn the answer into HTTP/1.0 and close the client's
+    // keep-alive connection.
+    res_parts.version = axum::http::Version::HTTP_11;
     if res_parts.status == StatusCode::SWITCHING_PROTOCOLS && !upgrade {
         tracing::warn!("upstream switched protocols without being asked");
         return Err(

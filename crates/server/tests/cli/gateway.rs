@@ -583,3 +583,77 @@ async fn a_personal_access_token_is_a_basic_password_for_tools() {
     }
     assert_eq!(curl(&format!("joe:{joe}"), "/basic/x"), "401");
 }
+
+/// Reads one answer from a keep-alive connection: until its body, `marker`, has arrived.
+async fn read_answer(tcp: &mut tokio::net::TcpStream, marker: &str) -> String {
+    let mut answer = String::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !answer.contains(marker) {
+            let more = read_some(tcp).await;
+            assert!(!more.is_empty(), "closed after: {answer}");
+            answer.push_str(&more);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no whole answer: {answer}"));
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_0_upstream_keeps_the_client_on_one_http_1_1_connection() {
+    // Python's http.server answers in HTTP/1.0 and closes every connection.
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("hello.txt"), "hello from python").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut python = match std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(site.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) if !crate::oidc_provider::under_ci() => {
+            eprintln!("SKIPPED: python3 cannot run: {e}");
+            return;
+        }
+        Err(e) => panic!("python3 cannot run under CI: {e}"),
+    };
+    let upstream = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&upstream).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let env = Env::sqlite().config(&format!(
+        "[proxy]\nupstream = \"http://{upstream}\"\n{}",
+        crate::harness::rules(&[("GET /**", "public = true")])
+    ));
+    let server = env.serve(&[]);
+    let request = "GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let mut tcp = open(&addr_of(&server.base), request.as_bytes()).await;
+    let first = read_answer(&mut tcp, "hello from python").await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(
+        !first.to_ascii_lowercase().contains("connection: close"),
+        "{first}"
+    );
+    // The same connection serves the next request.
+    use tokio::io::AsyncWriteExt as _;
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let second = read_answer(&mut tcp, "hello from python").await;
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+    python.kill().ok();
+    python.wait().ok();
+}
