@@ -3,7 +3,7 @@ Input lines: name rps p50 p99 peak_rss_kib rss_kib (the second RSS: at the end o
 import json, platform, os, sys, time
 
 order = ["idle", "idle-after-logins", "argon2id-raw", "hello", "axum-login", "django-token", "verify-token",
-         "verify-token-no-metrics", "verify-cookie",
+         "verify-token-no-metrics", "verify-token-rate-limited", "verify-cookie",
          "session-info", "gateway", "gateway-nginx", "login", "verify-under-login-flood", "scale-1k", "scale-1m",
          "pg-verify-token", "pg-scale-1k", "pg-scale-1m"]
 rounds = {}
@@ -61,6 +61,8 @@ targets = [
     ("verify-token / django-token", ratio("verify-token", "django-token"), ">= 50", lambda v: v >= 50),
     ("verify-token with / without metrics", ratio("verify-token", "verify-token-no-metrics"), ">= 0.97",
      lambda v: v >= 0.97),
+    ("rate-limited rule / same rule unlimited", ratio("verify-token-rate-limited", "verify-token"), ">= 0.95",
+     lambda v: v >= 0.95),
     ("verify-cookie / hello", ratio("verify-cookie", "hello"), ">= 0.6", lambda v: v >= 0.6),
     ("verify-cookie / axum-login", ratio("verify-cookie", "axum-login"), ">= 3", lambda v: v >= 3),
     ("session-info / hello", ratio("session-info", "hello"), ">= 0.5", lambda v: v >= 0.5),

@@ -11,9 +11,11 @@
 # gateway), seeds users, sessions and tokens, drives each scenario with wrk, and prints
 # one table (requests/s, p50, p99, peak RSS of the server, ratio to the hello-world
 # ceiling measured in the same run). The table is also written as JSON to
-# bench/results/latest.json. Compare ratios, not absolute numbers: machines are shared
-# and noisy. Installs wrk and nginx (Debian packages) when missing; needs root or the
-# PostgreSQL binaries' owner for the cluster (initdb runs as `postgres` when root).
+# bench/results/latest.json, drawn as latest.svg beside it and copied to
+# docs/benchmark.svg, the chart the README shows. Compare ratios, not absolute numbers:
+# machines are shared and noisy. Installs wrk and nginx (Debian packages) when missing;
+# needs root or the PostgreSQL binaries' owner for the cluster (initdb runs as
+# `postgres` when root).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -124,6 +126,12 @@ account_max_failures = 1000000
 [[rules]]
 match = "GET /orders/**"
 permissions = ["orders:read"]
+
+# The same rule with a rate limit the run never reaches: what counting costs.
+[[rules]]
+match = "GET /limited/**"
+permissions = ["orders:read"]
+rate_limit = "1000000000/1h"
 
 [[rules]]
 match = "GET /api/me"
@@ -266,6 +274,8 @@ for round in $(seq "$ROUNDS"); do
   run django-token "$django_pid" -H "Authorization: Token $django_token" http://127.0.0.1:8101/api/me
   run verify-token "$tessera_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
   run verify-token-no-metrics "$no_metrics_pid" "${verify[@]}" -H "Authorization: Bearer $pat" http://127.0.0.1:8113/api/verify
+  run verify-token-rate-limited "$tessera_pid" -H "X-Original-URI: /limited/1" -H "X-Original-Method: GET" \
+    -H "Authorization: Bearer $pat" http://127.0.0.1:8110/api/verify
   run verify-cookie "$tessera_pid" "${verify[@]}" -H "Cookie: $cookie" http://127.0.0.1:8110/api/verify
   run session-info "$tessera_pid" -H "Authorization: Bearer $session" http://127.0.0.1:8110/api/session
   run gateway "$gateway_pid" -H "Authorization: Bearer $gw_pat" http://127.0.0.1:8111/api/me
@@ -308,3 +318,7 @@ fi
 
 # --- report -----------------------------------------------------------------------
 python3 "$here/report.py" "$out/latest.json" <"$work/rounds.txt"
+# The same as a chart beside it, and as the README's picture (commit it with the numbers).
+python3 "$here/chart.py" "$out/latest.json" "$out/latest.svg"
+cp "$out/latest.svg" "$root/docs/benchmark.svg"
+echo "bench: wrote $out/latest.json, $out/latest.svg and docs/benchmark.svg" >&2

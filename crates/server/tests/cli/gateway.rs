@@ -609,7 +609,7 @@ async fn an_http_1_0_upstream_keeps_the_client_on_one_http_1_1_connection() {
         .local_addr()
         .unwrap()
         .port();
-    let mut python = match std::process::Command::new("python3")
+    let python = match std::process::Command::new("python3")
         .args([
             "-m",
             "http.server",
@@ -629,6 +629,7 @@ async fn an_http_1_0_upstream_keeps_the_client_on_one_http_1_1_connection() {
         }
         Err(e) => panic!("python3 cannot run under CI: {e}"),
     };
+    let _python = KillOnDrop(python);
     let upstream = format!("127.0.0.1:{port}");
     for _ in 0..100 {
         if std::net::TcpStream::connect(&upstream).is_ok() {
@@ -654,6 +655,14 @@ async fn an_http_1_0_upstream_keeps_the_client_on_one_http_1_1_connection() {
     tcp.write_all(request.as_bytes()).await.unwrap();
     let second = read_answer(&mut tcp, "hello from python").await;
     assert!(second.starts_with("HTTP/1.1 200"), "{second}");
-    python.kill().ok();
-    python.wait().ok();
+}
+
+/// A child process killed when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
 }
