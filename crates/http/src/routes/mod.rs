@@ -10,6 +10,7 @@ mod json_body;
 mod login;
 mod oauth;
 pub(crate) mod openapi;
+mod schema;
 mod session;
 mod tokens;
 mod verify;

@@ -12,30 +12,6 @@ use crate::cookies::ClearSessionCookie;
 use crate::csrf::{self, Binding, IssueToken};
 use crate::{AppState, Problem};
 
-/// The OpenAPI description of login, session, OAuth2, verify and identity-provider
-/// operations, merged into `{base}/openapi.json`.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    super::login::get,
-    super::login::post,
-    super::login::key,
-    info,
-    end,
-    end_login,
-    logout_get,
-    logout_post,
-    list,
-    revoke_others,
-    revoke_one,
-    super::oauth::token,
-    super::oauth::introspect,
-    super::oauth::revoke,
-    super::verify::verify,
-    crate::oidc::login,
-    crate::oidc::callback,
-))]
-pub(crate) struct SessionApi;
-
 /// Who the caller is: the user, their effective permissions, and the session or token
 /// that authenticated the request. Typed rather than built as a `serde_json::Value`,
 /// since it is answered on every `GET {base}/session`.

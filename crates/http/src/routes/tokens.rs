@@ -46,7 +46,7 @@ impl<'de> Deserialize<'de> for Scopes {
 
 impl utoipa::PartialSchema for Scopes {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        super::openapi::schema_from(json!({
+        super::schema::schema_from(json!({
             "description": "Permissions the credential is limited to (each one the caller \
                 holds): a list, or one space-separated string. Omitted or null: all of \
                 the caller's permissions, as they change.",
@@ -90,7 +90,7 @@ impl<'de> Deserialize<'de> for Lifetime {
 
 impl utoipa::PartialSchema for Lifetime {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        super::openapi::schema_from(json!({
+        super::schema::schema_from(json!({
             "description": "How long the token lives: seconds, or a duration such as \
                 `30d` or `12h`. Omitted or null: `tokens.pat_default_lifetime`.",
             "oneOf": [
