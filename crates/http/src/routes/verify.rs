@@ -78,11 +78,13 @@ fn original<'a>(
             ("X-Tessera-Session" = String, description = "The session's id; empty when anonymous"),
             ("X-Tessera-Permissions" = String, description = "The credential's permissions, space-separated"),
             ("X-Tessera-Credential" = String, description = "The credential's kind; empty when anonymous"),
+            ("RateLimit-Policy" = String, description = "On a rule with a `rate_limit`: its quota and window"),
+            ("RateLimit" = String, description = "On a rule with a `rate_limit`: requests left at once, and seconds until the budget is full"),
         )),
         (status = 400, description = "The original request is missing, repeated, contradictory or not from a trusted proxy (`invalid_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The rule needs a credential and none works (`unauthenticated`, `invalid_token`, `session_expired`)", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "The challenge"))),
         (status = 403, description = "The credential may not make this request (`forbidden`, `insufficient_scope`, `csrf_failed`), or no rule matches", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed Basic or `Secret` attempts (`too_many_attempts`)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 429, description = "Too many failed Basic or `Secret` attempts (`too_many_attempts`), or the rule's rate limit is spent (`rate_limited`, with `RateLimit-Policy` and `RateLimit`)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Response, Problem> {
