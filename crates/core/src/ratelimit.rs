@@ -46,6 +46,8 @@ pub struct RateLimit {
     pub burst: NonZeroU32,
     /// One request's share of the period: the time a spent unit takes to come back.
     interval: Duration,
+    /// The `RateLimit-Policy` item (`"rule3";q=600;w=60`), written once.
+    policy: String,
     limiter: Arc<Keyed>,
     checks: Arc<AtomicU32>,
 }
@@ -113,9 +115,25 @@ impl RateLimit {
             period,
             burst,
             interval,
+            policy: String::new(),
             limiter: Arc::new(RateLimiter::keyed(quota).with_middleware()),
             checks: Arc::new(AtomicU32::new(0)),
         })
+    }
+
+    /// The limit named after the rule at `index` (`rule3`), as its headers name it.
+    pub fn named(mut self, index: usize) -> Self {
+        self.policy = format!(
+            "\"rule{index}\";q={};w={}",
+            self.limit,
+            self.period.as_secs().max(1)
+        );
+        self
+    }
+
+    /// The `RateLimit-Policy` item of this limit (`"rule3";q=600;w=60`).
+    pub fn policy(&self) -> &str {
+        &self.policy
     }
 
     /// Counts one request of `caller`.

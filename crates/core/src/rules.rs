@@ -211,7 +211,8 @@ impl Rule {
         let rate_limit = match (&spec.rate_limit, spec.burst) {
             (Some(text), burst) => Some(
                 crate::ratelimit::RateLimit::parse(text, burst)
-                    .map_err(|e| err(format!("rate_limit {e}")))?,
+                    .map_err(|e| err(format!("rate_limit {e}")))?
+                    .named(index),
             ),
             (None, Some(_)) => return Err(err("`burst` needs a `rate_limit`".into())),
             (None, None) => None,

@@ -33,15 +33,10 @@ pub fn count(rule: &Rule, caller: Caller) -> Result<Option<RateHeaders>, Problem
         return Ok(None);
     };
     let verdict = limit.check(caller);
-    // The policy is named after the rule, so that a client told apart two limits.
+    // The policy is named after the rule, so that a client tells two limits apart.
     let name = rule.index;
     let headers = RateHeaders {
-        policy: HeaderValue::from_str(&format!(
-            "\"rule{name}\";q={};w={}",
-            limit.limit,
-            limit.period.as_secs().max(1)
-        ))
-        .map_err(|_| Problem::internal())?,
+        policy: HeaderValue::from_str(limit.policy()).map_err(|_| Problem::internal())?,
         state: HeaderValue::from_str(&format!(
             "\"rule{name}\";r={};t={}",
             verdict.remaining, verdict.reset_secs
