@@ -333,7 +333,7 @@ impl<'a> SessionListed<'a> {
 
 /// The optional form of `POST {base}/logout`.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[allow(dead_code)] // Describes the fields the handler reads one by one.
 pub struct LogoutForm {
     /// The CSRF token (for a cookie-carried session, instead of the header).
     csrfmiddlewaretoken: Option<String>,
