@@ -5,7 +5,7 @@ import json, platform, os, sys, time
 order = ["idle", "idle-after-logins", "argon2id-raw", "hello", "axum-login", "django-token", "verify-token",
          "verify-token-no-metrics", "verify-token-rate-limited", "verify-cookie",
          "session-info", "gateway", "gateway-nginx", "login", "verify-under-login-flood", "scale-1k", "scale-1m",
-         "pg-verify-token", "pg-scale-1k", "pg-scale-1m"]
+         "pg-verify-token", "pg-scale-1k", "pg-scale-1m", "revocation-seen"]
 rounds = {}
 for line in sys.stdin:
     name, rps, p50, p99, peak, now = line.split()
@@ -73,6 +73,8 @@ targets = [
     ("scale 1M / 1k (SQLite)", ratio("scale-1m", "scale-1k"), ">= 0.8", lambda v: v >= 0.8),
     ("PostgreSQL verify-token / hello", ratio("pg-verify-token", "hello"), ">= 0.5", lambda v: v >= 0.5),
     ("scale 1M / 1k (PostgreSQL)", ratio("pg-scale-1m", "pg-scale-1k"), ">= 0.8", lambda v: v >= 0.8),
+    ("revocation seen by 2 other instances, p99 (ms)", ms(rows.get("revocation-seen", {}).get("p99", "")),
+     "<= 100", lambda v: v <= 100),
     ("idle RSS (MiB)", rows.get("idle", {}).get("peak_rss_mib"), "<= 30", lambda v: v <= 30),
     ("  (RSS 12 s after the login flood, MiB)", rows.get("idle-after-logins", {}).get("peak_rss_mib"), "reference", None),
     # At the end of the first round's verifications: the peak would count the Argon2

@@ -7,8 +7,9 @@
 #
 # Builds release binaries, starts the peers from ../shared/peers (axum hello world,
 # axum-login, Django/DRF), nginx as a reference reverse proxy, a throwaway PostgreSQL
-# cluster, and Tessera on loopback (decision service on SQLite, the same on PostgreSQL,
-# gateway), seeds users, sessions and tokens, drives each scenario with wrk, and prints
+# cluster, and Tessera on loopback (decision service on SQLite, the same on PostgreSQL
+# with two more instances for the revocation scenario, gateway), seeds users, sessions
+# and tokens, drives each scenario with wrk, and prints
 # one table (requests/s, p50, p99, peak RSS of the server, ratio to the hello-world
 # ceiling measured in the same run). The table is also written as JSON to
 # bench/results/latest.json, drawn as latest.svg beside it and copied to
@@ -54,7 +55,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-for port in 8101 8102 8103 8110 8111 8112 8120 8132; do
+for port in 8101 8102 8103 8110 8111 8112 8114 8115 8120 8132; do
   if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "bench: port $port is already in use; stop what listens there first" >&2
     exit 1
@@ -247,6 +248,11 @@ TOML
   (cd "$work/p" && exec "$tessera" serve >"$work/postgres.log" 2>&1) & pids+=($!)
   pg_tessera_pid=$!
   wait_port 8112
+  # Two more instances on the same database, for the revocation scenario.
+  for port in 8114 8115; do
+    (cd "$work/p" && TESSERA_SERVER__LISTEN=127.0.0.1:$port exec "$tessera" serve >"$work/postgres-$port.log" 2>&1) & pids+=($!)
+    wait_port "$port"
+  done
   export TESSERA_CONFIG=$work/t/tessera.toml
 fi
 
@@ -304,6 +310,10 @@ for round in $(seq "$ROUNDS"); do
 done
 
 if [ -n "$pg" ]; then
+  # Revocations made on one instance, seen by the two others (one line, 100 revocations
+  # observed twice each), before the big seeding below.
+  python3 "$here/revocation.py" bench "bench password correct horse" 100 \
+    127.0.0.1:8112 127.0.0.1:8114 127.0.0.1:8115 >>"$work/rounds.txt"
   psql_pg() { psql -q -X -v ON_ERROR_STOP=1 "$pg" "$@"; }
   psql_pg -v n=1000 -f "$here/seed_tokens.sql" >/dev/null
   for round in $(seq "$ROUNDS"); do

@@ -26,6 +26,19 @@ pub struct SessionRecord {
     pub user: User,
 }
 
+/// What a store's revocation feed reports ([`Store::follow_revocations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationNotice {
+    /// The feed is live (again): revocations committed from now on are reported. Those
+    /// committed while it was down were not, so everything cached before is suspect.
+    Live,
+    /// The feed is down, for this reason; nothing is reported until the next `Live`.
+    Lost(String),
+    /// A credential of this user was revoked, or the account or its permissions changed;
+    /// `None`: every user (a role's permissions changed).
+    Revoked(Option<UserId>),
+}
+
 /// A coalesced activity update: `last_seen_at` and the slid idle expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touch {
@@ -382,4 +395,20 @@ pub trait Store:
 
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Reports to `notices` every revocation committed on this database by any process
+    /// (this one, another instance, the CLI) as it commits, until `notices` closes. It
+    /// says [`RevocationNotice::Live`] once it follows, and [`RevocationNotice::Lost`]
+    /// when it stops following (the database is unreachable) until it can again. A
+    /// backend without a feed returns at once, having sent nothing.
+    async fn follow_revocations(&self, notices: tokio::sync::mpsc::Sender<RevocationNotice>) {
+        drop(notices);
+    }
+
+    /// Deletes what the revocation feed kept of revocations older than `before`; returns
+    /// how many records went.
+    async fn purge_revocations(&self, before: Timestamp) -> StoreResult<u64> {
+        let _ = before;
+        Ok(0)
+    }
 }

@@ -106,6 +106,15 @@ fn describe() {
         "tessera_verification_cache_misses_total",
         "Token verifications that read the store"
     );
+    describe_gauge!(
+        "tessera_revocation_feed_up",
+        "1 while revocations made elsewhere are pushed to this instance; 0 while verifications \
+         are cached for one second only"
+    );
+    describe_counter!(
+        "tessera_revocations_received_total",
+        "Revocations announced by the database, made here or elsewhere"
+    );
     describe_counter!("tessera_store_errors_total", "Store operations that failed");
     describe_histogram!(
         "tessera_store_query_duration_seconds",

@@ -135,6 +135,7 @@ impl Builder {
             settings.throttle,
             &key,
         );
+        auth.follow_revocations();
         let state = AppState::new(auth, settings.http.clone(), &key);
         Ok(Tessera {
             state,
@@ -250,8 +251,8 @@ impl Tessera {
     }
 }
 
-/// Deletes sessions a week after they expired or were revoked, once an hour, and failure
-/// counters idle for a day.
+/// Deletes sessions a week after they expired or were revoked, once an hour, failure
+/// counters idle for a day, and the revocation feed's records after an hour.
 async fn purge_expired(store: Arc<dyn Store>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -266,6 +267,10 @@ async fn purge_expired(store: Arc<dyn Store>) {
         let idle = Timestamp::now().minus(Duration::from_secs(86_400));
         if let Err(e) = store.purge_attempts(idle).await {
             tracing::warn!(error = %e, "could not purge failure counters");
+        }
+        let read_long_ago = Timestamp::now().minus(Duration::from_secs(3600));
+        if let Err(e) = store.purge_revocations(read_long_ago).await {
+            tracing::warn!(error = %e, "could not purge the revocation feed");
         }
     }
 }

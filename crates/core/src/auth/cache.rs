@@ -1,13 +1,29 @@
-//! The verification cache: recently verified credentials served from memory for up to
-//! [`VERIFY_CACHE_TTL`], and single flight, so that when an entry expires under load one
-//! request reads the store and the others wait for its answer.
+//! The verification cache: recently verified credentials served from memory, and single
+//! flight, so that when an entry expires under load one request reads the store and the
+//! others wait for its answer.
+//!
+//! Revocations made through this instance clear the cache at once. Those made elsewhere
+//! (another instance, the CLI) arrive through the store's revocation feed
+//! ([`Authenticator::follow_revocations`]), which drops the entries of the user concerned;
+//! while the feed is live an entry may live [`PUSHED_VERIFY_CACHE_TTL`], and while it is
+//! not (never started, or lost) only [`VERIFY_CACHE_TTL`], which then bounds how long a
+//! revocation made elsewhere can go unseen.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 
 use super::*;
+use crate::store::RevocationNotice;
+use crate::user::UserId;
 
-/// How long a verified credential may be served from memory. Revocations made through
-/// this instance clear the cache at once; made elsewhere (another instance, the CLI),
-/// they take effect within this time, as the README promises.
+/// How long a verified credential may be served from memory while revocations made
+/// elsewhere are not pushed to this instance.
 pub const VERIFY_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// How long a verified credential may be served from memory while the store's revocation
+/// feed is live: revocations then arrive within milliseconds, and the lifetime only
+/// bounds how stale an entry's activity can get.
+pub const PUSHED_VERIFY_CACHE_TTL: Duration = Duration::from_secs(30);
 const VERIFY_CACHE_MAX: usize = 100_000;
 
 pub(super) struct CachedIdentity {
@@ -66,7 +82,8 @@ impl Authenticator {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = cache.get_mut(digest)?;
-        if entry.at.elapsed() >= VERIFY_CACHE_TTL {
+        let ttl = Duration::from_millis(self.inner.cache_ttl_ms.load(Ordering::Relaxed));
+        if entry.at.elapsed() >= ttl {
             cache.remove(digest);
             return None;
         }
@@ -140,6 +157,97 @@ impl Authenticator {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+    }
+
+    /// Forgets the cached verifications of these users (`None`: of everyone), as
+    /// [`Self::forget_cached`] forgets all of them.
+    fn forget_users(&self, users: &HashSet<Option<UserId>>) {
+        if users.contains(&None) {
+            return self.forget_cached();
+        }
+        let mut cache = self
+            .inner
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.inner.cache_generation.fetch_add(1, Ordering::AcqRel);
+        cache.retain(|_, entry| !users.contains(&Some(entry.identity.user.id)));
+        self.inner
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Follows the store's revocation feed ([`Store::follow_revocations`]) until this
+    /// authenticator and its clones are dropped: every revocation committed on the
+    /// database, by this process or another, drops the cached verifications of the user
+    /// concerned, and the cache lifetime is [`PUSHED_VERIFY_CACHE_TTL`] while the feed is
+    /// live, [`VERIFY_CACHE_TTL`] while it is not. Without this call the lifetime stays
+    /// the short one. Must be called inside a Tokio runtime.
+    pub fn follow_revocations(&self) {
+        let (tx, mut rx) = mpsc::channel(4096);
+        let store = Arc::clone(self.store());
+        tokio::spawn(async move { store.follow_revocations(tx).await });
+        let inner = Arc::downgrade(&self.inner);
+        let mut alive = self.inner.alive.subscribe();
+        metrics::gauge!("tessera_revocation_feed_up").set(0.0);
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            loop {
+                tokio::select! {
+                    // The authenticator is gone: dropping `rx` ends the store's follower.
+                    Err(_) = alive.changed() => return,
+                    n = rx.recv_many(&mut batch, 4096) => if n == 0 { return },
+                }
+                let Some(inner) = inner.upgrade() else { return };
+                Authenticator { inner }.take_notices(batch.drain(..));
+            }
+        });
+    }
+
+    /// Applies what the revocation feed reported, in order; the users revoked in a row
+    /// are forgotten together (one pass over the cache).
+    fn take_notices(&self, notices: impl Iterator<Item = RevocationNotice>) {
+        let mut users = HashSet::new();
+        for notice in notices {
+            match notice {
+                RevocationNotice::Revoked(user) => {
+                    metrics::counter!("tessera_revocations_received_total").increment(1);
+                    users.insert(user);
+                }
+                RevocationNotice::Live => {
+                    users.clear();
+                    // Whatever was revoked while the feed was down went unseen.
+                    self.forget_cached();
+                    self.inner.cache_ttl_ms.store(
+                        PUSHED_VERIFY_CACHE_TTL.as_millis() as u64,
+                        Ordering::Relaxed,
+                    );
+                    metrics::gauge!("tessera_revocation_feed_up").set(1.0);
+                    tracing::info!(
+                        cache_lifetime_s = PUSHED_VERIFY_CACHE_TTL.as_secs(),
+                        "revocation feed live: revocations made elsewhere take effect at once"
+                    );
+                }
+                RevocationNotice::Lost(why) => {
+                    self.forget_users(&std::mem::take(&mut users));
+                    self.inner
+                        .cache_ttl_ms
+                        .store(VERIFY_CACHE_TTL.as_millis() as u64, Ordering::Relaxed);
+                    metrics::gauge!("tessera_revocation_feed_up").set(0.0);
+                    tracing::warn!(
+                        error = %why,
+                        cache_lifetime_s = VERIFY_CACHE_TTL.as_secs(),
+                        "revocation feed lost: revocations made elsewhere take effect within \
+                         the cache lifetime until it is back"
+                    );
+                }
+            }
+        }
+        if !users.is_empty() {
+            self.forget_users(&users);
+        }
     }
 
     /// Runs a revocation with the cache forgotten before and after it (so that no

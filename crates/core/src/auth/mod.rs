@@ -35,8 +35,8 @@ use crate::user::{Login, User};
 use crate::token::ParsedToken;
 
 use self::activity::{Activity, write_activity};
-pub use self::cache::VERIFY_CACHE_TTL;
 use self::cache::{CachedIdentity, Flight, FlightGuard, Flights};
+pub use self::cache::{PUSHED_VERIFY_CACHE_TTL, VERIFY_CACHE_TTL};
 use self::credentials::pat_as_session;
 pub use self::external::{ExternalRefusal, ExternalSignIn};
 pub use self::identity::{
@@ -105,6 +105,12 @@ struct Inner {
     /// Bumped by every local revocation: a verification that read the store before the
     /// bump is not cached after it.
     cache_generation: std::sync::atomic::AtomicU64,
+    /// How long a verification is served from memory, in milliseconds:
+    /// [`PUSHED_VERIFY_CACHE_TTL`] while the store's revocation feed is live,
+    /// [`VERIFY_CACHE_TTL`] otherwise.
+    cache_ttl_ms: std::sync::atomic::AtomicU64,
+    /// Dropped with the authenticator, which ends its revocation follower.
+    alive: tokio::sync::watch::Sender<()>,
     accounts: Accounts,
     settings: SessionSettings,
     tokens: TokenSettings,
@@ -131,6 +137,8 @@ impl Authenticator {
                 flights: std::sync::Mutex::new(HashMap::new()),
                 credential_reads: std::sync::atomic::AtomicU64::new(0),
                 cache_generation: std::sync::atomic::AtomicU64::new(0),
+                cache_ttl_ms: std::sync::atomic::AtomicU64::new(VERIFY_CACHE_TTL.as_millis() as u64),
+                alive: tokio::sync::watch::channel(()).0,
                 accounts,
                 settings,
                 tokens,

@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use crate::client::{Client, PW, Resp, basic};
 use crate::harness::{Env, Server, labelled};
 
-/// Waits out the verification cache, for revocations made by another process (the CLI).
+/// Waits a second, the longest a revocation made by another process (the CLI) may go
+/// unseen: the revocation feed brings it within milliseconds while it is live (when a
+/// verification stays cached for 30 s), the cache lifetime falls to one second while it is
+/// not.
 pub async fn settle() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 }
@@ -485,7 +488,7 @@ async fn credential_commands() {
     let r = c.send(c.bearer(Method::GET, "/api/session", &token)).await;
     assert_eq!(r.status, 200);
     env.run(&["token", "revoke", &id], "").success();
-    // Made by another process: in force on the server within the cache lifetime (1 s).
+    // Made by another process: pushed to the server by the revocation feed.
     settle().await;
     let r = c.send(c.bearer(Method::GET, "/api/session", &token)).await;
     assert_eq!(r.status, 401);

@@ -424,16 +424,26 @@ impl Drop for Server {
     }
 }
 
-/// For an environment on PostgreSQL: a connection to the cluster's `postgres` database
-/// (to act on this environment's database from outside), and that database's name.
-pub async fn pg_admin(env: &Env) -> (sqlx::PgConnection, String) {
-    let url = env
-        .vars
+/// The database URL of an environment on PostgreSQL.
+fn pg_url(env: &Env) -> &str {
+    env.vars
         .iter()
         .find(|(k, _)| k == "TESSERA_DATABASE__URL")
         .map(|(_, v)| v.as_str())
-        .expect("a PostgreSQL environment");
-    let (cluster, db) = url.rsplit_once('/').unwrap();
+        .expect("a PostgreSQL environment")
+}
+
+/// For an environment on PostgreSQL: a connection to its database, as its owner.
+pub async fn pg_connect(env: &Env) -> sqlx::PgConnection {
+    <sqlx::PgConnection as sqlx::Connection>::connect(pg_url(env))
+        .await
+        .unwrap()
+}
+
+/// For an environment on PostgreSQL: a connection to the cluster's `postgres` database
+/// (to act on this environment's database from outside), and that database's name.
+pub async fn pg_admin(env: &Env) -> (sqlx::PgConnection, String) {
+    let (cluster, db) = pg_url(env).rsplit_once('/').unwrap();
     let admin = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{cluster}/postgres"))
         .await
         .unwrap();

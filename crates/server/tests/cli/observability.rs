@@ -164,6 +164,11 @@ async fn prometheus_metrics_count_requests_decisions_and_logins_on_their_own_lis
         404,
         "an unknown path"
     );
+    // A logout, which the revocation feed brings back within milliseconds.
+    let other = c.login_token("joe", PW).await;
+    let logout = c.bearer(Method::DELETE, "/api/session", &other);
+    assert_eq!(c.send_once(logout).await.status, 204);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let after = scrape().await;
     promtool_check(&after);
 
@@ -179,7 +184,12 @@ async fn prometheus_metrics_count_requests_decisions_and_logins_on_their_own_lis
     );
     assert_eq!(
         moved(r#"tessera_logins_total{method="basic",outcome="success"}"#),
-        1.0
+        2.0
+    );
+    assert_eq!(sample(&after, "tessera_revocation_feed_up"), 1.0, "{after}");
+    assert!(
+        moved("tessera_revocations_received_total") >= 1.0,
+        "{after}"
     );
     assert_eq!(
         moved(r#"tessera_decisions_total{credential="token",outcome="forbidden"}"#),

@@ -23,17 +23,58 @@ use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, Row,
     SqlSafeStr, SqlStr, Sqlite, Transaction, Type,
 };
-use tessera_core::StoreError;
-use tessera_core::store::StoreResult;
+use tessera_core::store::{RevocationNotice, StoreResult};
+use tessera_core::{StoreError, Timestamp};
+use tokio::sync::mpsc::Sender;
+
+use super::{SqlStore, revocations};
 
 /// A database the SQL of this crate runs on.
 pub trait Backend:
     Database<Arguments: Bind<Self>, Connection: Run<Self>, QueryResult: RowsAffected, Row: Columns>
 {
+    /// Follows the revocations committed on `store` (`Store::follow_revocations`).
+    fn follow_revocations(
+        store: &SqlStore<Self>,
+        notices: Sender<RevocationNotice>,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// Deletes the feed's records older than `before` (`Store::purge_revocations`).
+    fn purge_revocations(
+        store: &SqlStore<Self>,
+        before: Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
-impl Backend for Sqlite {}
-impl Backend for Postgres {}
+impl Backend for Sqlite {
+    fn follow_revocations(
+        store: &SqlStore<Self>,
+        notices: Sender<RevocationNotice>,
+    ) -> impl Future<Output = ()> + Send {
+        revocations::follow_sqlite(store, notices)
+    }
+
+    fn purge_revocations(
+        store: &SqlStore<Self>,
+        before: Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send {
+        revocations::purge_sqlite(store, before)
+    }
+}
+
+impl Backend for Postgres {
+    fn follow_revocations(
+        store: &SqlStore<Self>,
+        notices: Sender<RevocationNotice>,
+    ) -> impl Future<Output = ()> + Send {
+        revocations::follow_postgres(store, notices)
+    }
+
+    /// Notifications leave no record behind.
+    async fn purge_revocations(_: &SqlStore<Self>, _: Timestamp) -> StoreResult<u64> {
+        Ok(0)
+    }
+}
 
 /// Arguments that take every type the SQL binds.
 pub trait Bind<DB: Database>:

@@ -17,6 +17,7 @@
 pub(crate) mod audit;
 pub(crate) mod backend;
 pub(crate) mod credentials;
+pub(crate) mod revocations;
 pub(crate) mod sessions;
 pub(crate) mod throttle;
 pub(crate) mod users;
@@ -25,7 +26,7 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Database, Pool};
 use tessera_core::credential::{ApiKey, PersonalToken};
 use tessera_core::session::{Session, SessionKind, split_scopes};
-use tessera_core::store::{Owned, Store, StoreResult};
+use tessera_core::store::{Owned, RevocationNotice, Store, StoreResult};
 use tessera_core::{Permission, PermissionSet, Timestamp, User, UserId};
 
 use backend::{Backend, Columns, Query, Tx, query, unavailable};
@@ -75,6 +76,14 @@ impl<DB: Backend> Store for SqlStore<DB> {
 
     async fn ping(&self) -> StoreResult<()> {
         query("SELECT 1").execute(self.reader()).await.map(drop)
+    }
+
+    async fn follow_revocations(&self, notices: tokio::sync::mpsc::Sender<RevocationNotice>) {
+        DB::follow_revocations(self, notices).await;
+    }
+
+    async fn purge_revocations(&self, before: Timestamp) -> StoreResult<u64> {
+        DB::purge_revocations(self, before).await
     }
 }
 

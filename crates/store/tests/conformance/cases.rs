@@ -7,7 +7,7 @@ use tessera_core::credential::{
     ApiKey, IdentityLink, Invitation, InvitationPurpose, PersonalToken, StoredClientSecret,
 };
 use tessera_core::session::{Session, SessionKind};
-use tessera_core::store::{SessionRecord, Touch};
+use tessera_core::store::{RevocationNotice, SessionRecord, Touch};
 use tessera_core::throttle::{Attempt, Limit, Scope};
 use tessera_core::{
     Login, NewUser, Permission, PermissionSet, Role, Store, StoreError, Timestamp, User, UserId,
@@ -1039,4 +1039,134 @@ pub async fn identity_links_find_users_by_provider_issuer_and_subject(f: Fixture
         linked("corp", ISSUER, now()).await.is_none(),
         "links go with their user"
     );
+}
+
+/// Follows the revocation feed of `store` on a task of its own; the receiver gets what it
+/// reports.
+async fn follow(store: Arc<dyn Store>) -> tokio::sync::mpsc::Receiver<RevocationNotice> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    tokio::spawn(async move { store.follow_revocations(tx).await });
+    assert_eq!(next_notice(&mut rx).await, RevocationNotice::Live);
+    rx
+}
+
+async fn next_notice(rx: &mut tokio::sync::mpsc::Receiver<RevocationNotice>) -> RevocationNotice {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the feed reports within 10 s")
+        .expect("the feed stays open")
+}
+
+/// The users revoked, in order, until (and with) `last`, a repeat of the same user in a
+/// row counted once (one change can revoke several rows of the same user).
+async fn revoked_until(
+    rx: &mut tokio::sync::mpsc::Receiver<RevocationNotice>,
+    last: Option<UserId>,
+) -> Vec<Option<UserId>> {
+    let mut seen: Vec<Option<UserId>> = Vec::new();
+    while seen.last() != Some(&last) {
+        match next_notice(rx).await {
+            RevocationNotice::Revoked(user) if seen.last() != Some(&user) => seen.push(user),
+            RevocationNotice::Revoked(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    seen
+}
+
+pub async fn revocations_reach_a_follower_on_another_connection(f: Fixture) {
+    let s = f.store.as_ref();
+    s.create_role(&role("orders", &["orders:read"]), now())
+        .await
+        .unwrap();
+    let joe = add_user(s, "joe", &[]).await;
+    let ann = add_user(s, "ann", &[]).await;
+    let marker = add_user(s, "marker", &["orders"]).await;
+    // Another instance of the server, on its own connections.
+    let mut rx = follow(f.reopen().await).await;
+
+    // What is not a revocation is not reported: a session opened, its activity, a token
+    // minted, a login recorded.
+    add_session(s, &session("s1", joe.id, T0), "c1").await;
+    s.touch_sessions(&[Touch {
+        session_id: "s1".into(),
+        last_seen_at: Timestamp::from_unix(T0 + 60),
+        idle_expires_at: None,
+    }])
+    .await
+    .unwrap();
+    s.create_pat(&pat("p1", ann.id, T0), &digest("v1"))
+        .await
+        .unwrap();
+    assert!(s.revoke_session(joe.id, "s1", now()).await.unwrap());
+    assert!(s.revoke_pat(ann.id, "p1", now()).await.unwrap());
+    assert!(s.set_disabled(joe.id, true, now()).await.unwrap());
+    assert!(s.set_role_permissions(&role("orders", &[])).await.unwrap());
+    assert!(s.grant_role(ann.id, "orders").await.unwrap());
+    assert!(s.set_password(ann.id, "h2", now()).await.unwrap());
+    assert!(s.delete_user(joe.id).await.unwrap());
+    assert!(s.revoke_role(marker.id, "orders").await.unwrap());
+    assert_eq!(
+        revoked_until(&mut rx, Some(marker.id)).await,
+        [
+            Some(joe.id),
+            Some(ann.id),
+            Some(joe.id),
+            None,
+            Some(ann.id),
+            Some(joe.id),
+            Some(marker.id)
+        ]
+    );
+
+    // A revocation rolled back is not reported: a token regenerated into a value that
+    // already exists fails after revoking the old one, and only the marker arrives.
+    s.create_pat(&pat("p2", ann.id, T0), &digest("v2"))
+        .await
+        .unwrap();
+    s.create_pat(&pat("p3", ann.id, T0), &digest("v3"))
+        .await
+        .unwrap();
+    let replaced = s
+        .replace_pat(ann.id, "p2", &pat("p4", ann.id, T0), &digest("v3"), now())
+        .await;
+    assert!(replaced.is_err(), "{replaced:?}");
+    assert!(
+        pat_by_secret(s, "v2").await.is_some(),
+        "the revocation rolled back"
+    );
+    assert!(s.grant_role(marker.id, "orders").await.unwrap());
+    assert_eq!(
+        revoked_until(&mut rx, Some(marker.id)).await,
+        [Some(marker.id)]
+    );
+
+    if s.backend() == "postgres" {
+        // The listening connection is killed: the feed says so, listens again, and
+        // reports what follows.
+        let killed = sqlx_terminate_listeners(&f.url).await;
+        assert_eq!(killed, 1, "one listening connection per follower");
+        assert!(matches!(
+            next_notice(&mut rx).await,
+            RevocationNotice::Lost(_)
+        ));
+        assert_eq!(next_notice(&mut rx).await, RevocationNotice::Live);
+        assert!(s.set_password(ann.id, "h3", now()).await.unwrap());
+        assert_eq!(revoked_until(&mut rx, Some(ann.id)).await, [Some(ann.id)]);
+    }
+}
+
+/// Ends the connections that listen for revocations on the database at `url`; returns
+/// how many there were.
+async fn sqlx_terminate_listeners(url: &str) -> i64 {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'tessera revocation feed'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    killed
 }

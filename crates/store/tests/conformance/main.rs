@@ -106,4 +106,5 @@ conformance!(
     set_password_links_are_one_time_and_replace_each_other,
     audit_search_filters_and_pages,
     identity_links_find_users_by_provider_issuer_and_subject,
+    revocations_reach_a_follower_on_another_connection,
 );
