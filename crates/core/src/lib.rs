@@ -11,6 +11,7 @@ mod directory;
 pub mod error;
 mod invitation;
 pub mod keys;
+pub mod meter;
 pub mod password;
 pub mod path;
 pub mod permission;

@@ -50,12 +50,12 @@ pub async fn decide(
         Err(p) if p.status.is_client_error() => "refused",
         Err(_) => "error",
     };
-    metrics::counter!(
-        "tessera_decisions_total",
-        "credential" => kind.map_or("none", CredentialKind::as_str),
-        "outcome" => outcome
-    )
-    .increment(1);
+    const DECISIONS: &str = "tessera_decisions_total";
+    let credential = kind.map_or("none", CredentialKind::as_str);
+    tessera_core::meter::increment(
+        &[DECISIONS, credential, outcome],
+        || metrics::counter!(DECISIONS, "credential" => credential, "outcome" => outcome),
+    );
     decided
 }
 

@@ -58,6 +58,7 @@ fn request_id(headers: &HeaderMap, from_trusted_proxy: bool) -> std::sync::Arc<s
 
 use crate::context::Attached;
 pub use crate::context::RequestContext;
+use tessera_core::meter::SeriesMap;
 
 /// Whether the request metrics are wanted (a recorder was installed): until then the
 /// edge builds no labels, so applications without metrics pay nothing per request.
@@ -67,6 +68,7 @@ static REQUEST_METRICS: AtomicBool = AtomicBool::new(false);
 /// histogram); call it after installing a `metrics` recorder.
 pub fn enable_request_metrics() {
     REQUEST_METRICS.store(true, Ordering::Relaxed);
+    tessera_core::meter::enable();
 }
 
 /// Set once the misconfiguration warning below has been logged.
@@ -276,16 +278,49 @@ where
 /// The labels of the request metrics: the route template (never the raw path), a known
 /// method, and the status class of the answer.
 struct RequestLabels {
-    route: String,
+    route: Route,
     method: &'static str,
+}
+
+/// The `route` label: a route template, or what stands for a path without one.
+enum Route {
+    Matched(axum::extract::MatchedPath),
+    Gateway,
+    Unmatched,
+}
+
+impl Route {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Matched(m) => m.as_str(),
+            Self::Gateway => "{gateway}",
+            Self::Unmatched => "{unmatched}",
+        }
+    }
+}
+
+/// The handles of one route's request series, by method and status.
+struct RequestSeries {
+    method: &'static str,
+    status: axum::http::StatusCode,
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+thread_local! {
+    /// Request series handles by route template, kept per thread (see
+    /// `tessera_core::meter`): labels are bounded, so this stays small. Only filled once
+    /// request metrics are enabled, that is once a recorder is installed.
+    static REQUEST_SERIES: std::cell::RefCell<SeriesMap<String, Vec<RequestSeries>>> =
+        std::cell::RefCell::default();
 }
 
 impl RequestLabels {
     fn of(req: &Request, gateway: bool) -> Self {
         let route = match req.extensions().get::<axum::extract::MatchedPath>() {
-            Some(m) => m.as_str().to_owned(),
-            None if gateway => "{gateway}".to_owned(),
-            None => "{unmatched}".to_owned(),
+            Some(m) => Route::Matched(m.clone()),
+            None if gateway => Route::Gateway,
+            None => Route::Unmatched,
         };
         use axum::http::Method;
         let method = match *req.method() {
@@ -302,19 +337,53 @@ impl RequestLabels {
     }
 
     fn record(self, status: axum::http::StatusCode, started: std::time::Instant) {
-        metrics::counter!(
-            "tessera_http_requests_total",
-            "route" => self.route.clone(),
-            "method" => self.method,
-            "status" => status.as_str().to_owned()
-        )
-        .increment(1);
-        metrics::histogram!(
-            "tessera_http_request_duration_seconds",
-            "route" => self.route,
-            "method" => self.method
-        )
-        .record(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed().as_secs_f64();
+        let route = self.route.as_str();
+        REQUEST_SERIES.with_borrow_mut(|routes| match routes.get_mut(route) {
+            Some(series) => self.record_in(series, route, status, elapsed),
+            None => {
+                let mut series = Vec::new();
+                self.record_in(&mut series, route, status, elapsed);
+                routes.insert(route.to_owned(), series);
+            }
+        });
+    }
+
+    /// Records in the route's series handles, registering the series of this method and
+    /// status the first time.
+    fn record_in(
+        &self,
+        series: &mut Vec<RequestSeries>,
+        route: &str,
+        status: axum::http::StatusCode,
+        elapsed: f64,
+    ) {
+        let at = match series
+            .iter()
+            .position(|s| s.status == status && s.method == self.method)
+        {
+            Some(at) => at,
+            None => {
+                series.push(RequestSeries {
+                    method: self.method,
+                    status,
+                    requests: metrics::counter!(
+                        "tessera_http_requests_total",
+                        "route" => route.to_owned(),
+                        "method" => self.method,
+                        "status" => status.as_str().to_owned()
+                    ),
+                    duration: metrics::histogram!(
+                        "tessera_http_request_duration_seconds",
+                        "route" => route.to_owned(),
+                        "method" => self.method
+                    ),
+                });
+                series.len() - 1
+            }
+        };
+        series[at].requests.increment(1);
+        series[at].duration.record(elapsed);
     }
 }
 
