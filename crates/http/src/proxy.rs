@@ -1,7 +1,8 @@
 //! Gateway mode: every request outside the base path is decided by the access rules and,
 //! when allowed, forwarded to `proxy.upstream` with the identity headers. Bodies stream
-//! both ways (nothing is buffered), connections to the upstream are pooled, and
-//! `Upgrade` (WebSocket) connections are spliced through.
+//! both ways (nothing is buffered), connections to the upstream are kept for reuse
+//! (`upstream.rs`, driven by the request's own task), and `Upgrade` (WebSocket)
+//! connections are spliced through.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -276,7 +277,7 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         .body(body)
         .map_err(|_| Problem::invalid_request("the request cannot be forwarded"))?;
 
-    let res = match tokio::time::timeout(proxy.timeout, state.upstream.request(out)).await {
+    let res = match tokio::time::timeout(proxy.timeout, state.upstream.send(out)).await {
         Ok(Ok(res)) => res,
         Ok(Err(e)) if crate::timeout::is_body_timeout(&e) => {
             return Err(Problem::request_timeout());
@@ -311,13 +312,24 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
         );
     }
     if res_parts.status == StatusCode::SWITCHING_PROTOCOLS {
-        let upstream_upgrade = res_parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-        if let (Some(client_side), Some(upstream_side)) = (client_upgrade, upstream_upgrade) {
+        let upstream_side = res_parts
+            .extensions
+            .remove::<crate::upstream::UpgradedSlot>()
+            .and_then(|slot| slot.take());
+        if let (Some(client_side), Some(upstream_side)) = (client_upgrade, upstream_side) {
             tokio::spawn(async move {
-                match tokio::try_join!(client_side, upstream_side) {
-                    Ok((c, u)) => {
-                        let (mut c, mut u) = (TokioIo::new(c), TokioIo::new(u));
-                        let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+                match client_side.await {
+                    Ok(c) => {
+                        let mut c = TokioIo::new(c);
+                        let mut u = upstream_side.io;
+                        // What the upstream sent right after its answer's head is the new
+                        // protocol's first bytes.
+                        if tokio::io::AsyncWriteExt::write_all(&mut c, &upstream_side.buffered)
+                            .await
+                            .is_ok()
+                        {
+                            let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+                        }
                     }
                     Err(e) => tracing::debug!(error = %e, "upgrade failed"),
                 }
@@ -329,7 +341,7 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Problem> {
     if let Some(rate) = &rate {
         rate.apply(&mut res_parts.headers);
     }
-    Ok(Response::from_parts(res_parts, Body::new(res_body)))
+    Ok(Response::from_parts(res_parts, res_body))
 }
 
 fn identity_headers(h: &mut HeaderMap, p: &Principal) {

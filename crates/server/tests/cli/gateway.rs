@@ -666,3 +666,135 @@ impl Drop for KillOnDrop {
         self.0.wait().ok();
     }
 }
+
+/// A scripted HTTP/1.1 upstream on raw sockets: for each request it reads the head, and
+/// answers with what `answer` makes of the request line; it closes the connection after
+/// every answer when `close_after_each` (silently, as an upstream whose keep-alive
+/// timeout is very short), and after every HTTP/1.0 answer, whose end it marks. Returns its address and the count of connections it accepted.
+async fn scripted_upstream(
+    answer: fn(&str) -> String,
+    close_after_each: bool,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let mut chunk = [0u8; 4096];
+                    let head_end = loop {
+                        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break at + 4;
+                        }
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+                    buf.drain(..head_end);
+                    let line = head.lines().next().unwrap_or("").to_owned();
+                    let answer = answer(&line);
+                    if tcp.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    if close_after_each || answer.starts_with("HTTP/1.0") {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_reused_and_stale_ones_never_fail_a_request() {
+    // Keep-alive: twenty requests, one upstream connection.
+    let (up, accepted) = scripted_upstream(
+        |_| "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_owned(),
+        false,
+    )
+    .await;
+    let s = setup(&format!("http://{up}"), "").await;
+    let mut c = Client::new(&s.server.base);
+    for _ in 0..20 {
+        let r = get_expecting(&mut c, "/files/a", &s.joe_token, 200).await;
+        assert_eq!(r.body, "ok");
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one connection, reused"
+    );
+
+    // An upstream that closes every connection after its answer, without saying so: each
+    // idle connection is found closed (or closes under the request, which is then sent
+    // again), and no request fails.
+    let (up, accepted) = scripted_upstream(
+        |_| "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nokay".to_owned(),
+        true,
+    )
+    .await;
+    let s = setup(&format!("http://{up}"), "").await;
+    let mut c = Client::new(&s.server.base);
+    for _ in 0..20 {
+        let r = get_expecting(&mut c, "/files/b", &s.joe_token, 200).await;
+        assert_eq!(r.body, "okay");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_and_close_delimited_answers_arrive_whole() {
+    let (up, _) = scripted_upstream(
+        |line| {
+            if line.contains("/files/chunked") {
+                // Chunks with an extension and a trailer, which is not forwarded.
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                 5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nx-trailer: t\r\n\r\n"
+                    .to_owned()
+            } else if line.contains("/files/close") {
+                "HTTP/1.0 200 OK\r\n\r\nuntil the end".to_owned()
+            } else if line.starts_with("HEAD") {
+                "HTTP/1.1 200 OK\r\ncontent-length: 42\r\n\r\n".to_owned()
+            } else {
+                "HTTP/1.1 204 No Content\r\n\r\n".to_owned()
+            }
+        },
+        false,
+    )
+    .await;
+    let s = setup(&format!("http://{up}"), "").await;
+    let mut c = Client::new(&s.server.base);
+    for _ in 0..2 {
+        let r = get_expecting(&mut c, "/files/chunked", &s.joe_token, 200).await;
+        assert_eq!(r.body, "hello, world");
+        assert_eq!(r.header("x-trailer"), None);
+        let r = get_expecting(&mut c, "/files/close", &s.joe_token, 200).await;
+        assert_eq!(r.body, "until the end");
+        assert_eq!(
+            r.header("connection"),
+            None,
+            "the client's connection stays open"
+        );
+        let r = get_expecting(&mut c, "/files/empty", &s.joe_token, 204).await;
+        assert_eq!(r.body, "");
+    }
+    let r = c
+        .send_once(c.bearer(Method::HEAD, "/files/head", &s.joe_token))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("42"));
+}
