@@ -35,6 +35,28 @@ pub enum OpenError {
     /// version or differs from its own.
     #[error("cannot apply migrations: {0}")]
     Migrate(String),
+    /// The database was migrated by a newer Tessera: this one does not know its schema
+    /// and refuses to touch it.
+    #[error(
+        "the database's schema is version {database}, newer than this tessera {} knows (schema {SCHEMA_VERSION}): run the newer tessera again, or restore a backup made before the upgrade",
+        env!("CARGO_PKG_VERSION")
+    )]
+    TooNew {
+        /// The schema version recorded in the database.
+        database: i64,
+    },
+}
+
+/// The schema version this build migrates to: the number of its last migration (the same
+/// on both backends).
+pub const SCHEMA_VERSION: i64 = 6;
+
+/// The highest migration recorded as applied in a database, 0 for a fresh one.
+pub(crate) fn refuse_newer(applied: Option<i64>) -> Result<(), OpenError> {
+    match applied {
+        Some(database) if database > SCHEMA_VERSION => Err(OpenError::TooNew { database }),
+        _ => Ok(()),
+    }
 }
 
 /// How [`open`] connects.

@@ -57,6 +57,7 @@ impl SqlStore<Postgres> {
     /// schema of its own (connect with `options=-csearch_path%3Dtessera`), since the two
     /// histories cannot share one table.
     pub async fn from_pool(pool: sqlx::PgPool, migrate: bool) -> Result<Self, OpenError> {
+        crate::refuse_newer(applied_schema(&pool).await?)?;
         if migrate {
             sqlx::migrate!("migrations/postgres")
                 .run(&pool)
@@ -70,4 +71,20 @@ impl SqlStore<Postgres> {
             name: "postgres",
         })
     }
+}
+
+/// The highest successfully applied migration, `None` on a database never migrated (its
+/// history table is looked up in the `search_path`, where sqlx keeps it).
+pub(crate) async fn applied_schema(pool: &sqlx::PgPool) -> Result<Option<i64>, OpenError> {
+    let tracked: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| OpenError::Connect(e.to_string()))?;
+    if !tracked {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| OpenError::Connect(e.to_string()))
 }

@@ -62,6 +62,7 @@ impl SqlStore<Sqlite> {
             begin: Some("BEGIN IMMEDIATE"),
             name: "sqlite",
         };
+        crate::refuse_newer(applied_schema(&store.writer).await?)?;
         if options.migrate {
             sqlx::migrate!("migrations/sqlite")
                 .run(&store.writer)
@@ -70,6 +71,23 @@ impl SqlStore<Sqlite> {
         }
         Ok(store)
     }
+}
+
+/// The highest successfully applied migration, `None` on a database never migrated.
+pub(crate) async fn applied_schema(pool: &sqlx::SqlitePool) -> Result<Option<i64>, OpenError> {
+    let tracked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|e| OpenError::Connect(e.to_string()))?;
+    if tracked == 0 {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| OpenError::Connect(e.to_string()))
 }
 
 /// Whether the writer connection can still write. A failed COMMIT (disk full,

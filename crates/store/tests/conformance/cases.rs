@@ -1170,3 +1170,73 @@ async fn sqlx_terminate_listeners(url: &str) -> i64 {
     pool.close().await;
     killed
 }
+
+/// Runs one statement on the database at `url` outside the store (what another version
+/// of Tessera, or an operator, would have done to it).
+async fn execute_raw(url: &str, sql: &'static str) {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+pub async fn a_database_migrated_by_a_newer_version_is_refused(f: Fixture) {
+    use tessera_store::{OpenError, OpenOptions, SCHEMA_VERSION};
+    // SQLite and PostgreSQL spell a one-byte blob differently.
+    execute_raw(
+        &f.url,
+        if f.url.starts_with("sqlite:") {
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from a later release', TRUE, x'00', 0)"
+        } else {
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from a later release', TRUE, '\\x00'::bytea, 0)"
+        },
+    )
+    .await;
+    for migrate in [true, false] {
+        let options = OpenOptions {
+            migrate,
+            ..OpenOptions::default()
+        };
+        let err = match tessera_store::open(&f.url, &options).await {
+            Ok(_) => panic!("a database of schema 9999 was opened (migrate = {migrate})"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(err, OpenError::TooNew { database: 9999 }),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("version 9999"), "{message}");
+        assert!(
+            message.contains(&format!("(schema {SCHEMA_VERSION})")),
+            "{message}"
+        );
+        assert!(message.contains(env!("CARGO_PKG_VERSION")), "{message}");
+    }
+    // What the store already held is untouched: the refusal wrote nothing.
+    assert_eq!(f.store.list_roles().await.unwrap().len(), 1);
+}
+
+pub async fn the_schema_version_is_the_last_migration(f: Fixture) {
+    let applied: i64 = if f.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&f.url).await.unwrap();
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    } else {
+        let pool = sqlx::PgPool::connect(&f.url).await.unwrap();
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(applied, tessera_store::SCHEMA_VERSION);
+}

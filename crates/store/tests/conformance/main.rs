@@ -107,4 +107,6 @@ conformance!(
     audit_search_filters_and_pages,
     identity_links_find_users_by_provider_issuer_and_subject,
     revocations_reach_a_follower_on_another_connection,
+    a_database_migrated_by_a_newer_version_is_refused,
+    the_schema_version_is_the_last_migration,
 );
