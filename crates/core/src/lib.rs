@@ -32,7 +32,7 @@ pub use auth::{
     LoginOutcome, Member, SessionSettings, TokenSettings,
 };
 pub use error::{Error, StoreError};
-pub use keys::SecretKey;
+pub use keys::{KeyRing, Keys, SecretKey};
 pub use password::{Password, PasswordHasher, PasswordParams, PasswordPolicy};
 pub use permission::{Permission, PermissionSet, Role};
 pub use rules::{CredentialKind, RuleSpec, Rules};

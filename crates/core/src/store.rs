@@ -322,6 +322,15 @@ pub trait CredentialStore: Send + Sync + 'static {
         secret_digest: &[u8; 32],
     ) -> StoreResult<()>;
 
+    /// Every stored client secret (sealed), for sealing them again under a new key.
+    async fn client_secrets(&self) -> StoreResult<Vec<StoredClientSecret>>;
+
+    /// Replaces the sealed form of `user`'s client secret with `new` if it is still
+    /// `old` (a rotation in between wins); whether it was replaced. The secret itself,
+    /// its digest and its lifetime are unchanged.
+    async fn reseal_client_secret(&self, user: UserId, old: &[u8], new: &[u8])
+    -> StoreResult<bool>;
+
     /// The user whose current client secret has this digest, with the secret's expiry.
     async fn client_secret_owner(
         &self,

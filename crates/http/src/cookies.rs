@@ -76,12 +76,24 @@ pub fn seal_session(sealer: &Sealer, cookie_name: &str, token: &str) -> String {
 
 /// The token inside a session cookie value, if this server sealed it.
 pub fn open_session(sealer: &Sealer, cookie_name: &str, value: &str) -> Option<String> {
+    open_session_checked(sealer, cookie_name, value).map(|(token, _)| token)
+}
+
+/// As [`open_session`], and whether the key that seals now sealed it (when not, the
+/// cookie is sealed again on the way out, so that the older key can be retired).
+pub fn open_session_checked(
+    sealer: &Sealer,
+    cookie_name: &str,
+    value: &str,
+) -> Option<(String, bool)> {
     if value.len() > 512 {
         return None;
     }
     let raw = URL_SAFE_NO_PAD.decode(value).ok()?;
-    let plain = sealer.open(&raw, cookie_name.as_bytes())?;
-    String::from_utf8(plain).ok()
+    let opened = sealer.open_checked(&raw, cookie_name.as_bytes())?;
+    String::from_utf8(opened.plaintext)
+        .ok()
+        .map(|token| (token, opened.current))
 }
 
 fn attributes(path: &str, domain: Option<&str>, same_site: SameSite, secure: bool) -> String {

@@ -63,13 +63,20 @@ pub fn new_token(signer: &Signer, binding: Binding) -> String {
 /// Whether `token` was made by [`new_token`] with this key for `binding` (the tag is
 /// compared in constant time).
 pub fn verify_token(signer: &Signer, binding: Binding, token: &str) -> bool {
+    verify_token_checked(signer, binding, token).is_some()
+}
+
+/// As [`verify_token`]: `None` when not valid, otherwise whether the key that signs now
+/// made it (when not, a new token is issued, so that the older key can be retired).
+pub fn verify_token_checked(signer: &Signer, binding: Binding, token: &str) -> Option<bool> {
     if token.len() != 43 {
-        return false;
+        return None;
     }
-    let Ok(raw) = URL_SAFE_NO_PAD.decode(token) else {
-        return false;
-    };
-    raw.len() == NONCE + TAG && signer.verify(&[binding.bytes(), &raw[..NONCE]], &raw[NONCE..])
+    let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
+    if raw.len() != NONCE + TAG {
+        return None;
+    }
+    signer.verify_checked(&[binding.bytes(), &raw[..NONCE]], &raw[NONCE..])
 }
 
 impl CsrfContext {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::future::Future;
 
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Version, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::secret::digest;
 
@@ -185,22 +185,38 @@ where
 
     // Two session cookies (one tossed from a sibling subdomain, say) make the request
     // ambiguous: treated as an invalid cookie (401), never as whichever came first.
+    // A cookie sealed by an older key of the ring: sealed again on the way out.
+    let mut resealable = None;
     let session_cookie = match cookies::get_unique(headers, &settings.session_cookie.name) {
         cookies::Found::None => None,
         cookies::Found::Many => Some(None),
-        cookies::Found::One(v) => Some(cookies::open_session(
-            &state.cookie_sealer,
-            &settings.session_cookie.name,
-            v,
-        )),
+        cookies::Found::One(v) => Some(
+            cookies::open_session_checked(&state.cookie_sealer, &settings.session_cookie.name, v)
+                .map(|(token, current)| {
+                    if !current {
+                        resealable = Some(token.clone());
+                    }
+                    token
+                }),
+        ),
     };
     let binding = match &session_cookie {
         Some(Some(token)) => Binding::Session(digest(token.as_bytes())),
         _ => Binding::Anonymous,
     };
+    // A token signed by an older key of the ring stays valid, and is replaced on the way out.
+    let mut csrf_stale = false;
     let valid_cookie = cookies::get_unique(headers, &settings.csrf.cookie_name)
         .one()
-        .filter(|t| csrf::verify_token(&state.csrf_signer, binding, t))
+        .filter(
+            |t| match csrf::verify_token_checked(&state.csrf_signer, binding, t) {
+                Some(current) => {
+                    csrf_stale = !current;
+                    true
+                }
+                None => false,
+            },
+        )
         .map(str::to_owned);
     let csrf_ctx = CsrfContext {
         binding,
@@ -249,6 +265,7 @@ where
         https: ctx.https,
         had_session_cookie: ctx.session_cookie.is_some(),
         csrf_wanted: !verify && (!header_credential || ctx.session_cookie.is_some()),
+        csrf_stale,
         csrf: csrf_ctx.clone(),
     };
     let mut res = match refused {
@@ -268,11 +285,39 @@ where
             .await
         }
     };
+    if let Some(token) = resealable {
+        reseal_session_cookie(state, token, &mut res).await;
+    }
     finish(state, &out, &mut res);
     if let Some(labels) = labels {
         labels.record(res.status(), started);
     }
     res
+}
+
+/// Seals a session cookie that an older key of the ring sealed again under the current
+/// key, on an answer that neither sets nor clears the cookie itself and did not refuse
+/// it, so that retiring the older key logs nobody out.
+async fn reseal_session_cookie(state: &AppState, token: String, res: &mut Response) {
+    if res.status() == StatusCode::UNAUTHORIZED
+        || res.extensions().get::<SetSessionCookie>().is_some()
+        || res.extensions().get::<ClearSessionCookie>().is_some()
+    {
+        return;
+    }
+    // From the verification cache: the handler has just verified the same token.
+    let Ok(identity) = state.auth.verify_token(&token).await else {
+        return;
+    };
+    if !identity.session.kind.is_sign_in() {
+        return;
+    }
+    state.auth.record_cookie_resealed(&identity.session);
+    res.extensions_mut().insert(SetSessionCookie {
+        token,
+        expires_at: identity.session.expires_at,
+        issued_at: tessera_core::Timestamp::now(),
+    });
 }
 
 /// The labels of the request metrics: the route template (never the raw path), a known
@@ -394,6 +439,8 @@ struct Outgoing {
     had_session_cookie: bool,
     /// Send the CSRF header (and cookie when new) even if no handler issued a token.
     csrf_wanted: bool,
+    /// The CSRF cookie was signed by an older key of the ring: issue a new one.
+    csrf_stale: bool,
     csrf: CsrfContext,
 }
 
@@ -408,6 +455,9 @@ fn finish(state: &AppState, out: &Outgoing, res: &mut Response) {
     let issued = res.extensions_mut().remove::<IssueToken>().map(|t| t.0);
     let token = match issued {
         Some(t) => Some(t),
+        None if out.csrf_wanted && out.csrf_stale => {
+            Some(csrf::new_token(&state.csrf_signer, csrf_ctx.binding))
+        }
         None if out.csrf_wanted => Some(csrf_ctx.current_or_new(&state.csrf_signer)),
         None => None,
     };

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use tessera_core::Authenticator;
+use tessera_core::keys::Keys;
 use tessera_core::keys::{Sealer, Signer};
-use tessera_core::{Authenticator, SecretKey};
 
 use crate::settings::HttpSettings;
 use crate::upstream::UpstreamClient;
@@ -41,12 +42,13 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// The state for `auth` and `settings`, with the cookie and CSRF keys derived from the
-    /// server key `key` and a new upstream connection pool.
-    pub fn new(auth: Authenticator, settings: HttpSettings, key: &SecretKey) -> Self {
+    /// server's key ring `keys` (following it when it is replaced) and a new upstream
+    /// connection pool.
+    pub fn new(auth: Authenticator, settings: HttpSettings, keys: &Keys) -> Self {
         Self(Arc::new(Shared {
             auth,
-            cookie_sealer: key.sealer("tessera session cookie v1"),
-            csrf_signer: key.signer("tessera csrf token v1"),
+            cookie_sealer: keys.sealer("tessera session cookie v1"),
+            csrf_signer: keys.signer("tessera csrf token v1"),
             upstream: crate::upstream::client(),
             oidc: crate::oidc::client::Providers::new(&settings.identity_providers),
             settings: Arc::new(settings),

@@ -37,6 +37,8 @@ pub struct App {
     console: bool,
     rules: usize,
     upstream: Option<String>,
+    /// Held while serving: `tessera restore` refuses to replace the database under it.
+    serve_lock: Option<crate::backup::ServeLock>,
 }
 
 /// An application serving in the background of the current runtime (tests).
@@ -85,6 +87,7 @@ impl App {
             console: config.ui.enabled,
             rules: config.rules.len(),
             upstream: config.proxy.upstream.clone(),
+            serve_lock: crate::backup::ServeLock::acquire(config),
         })
     }
 
@@ -109,6 +112,7 @@ impl App {
         listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        let _serve_lock = self.serve_lock;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
         let scheme = if self.tls.is_some() { "https" } else { "http" };

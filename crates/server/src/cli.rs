@@ -4,11 +4,19 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// `tessera --version`: the release and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TESSERA_BUILD_COMMIT"),
+    ")"
+);
+
 /// The command line of `tessera`: the global options and one command.
 #[derive(Debug, Parser)]
 #[command(
     name = "tessera",
-    version,
+    version = VERSION,
     about = "Authentication server for HTTP APIs"
 )]
 pub struct Cli {
@@ -89,6 +97,22 @@ pub enum Command {
         #[command(subcommand)]
         command: SessionCommand,
     },
+    /// Manage the server's key ring (cookie sealing, CSRF signing, client secrets).
+    Key {
+        /// Which key command.
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Write a consistent copy of the SQLite database to FILE while the server serves.
+    Backup {
+        /// Where to write the copy (a new file; it holds password hashes: keep it safe).
+        file: PathBuf,
+    },
+    /// Replace the SQLite database with the backup FILE (no server may be running on it).
+    Restore {
+        /// A file written by `tessera backup`.
+        file: PathBuf,
+    },
     /// Print the audit log, newest first.
     Audit {
         /// Only this user's events.
@@ -103,6 +127,33 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `tessera key`: the key ring in the key file.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Add a new key that seals from now (or after --activate-in); older keys keep
+    /// opening what they sealed.
+    Rotate {
+        /// Start sealing with the new key only after this long (e.g. `10m`), so that every
+        /// instance has read it before any seals with it; default now.
+        #[arg(long, value_name = "DURATION")]
+        activate_in: Option<String>,
+    },
+    /// Show the ring: each key's id, state and activation (never the keys).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a replaced key; refused while a live session or client secret still needs it.
+    Retire {
+        /// The key's id, as `key list` shows it.
+        id: String,
+        /// Retire it anyway, logging out the sessions that need it.
+        #[arg(long)]
+        force: bool,
     },
 }
 

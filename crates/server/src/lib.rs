@@ -4,8 +4,10 @@
 
 pub mod admin;
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod credentials;
+pub mod keyring;
 pub mod listener;
 pub mod logging;
 pub mod metrics;

@@ -64,6 +64,9 @@ async fn run(cli: Cli, loaded: tessera::config::Loaded) -> anyhow::Result<()> {
         Command::Apikey { command } => credentials::apikey(config, command).await,
         Command::ClientSecret { command } => credentials::client_secret(config, command).await,
         Command::Session { command } => credentials::session(config, command).await,
+        Command::Key { command } => tessera_server::keyring::key(config, command).await,
+        Command::Backup { file } => tessera_server::backup::backup(config, &file).await,
+        Command::Restore { file } => tessera_server::backup::restore(config, &file).await,
         Command::Audit {
             user,
             since,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use tessera_core::keys::{KeyRing, Keys};
 use tessera_core::{Accounts, Authenticator, PasswordHasher, SecretKey, Store, Timestamp};
 use tessera_http::AppState;
 use tessera_http::layer::{AuthLayer, RulesLayer};
@@ -49,7 +50,7 @@ enum Source {
 pub struct Builder {
     config: Config,
     source: Source,
-    key: Option<SecretKey>,
+    keys: Option<Keys>,
     maintenance: bool,
 }
 
@@ -58,7 +59,7 @@ impl Builder {
         Self {
             config: Config::default(),
             source: Source::Configured,
-            key: None,
+            keys: None,
             maintenance: true,
         }
     }
@@ -95,7 +96,14 @@ impl Builder {
     /// key the server would use: `TESSERA_SECRET_KEY`, `server.secret_key_file`, or
     /// `{server.data_dir}/secret.key`, generated there on first use.
     pub fn key(mut self, key: SecretKey) -> Self {
-        self.key = Some(key);
+        self.keys = Some(Keys::new(KeyRing::new(key)));
+        self
+    }
+
+    /// A key ring the application manages: it may [`Keys::replace`] the ring while
+    /// Tessera runs (a rotation), and every cookie, CSRF token and client secret follows.
+    pub fn keys(mut self, keys: Keys) -> Self {
+        self.keys = Some(keys);
         self
     }
 
@@ -118,11 +126,18 @@ impl Builder {
     /// key, and starts the background tasks. Must run inside a Tokio runtime.
     pub async fn build(self) -> Result<Tessera, BuildError> {
         let settings = Settings::try_from(&self.config)?;
-        let key = match &self.key {
+        let keys = match &self.keys {
             Some(k) => k.clone(),
-            None => crate::keyfile::ensure_data_dir(&self.config)
-                .and_then(|()| crate::keyfile::load_or_create(&self.config))
-                .map_err(|e| BuildError::Key(format!("{e:#}")))?,
+            None => {
+                let (ring, source) = crate::keyfile::ensure_data_dir(&self.config)
+                    .and_then(|()| crate::keyfile::load_or_create(&self.config))
+                    .map_err(|e| BuildError::Key(format!("{e:#}")))?;
+                let keys = Keys::new(ring);
+                if let (true, crate::keyfile::KeySource::File(path)) = (self.maintenance, source) {
+                    crate::keyfile::watch(path, keys.clone());
+                }
+                keys
+            }
         };
         let accounts = self.accounts().await?;
         if self.maintenance {
@@ -133,10 +148,13 @@ impl Builder {
             settings.session,
             settings.tokens,
             settings.throttle,
-            &key,
+            &keys,
         );
         auth.follow_revocations();
-        let state = AppState::new(auth, settings.http.clone(), &key);
+        if self.maintenance {
+            tokio::spawn(reseal_client_secrets(auth.clone(), keys.clone()));
+        }
+        let state = AppState::new(auth, settings.http.clone(), &keys);
         Ok(Tessera {
             state,
             settings,
@@ -253,6 +271,32 @@ impl Tessera {
 
 /// Deletes sessions a week after they expired or were revoked, once an hour, failure
 /// counters idle for a day, and the revocation feed's records after an hour.
+/// Seals every client secret again under the key that seals now, at start and whenever
+/// another key starts sealing (a rotation, or a pending key's activation), so that older
+/// keys can be retired without losing any.
+async fn reseal_client_secrets(auth: Authenticator, keys: Keys) {
+    let mut done_for: Option<String> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let ring = keys.ring();
+        let sealing = ring.keys()[ring.sealing_index(Timestamp::now())].key.id();
+        if ring.keys().len() == 1 && done_for.is_none() {
+            // A ring of one key: everything readable is sealed under it already.
+            done_for = Some(sealing);
+            continue;
+        }
+        if done_for.as_deref() == Some(sealing.as_str()) {
+            continue;
+        }
+        match auth.reseal_client_secrets().await {
+            Ok(_) => done_for = Some(sealing),
+            Err(e) => tracing::warn!(error = %e, "could not seal client secrets again"),
+        }
+    }
+}
+
 async fn purge_expired(store: Arc<dyn Store>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {

@@ -75,10 +75,11 @@
 
 mod builder;
 pub mod config;
-mod keyfile;
+pub mod keyfile;
 
 pub use builder::{BuildError, Builder, Tessera};
 pub use config::{Config, ConfigError, Settings};
+pub use keyfile::KEY_FILE;
 pub use tessera_core::{
     Accounts, Authenticator, CredentialKind, Identity, Login, NewUser, Password, Permission,
     PermissionSet, SecretKey, Store, User,

@@ -319,6 +319,59 @@ impl Authenticator {
         self.rotate_client_secret(user).await
     }
 
+    /// Seals again, under the key that seals now, every client secret an older key of the
+    /// ring sealed, so that the older key can be retired without losing them. Returns how
+    /// many were sealed again; a secret no key of the ring opens is left as it is (and
+    /// counted by [`Self::unreadable_client_secrets`]).
+    pub async fn reseal_client_secrets(&self) -> Result<u64> {
+        let mut resealed = 0;
+        for stored in self.store().client_secrets().await? {
+            let context = stored.user_id.0.to_be_bytes();
+            let Some(opened) = self
+                .inner
+                .client_secrets
+                .open_checked(&stored.ciphertext, &context)
+            else {
+                continue;
+            };
+            if opened.current {
+                continue;
+            }
+            let sealed = self.inner.client_secrets.seal(&opened.plaintext, &context);
+            if self
+                .store()
+                .reseal_client_secret(stored.user_id, &stored.ciphertext, &sealed)
+                .await?
+            {
+                resealed += 1;
+            }
+        }
+        if resealed > 0 {
+            tracing::info!(
+                resealed,
+                "client secrets sealed again under the current key"
+            );
+        }
+        Ok(resealed)
+    }
+
+    /// How many stored client secrets no key of the ring opens (their owners would have
+    /// to rotate them to see them again; they still authenticate).
+    pub async fn unreadable_client_secrets(&self) -> Result<u64> {
+        let mut unreadable = 0;
+        for stored in self.store().client_secrets().await? {
+            if self
+                .inner
+                .client_secrets
+                .open(&stored.ciphertext, &stored.user_id.0.to_be_bytes())
+                .is_none()
+            {
+                unreadable += 1;
+            }
+        }
+        Ok(unreadable)
+    }
+
     /// Replaces the user's client secret. Access tokens already issued keep their lifetime.
     pub async fn rotate_client_secret(&self, user: &User) -> Result<ClientSecret> {
         let token = Token::generate(TokenKind::ClientSecret);

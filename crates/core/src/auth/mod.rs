@@ -21,7 +21,7 @@ use crate::accounts::Accounts;
 use crate::audit::{self, AuditEvent};
 use crate::credential::{ApiKey, PersonalToken, StoredClientSecret, new_public_id};
 use crate::error::{Error, Result, StoreError};
-use crate::keys::{Sealer, SecretKey};
+use crate::keys::{Keys, Sealer};
 use crate::password::Password;
 use crate::permission::{Permission, PermissionSet};
 use crate::secret::constant_time_eq;
@@ -127,7 +127,7 @@ impl Authenticator {
         settings: SessionSettings,
         tokens: TokenSettings,
         throttle: ThrottleSettings,
-        key: &SecretKey,
+        keys: &Keys,
     ) -> Self {
         let (tx, rx) = mpsc::channel(8192);
         tokio::spawn(write_activity(Arc::clone(accounts.store()), rx));
@@ -143,7 +143,7 @@ impl Authenticator {
                 settings,
                 tokens,
                 throttle,
-                client_secrets: key.sealer("tessera client secret v1"),
+                client_secrets: keys.sealer("tessera client secret v1"),
                 activity: tx,
             }),
         }

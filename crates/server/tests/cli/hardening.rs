@@ -630,6 +630,7 @@ async fn unwritable_sqlite_fails_closed_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_verifications_of_one_token_read_the_store_once() {
     use std::sync::Arc;
+    use tessera_core::keys::{KeyRing, Keys};
     use tessera_core::{
         Accounts, Authenticator, Login, NewUser, Password, PasswordHasher, PasswordParams,
         PasswordPolicy, SecretKey,
@@ -658,7 +659,7 @@ async fn concurrent_verifications_of_one_token_read_the_store_once() {
         Default::default(),
         Default::default(),
         Default::default(),
-        &SecretKey::generate().0,
+        &Keys::new(KeyRing::new(SecretKey::generate().0)),
     );
     let (_, token) = auth
         .create_pat(&user, &Default::default(), "herd", None, None)

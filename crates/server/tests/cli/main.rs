@@ -55,6 +55,7 @@ mod nginx;
 mod observability;
 mod oidc;
 mod oidc_provider;
+mod operations;
 mod probe;
 mod rate_limits;
 mod schemathesis;

@@ -181,6 +181,37 @@ impl<DB: Backend> CredentialStore for SqlStore<DB> {
         .map(drop)
     }
 
+    async fn client_secrets(&self) -> StoreResult<Vec<StoredClientSecret>> {
+        query("SELECT user_id, ciphertext, created_at, expires_at FROM client_secrets")
+            .fetch_all(self.reader(), |row| {
+                Ok(StoredClientSecret {
+                    user_id: UserId(row.value("user_id")?),
+                    ciphertext: row.value("ciphertext")?,
+                    created_at: Timestamp::from_unix(row.value("created_at")?),
+                    expires_at: Timestamp::from_unix(row.value("expires_at")?),
+                })
+            })
+            .await
+    }
+
+    async fn reseal_client_secret(
+        &self,
+        user: UserId,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        self.write_one(
+            query(
+                "UPDATE client_secrets SET ciphertext = $1 WHERE user_id = $2 AND ciphertext = $3",
+            )
+            .bind(new)
+            .bind(user.0)
+            .bind(old),
+        )
+        .await
+        .map(|n| n == 1)
+    }
+
     async fn client_secret_owner(
         &self,
         secret_digest: &[u8; 32],
