@@ -31,6 +31,10 @@ pub async fn authenticator(config: &Config) -> anyhow::Result<Authenticator> {
 pub struct App {
     auth: Authenticator,
     router: axum::Router,
+    /// What a configuration reload keeps: the store, the key ring, and the configuration
+    /// in force (its restart-only keys stay as they are).
+    keys: tessera_core::keys::Keys,
+    config: Config,
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: crate::listener::Limits,
     base_path: String,
@@ -81,6 +85,8 @@ impl App {
         Ok(Self {
             auth: tessera.authenticator().clone(),
             router: server_router(&tessera),
+            keys: tessera.keys().clone(),
+            config: config.clone(),
             tls,
             limits: connection_limits(config),
             base_path: config.server.base_path.clone(),
@@ -112,6 +118,37 @@ impl App {
         listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        self.serve_reloading(listener, shutdown, None).await
+    }
+
+    /// As [`App::serve`]; with `reload`, SIGHUP re-reads the configuration (the file
+    /// `reload` names, if any, and the environment) and puts it in force for the next
+    /// request on every connection, or refuses it, with a log line naming the key, and
+    /// keeps the one in force.
+    pub async fn serve_reloading(
+        self,
+        listener: std::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+        reload: Option<Option<std::path::PathBuf>>,
+    ) -> anyhow::Result<()> {
+        let routes = crate::listener::Routes::new(self.router);
+        if let Some(file) = reload {
+            let reloader = Reloader {
+                file,
+                config: self.config,
+                store: self.auth.accounts().store().clone(),
+                keys: self.keys,
+                routes: routes.clone(),
+            };
+            let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("cannot listen for SIGHUP")?;
+            tokio::spawn(async move {
+                let mut reloader = reloader;
+                while hangup.recv().await.is_some() {
+                    reloader.reload().await;
+                }
+            });
+        }
         let _serve_lock = self.serve_lock;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
@@ -136,7 +173,7 @@ impl App {
         crate::listener::serve(
             tokio::net::TcpListener::from_std(listener)?,
             self.tls,
-            self.router,
+            routes,
             self.limits,
             shutdown,
         )
@@ -161,6 +198,76 @@ impl App {
             task,
         })
     }
+}
+
+/// A configuration reload on SIGHUP.
+struct Reloader {
+    file: Option<std::path::PathBuf>,
+    config: Config,
+    store: Arc<dyn tessera::Store>,
+    keys: tessera_core::keys::Keys,
+    routes: crate::listener::Routes,
+}
+
+impl Reloader {
+    /// Re-reads the configuration and builds the application again on the same store and
+    /// key ring; puts it in force, or logs why not and keeps the one in force.
+    async fn reload(&mut self) {
+        match self.rebuild().await {
+            Ok(rules) => tracing::info!(
+                rules,
+                "configuration reloaded from {}",
+                self.file
+                    .as_deref()
+                    .map_or("the environment".into(), |f| f.display().to_string())
+            ),
+            Err(e) => tracing::error!(
+                "configuration reload refused, the configuration in force stays: {e:#}"
+            ),
+        }
+    }
+
+    async fn rebuild(&mut self) -> anyhow::Result<usize> {
+        let mut config = Config::load(self.file.as_deref())?.config;
+        keep_restart_only(&self.config, &mut config);
+        let tessera = Tessera::builder()
+            .config(config.clone())
+            .store(self.store.clone())
+            .keys(self.keys.clone())
+            .maintenance(false)
+            .build()
+            .await?;
+        self.routes.replace(server_router(&tessera));
+        let rules = config.rules.len();
+        self.config = config;
+        Ok(rules)
+    }
+}
+
+/// Keys a reload cannot change (the listener, the database, the key file, TLS, the
+/// connection limits and the metrics listener) keep the values in force; a change to one
+/// is logged as waiting for the next restart.
+fn keep_restart_only(running: &Config, new: &mut Config) {
+    macro_rules! keep {
+        ($($key:literal => $($field:ident).+),* $(,)?) => {$(
+            if new.$($field).+ != running.$($field).+ {
+                tracing::warn!(concat!($key, " changed: it takes effect at the next restart"));
+                new.$($field).+ = running.$($field).+.clone();
+            }
+        )*};
+    }
+    keep!(
+        "server.listen" => server.listen,
+        "server.data_dir" => server.data_dir,
+        "server.secret_key_file" => server.secret_key_file,
+        "server.tls_cert" => server.tls_cert,
+        "server.tls_key" => server.tls_key,
+        "server.max_connections" => server.max_connections,
+        "server.max_header_bytes" => server.max_header_bytes,
+        "server.header_read_timeout" => server.header_read_timeout,
+        "database.url" => database.url,
+        "metrics.listen" => metrics.listen,
+    );
 }
 
 /// The whole server: the health probes, the auth endpoints under the base path, and the

@@ -52,12 +52,41 @@ const GRACE: Duration = Duration::from_secs(10);
 
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// The router in force: every request takes the one current when it arrives, so that a
+/// configuration reload ([`Routes::replace`]) applies to the next request on every open
+/// connection, while requests in flight finish on the router they started with.
+#[derive(Clone)]
+pub struct Routes(Arc<std::sync::RwLock<Router>>);
+
+impl Routes {
+    /// Routes starting with `router`.
+    pub fn new(router: Router) -> Self {
+        Self(Arc::new(std::sync::RwLock::new(router)))
+    }
+
+    /// The router for the next request.
+    pub fn current(&self) -> Router {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `router` in force for every request from now on.
+    pub fn replace(&self, router: Router) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = router;
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then lets open connections
 /// finish for up to ten seconds.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    app: Router,
+    app: Routes,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -140,7 +169,7 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
-    app: Router,
+    app: Routes,
     limits: Limits,
     stop: watch::Receiver<bool>,
 ) {
@@ -203,7 +232,7 @@ async fn http<I>(
     io: I,
     h2: bool,
     peer: SocketAddr,
-    app: Router,
+    app: Routes,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) where
@@ -211,7 +240,7 @@ async fn http<I>(
 {
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
-        let mut app = app.clone();
+        let mut app = app.current();
         async move { Ok::<_, Infallible>(app.call(req).await.unwrap_or_else(|e| match e {})) }
     });
     let stopped = async move {

@@ -55,7 +55,7 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 async fn run(cli: Cli, loaded: tessera::config::Loaded) -> anyhow::Result<()> {
     let config = &loaded.config;
     match cli.command {
-        Command::Serve => serve::run(config, loaded.settings.listen).await,
+        Command::Serve => serve::run(config, loaded.settings.listen, loaded.file.clone()).await,
         Command::Migrate => admin::migrate(config).await,
         Command::Config { command } => admin::config(config, loaded.file.as_deref(), command).await,
         Command::User { command } => admin::user(config, command).await,

@@ -11,7 +11,11 @@ use tessera::Config;
 /// database, loading or creating the key), creates the first user on an empty database,
 /// and serves until SIGINT or SIGTERM. Fails when the port cannot be bound or the
 /// application cannot be built.
-pub async fn run(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Config,
+    addr: std::net::SocketAddr,
+    file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     // Bound first: a taken port fails before anything (such as the first admin) is created.
     let listener = std::net::TcpListener::bind(addr)
         .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
@@ -24,7 +28,8 @@ pub async fn run(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<
     let app = App::build(config).await?;
     let password = std::env::var("TESSERA_ADMIN_PASSWORD").ok();
     bootstrap_admin(app.accounts(), password).await?;
-    app.serve(listener, shutdown_signal()).await
+    app.serve_reloading(listener, shutdown_signal(), Some(file))
+        .await
 }
 
 /// With no user at all, creates `admin` (role `admin`) so that the server can be used.

@@ -159,6 +159,7 @@ impl Builder {
             state,
             settings,
             config: self.config,
+            keys,
         })
     }
 
@@ -195,6 +196,7 @@ pub struct Tessera {
     state: AppState,
     settings: Settings,
     config: Config,
+    keys: Keys,
 }
 
 impl Tessera {
@@ -256,6 +258,11 @@ impl Tessera {
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The key ring in force (replace its ring to rotate keys while serving).
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// The configuration it was built from.

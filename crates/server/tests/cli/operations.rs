@@ -482,3 +482,127 @@ fn a_pending_key_opens_at_once_and_seals_from_its_activation() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+/// The gateway configuration of the reload test: `/orders/**` needs `permission`.
+fn orders_config(upstream: std::net::SocketAddr, permission: &str) -> String {
+    format!(
+        "[proxy]\nupstream = \"http://{upstream}\"\n{}",
+        crate::harness::rules(&[(
+            "GET /orders/**",
+            &format!("permissions = [\"{permission}\"]")
+        )])
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_rules_under_load_without_a_failed_request() {
+    let up = crate::upstream::start().await;
+    let env = Env::sqlite().config(&orders_config(up, "orders:write"));
+    env.add_role("reader", &["orders:read"]);
+    env.add_user("joe", PW, &["--role", "reader"]);
+    let server = env.serve_process(&[]);
+    let mut c = Client::new(&server.base);
+    let joe = c.login_token("joe", PW).await;
+    let r = c.send_once(c.bearer(Method::GET, "/orders/1", &joe)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // Four clients on kept-alive connections, each request answered 403 (old rule) or
+    // 200 (new rule): anything else, a refused connection included, is a failure.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (stop, url, joe) = (stop.clone(), server.url("/orders/1"), joe.clone());
+        load.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let status = match http.get(&url).bearer_auth(&joe).send().await {
+                    Ok(r) => r.status().as_u16(),
+                    Err(e) => panic!("a request failed during the reload: {e}"),
+                };
+                seen.push(status);
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let config = env.path().join("tessera.toml");
+    std::fs::write(&config, orders_config(up, "orders:read")).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains("configuration reloaded") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for task in load {
+        let seen = task.await.unwrap();
+        total += seen.len();
+        // Each client saw the old rule, then the new one, and nothing else.
+        let switch = seen.iter().position(|s| *s == 200).unwrap_or(seen.len());
+        assert!(switch > 0, "the old rule was never seen: {seen:?}");
+        assert!(switch < seen.len(), "the new rule was never seen");
+        assert!(
+            seen[..switch].iter().all(|s| *s == 403) && seen[switch..].iter().all(|s| *s == 200),
+            "{seen:?}"
+        );
+    }
+    assert!(total > 40, "hardly any load: {total} requests");
+
+    // An invalid configuration is refused with the key named; the one in force stays.
+    std::fs::write(
+        &config,
+        format!(
+            "{}rate_limit = \"lots\"\n",
+            orders_config(up, "orders:read")
+        ),
+    )
+    .unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains("configuration reload refused") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = server
+        .stderr()
+        .lines()
+        .find(|l| l.contains("configuration reload refused"))
+        .unwrap()
+        .to_owned();
+    assert!(refused.contains("rules[0]"), "{refused}");
+    let r = c.send_once(c.bearer(Method::GET, "/orders/1", &joe)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // A key only a restart can change is kept, and the log says so.
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nmax_header_bytes = 8192\n{}",
+            orders_config(up, "orders:read")
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server
+        .stderr()
+        .contains("server.max_header_bytes changed: it takes effect at the next restart")
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
