@@ -303,6 +303,8 @@ async fn with_progress<T>(
 /// A one-line progress display on stderr, shown only when stderr is a terminal.
 pub struct Progress {
     label: &'static str,
+    /// Counting rows rather than bytes.
+    rows: bool,
     total: u64,
     started: Instant,
     shown: std::sync::atomic::AtomicBool,
@@ -314,6 +316,7 @@ impl Progress {
     pub fn new(label: &'static str, total: u64) -> Self {
         Self {
             label,
+            rows: false,
             total,
             started: Instant::now(),
             shown: std::sync::atomic::AtomicBool::new(false),
@@ -321,7 +324,15 @@ impl Progress {
         }
     }
 
-    /// Shows `done` bytes of the total, the rate and the time left.
+    /// Progress of `label` out of `total` rows.
+    pub fn rows(label: &'static str, total: u64) -> Self {
+        Self {
+            rows: true,
+            ..Self::new(label, total)
+        }
+    }
+
+    /// Shows `done` of the total, the rate and the time left.
     pub fn show(&self, done: u64) {
         if !self.on_terminal || self.started.elapsed() < Duration::from_millis(500) {
             return;
@@ -335,12 +346,13 @@ impl Progress {
         } else {
             (done as f64 * 100.0 / self.total as f64).min(100.0)
         };
+        let amount = |n: u64| if self.rows { n.to_string() } else { mib(n) };
         eprint!(
             "\r{}: {pct:5.1} % ({} of {}, {}/s, {:.0} s left)   ",
             self.label,
-            mib(done),
-            mib(self.total),
-            mib(rate as u64),
+            amount(done),
+            amount(self.total),
+            amount(rate as u64),
             left
         );
     }

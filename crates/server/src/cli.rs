@@ -53,8 +53,14 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the server (applies pending migrations first).
     Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
+    /// Apply pending database migrations and exit; with --to, copy the SQLite database
+    /// into an empty PostgreSQL database.
+    Migrate {
+        /// Copy every table into this empty PostgreSQL database (postgres://...), check
+        /// counts and contents, and print the configuration change to make.
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+    },
     /// Validate or print the configuration.
     Config {
         /// Which configuration command.

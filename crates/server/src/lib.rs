@@ -11,5 +11,6 @@ pub mod keyring;
 pub mod listener;
 pub mod logging;
 pub mod metrics;
+pub mod move_to;
 pub mod sched;
 pub mod serve;

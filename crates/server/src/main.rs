@@ -56,7 +56,10 @@ async fn run(cli: Cli, loaded: tessera::config::Loaded) -> anyhow::Result<()> {
     let config = &loaded.config;
     match cli.command {
         Command::Serve => serve::run(config, loaded.settings.listen, loaded.file.clone()).await,
-        Command::Migrate => admin::migrate(config).await,
+        Command::Migrate { to: None } => admin::migrate(config).await,
+        Command::Migrate { to: Some(url) } => {
+            tessera_server::move_to::migrate_to(config, &url).await
+        }
         Command::Config { command } => admin::config(config, loaded.file.as_deref(), command).await,
         Command::User { command } => admin::user(config, command).await,
         Command::Role { command } => admin::role(config, command).await,

@@ -606,3 +606,92 @@ async fn sighup_reloads_rules_under_load_without_a_failed_request() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_to_postgresql_keeps_sessions_tokens_and_client_secrets() {
+    let Some(pg) = Env::postgres().await else {
+        return;
+    };
+    let target = pg
+        .vars
+        .iter()
+        .find(|(k, _)| k == "TESSERA_DATABASE__URL")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let env = Env::sqlite();
+    env.add_user("joe", PW, &[]);
+    let pat = env.create_token("joe", "kept", &[]).success_trimmed();
+    let secret = env
+        .run(&["client-secret", "show", "joe"], "")
+        .success_trimmed();
+    let server = env.serve(&[]);
+    let mut browser = Client::new(&server.base);
+    let r = browser.send(browser.json_login("joe", PW)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut api = Client::new(&server.base);
+    let session = api.login_token("joe", PW).await;
+    drop(server);
+
+    env.run(&["migrate", "--to", "mysql://db/tessera"], "")
+        .failure_with("--to");
+    let said = env.run(&["migrate", "--to", &target], "").success();
+    assert!(said.contains("counts and contents checked"), "{said}");
+    for table in [
+        "users",
+        "sessions",
+        "personal_tokens",
+        "client_secrets",
+        "audit_log",
+    ] {
+        let line = said
+            .lines()
+            .find(|l| l.starts_with(table))
+            .unwrap_or_else(|| panic!("no line for {table}: {said}"));
+        assert!(line.ends_with("same"), "{line}");
+    }
+    let sessions_line = said.lines().find(|l| l.starts_with("sessions")).unwrap();
+    assert!(
+        sessions_line.split_whitespace().nth(1) == Some("2"),
+        "{sessions_line}"
+    );
+    assert!(said.contains("url = \""), "{said}");
+    // The password in the URL is never printed.
+    if let Some(password) = target
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('@').next())
+        .and_then(|auth| auth.split_once(':'))
+        .map(|(_, p)| p)
+    {
+        assert!(!said.contains(&format!(":{password}@")), "{said}");
+    }
+    // A second copy into the same database is refused.
+    env.run(&["migrate", "--to", &target], "")
+        .failure_with("already holds");
+
+    // The switch: the same data directory (the same key file), on PostgreSQL.
+    let env = env.with("TESSERA_DATABASE__URL", &target);
+    let server = env.serve(&[]);
+    browser.base = server.base.clone();
+    api.base = server.base.clone();
+    let r = browser.get("/api/session").await;
+    assert_eq!(r.status, 200, "the cookie: {}", r.body);
+    for token in [&session, &pat] {
+        let r = api
+            .send_once(api.bearer(Method::GET, "/api/session", token))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(
+        env.run(&["client-secret", "show", "joe"], "")
+            .success_trimmed(),
+        secret
+    );
+    // New rows get new ids after the copied ones.
+    env.add_user("ann", PW, &[]);
+    let ann = api.login_token("ann", PW).await;
+    let r = api
+        .send_once(api.bearer(Method::GET, "/api/session", &ann))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -596,6 +596,42 @@ pub async fn client_secrets_are_replaced(f: Fixture) {
     assert!(owner("c2").await.is_some());
 }
 
+pub async fn client_secrets_are_listed_and_resealed_only_when_unchanged(f: Fixture) {
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    let ann = add_user(s, "ann", &[]).await;
+    assert!(s.client_secrets().await.unwrap().is_empty());
+    let stored = |user: UserId, ciphertext: Vec<u8>| StoredClientSecret {
+        user_id: user,
+        ciphertext,
+        created_at: Timestamp::from_unix(10),
+        expires_at: Timestamp::from_unix(20),
+    };
+    s.set_client_secret(&stored(joe.id, vec![1]), &digest("j"))
+        .await
+        .unwrap();
+    s.set_client_secret(&stored(ann.id, vec![2]), &digest("a"))
+        .await
+        .unwrap();
+    let mut all = s.client_secrets().await.unwrap();
+    all.sort_by_key(|c| c.user_id.0);
+    assert_eq!(all, [stored(joe.id, vec![1]), stored(ann.id, vec![2])]);
+
+    // Sealed again: only the ciphertext changes; the digest still authenticates.
+    assert!(s.reseal_client_secret(joe.id, &[1], &[7, 7]).await.unwrap());
+    assert_eq!(
+        s.client_secret(joe.id).await.unwrap().unwrap(),
+        stored(joe.id, vec![7, 7])
+    );
+    assert!(s.client_secret_owner(&digest("j")).await.unwrap().is_some());
+    // A rotation in between wins: an outdated ciphertext replaces nothing.
+    assert!(!s.reseal_client_secret(ann.id, &[9], &[8]).await.unwrap());
+    assert_eq!(
+        s.client_secret(ann.id).await.unwrap().unwrap().ciphertext,
+        [2]
+    );
+}
+
 /// At most 5 failures in 15 minutes; locks of 1 minute, doubling, up to 15.
 const LIMIT: Limit = Limit {
     max_failures: 5,
