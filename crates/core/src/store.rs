@@ -256,6 +256,19 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Deletes sessions that expired or were revoked before `before`; returns how many.
     async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64>;
+
+    /// Records that the session's cookie was sealed again, at `at`, under the key that
+    /// seals now (after a key rotation).
+    async fn mark_cookie_resealed(&self, session_id: &str, at: Timestamp) -> StoreResult<()>;
+
+    /// The live sign-in sessions (password or identity provider) opened at or before
+    /// `until` whose cookie was not sealed again after `until`, and when the last of them
+    /// ends: those whose cookie may need the key that sealed until then.
+    async fn sessions_sealed_before(
+        &self,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<(u64, Option<Timestamp>)>;
 }
 
 /// Long-lived credentials: personal access tokens, API keys, client secrets, and who owns an id.

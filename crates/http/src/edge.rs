@@ -285,7 +285,8 @@ where
             .await
         }
     };
-    if let Some(token) = resealable {
+    // Not on `{base}/verify`: its answer goes to a proxy, which passes no cookie on.
+    if let Some(token) = resealable.filter(|_| !verify) {
         reseal_session_cookie(state, token, &mut res).await;
     }
     finish(state, &out, &mut res);

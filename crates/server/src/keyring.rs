@@ -138,21 +138,18 @@ async fn retire(config: &Config, id: &str, force: bool) -> anyhow::Result<()> {
         .await?
         .saturating_sub(auth.unreadable_client_secrets().await?);
 
-    // Sign-in sessions opened while the key sealed, and not used since its successor took
-    // over (a use seals the cookie again under the new key), may carry a cookie only it opens.
-    let (mut sessions, mut last_end) = (0u64, None::<Timestamp>);
-    if let Some(until) = sealed_until {
-        let store = auth.accounts().store().clone();
-        for user in store.list_users().await? {
-            for s in store.list_sessions(user.id, now).await? {
-                if s.kind.is_sign_in() && s.created_at <= until && s.last_seen_at <= until {
-                    sessions += 1;
-                    last_end =
-                        Some(last_end.map_or(s.expires_at, |e: Timestamp| e.max(s.expires_at)));
-                }
-            }
+    // Sign-in sessions opened while the key sealed may carry a cookie only it opens,
+    // unless their cookie was sealed again under a newer key since (a use through
+    // Tessera's own endpoints or the gateway does that).
+    let (sessions, last_end) = match sealed_until {
+        Some(until) => {
+            auth.accounts()
+                .store()
+                .sessions_sealed_before(until, now)
+                .await?
         }
-    }
+        None => (0, None),
+    };
     if (sessions > 0 || secrets_lost > 0) && !force {
         let mut lost = Vec::new();
         if sessions > 0 {

@@ -49,7 +49,7 @@ pub enum OpenError {
 
 /// The schema version this build migrates to: the number of its last migration (the same
 /// on both backends).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The highest migration recorded as applied in a database, 0 for a fresh one.
 pub(crate) fn refuse_newer(applied: Option<i64>) -> Result<(), OpenError> {

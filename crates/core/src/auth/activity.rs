@@ -46,28 +46,6 @@ impl Authenticator {
     }
 }
 
-impl Authenticator {
-    /// Records, now rather than at the next batched touch, that `session` was used: its
-    /// cookie was just sealed again under the current key, and `last_seen_at` after the
-    /// key's activation is what tells `tessera key retire` that the session no longer
-    /// needs the older key.
-    pub fn record_cookie_resealed(&self, session: &Session) {
-        let touch = Touch {
-            session_id: session.id.clone(),
-            last_seen_at: Timestamp::now(),
-            idle_expires_at: session.idle_expires_at,
-        };
-        if self
-            .inner
-            .activity
-            .try_send(Activity::Session(touch))
-            .is_err()
-        {
-            tracing::warn!("activity queue full; a resealed cookie's use was not recorded");
-        }
-    }
-}
-
 /// Drains activity updates and writes them once a second, keeping only the latest per
 /// session or token.
 pub(super) async fn write_activity(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Activity>) {

@@ -319,6 +319,19 @@ impl Authenticator {
         self.rotate_client_secret(user).await
     }
 
+    /// Records that `session`'s cookie was just sealed again under the key that seals now
+    /// (written off the request path), which `tessera key retire` reads to know whether
+    /// the session still needs an older key.
+    pub fn record_cookie_resealed(&self, session: &crate::session::Session) {
+        let store = Arc::clone(self.store());
+        let id = session.id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.mark_cookie_resealed(&id, Timestamp::now()).await {
+                tracing::warn!(error = %e, "could not record a resealed session cookie");
+            }
+        });
+    }
+
     /// Seals again, under the key that seals now, every client secret an older key of the
     /// ring sealed, so that the older key can be retired without losing them. Returns how
     /// many were sealed again; a secret no key of the ring opens is left as it is (and

@@ -695,3 +695,111 @@ async fn moving_to_postgresql_keeps_sessions_tokens_and_client_secrets() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// A file of the first-release fixture (`tests/fixtures/first-release/make.sh` made it
+/// with that release's own binary).
+fn first_release(file: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/first-release/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// The highest applied migration of the environment's database.
+async fn schema_of(env: &Env) -> i64 {
+    let sql = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
+    match env.vars.iter().find(|(k, _)| k == "TESSERA_DATABASE__URL") {
+        Some((_, url)) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap()
+        }
+        None => {
+            let url = format!("sqlite://{}", data_dir(env).join("tessera.db").display());
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap()
+        }
+    }
+}
+
+async fn a_first_release_database_upgrades_and_keeps_its_credentials(env: Env) {
+    let credentials: serde_json::Value =
+        serde_json::from_str(&first_release("credentials.json")).unwrap();
+    let backend = match env.vars.iter().find(|(k, _)| k == "TESSERA_DATABASE__URL") {
+        Some((_, url)) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(first_release("postgres.sql")))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            "postgres"
+        }
+        None => {
+            std::fs::create_dir_all(data_dir(&env)).unwrap();
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(data_dir(&env).join("tessera.db"))
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(first_release("sqlite.sql")))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            "sqlite"
+        }
+    };
+    let made = &credentials[backend];
+    assert_eq!(
+        schema_of(&env).await,
+        1,
+        "the fixture is at the first schema"
+    );
+
+    // Upgraded in place to the current schema.
+    let said = env.run(&["migrate"], "").success();
+    assert!(said.contains("migrations applied"), "{said}");
+    assert_eq!(schema_of(&env).await, tessera_store::SCHEMA_VERSION);
+
+    // Everything made through the first release still works.
+    let shown = env.run_json(&["user", "show", "joe", "--json"]);
+    assert_eq!(shown["email"], "joe@example.com", "{shown}");
+    assert!(shown.to_string().contains("orders:read"), "{shown}");
+    let audit = env
+        .run(&["audit", "--since", "3650d", "--json"], "")
+        .success();
+    assert!(audit.contains("login"), "the audit log was kept: {audit}");
+    let server = env.serve(&[]);
+    let mut c = Client::new(&server.base);
+    for token in ["session", "pat"] {
+        let value = made[token].as_str().unwrap();
+        let r = c
+            .send_once(c.bearer(Method::GET, "/api/session", value))
+            .await;
+        assert_eq!(r.status, 200, "the first release's {token}: {}", r.body);
+    }
+    let r = c
+        .send_once(
+            c.req(Method::POST, "/api/login/key")
+                .json(&serde_json::json!({
+                    "apiKey": made["api_key"],
+                    "apiSecret": made["api_secret"],
+                })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "the first release's API key: {}", r.body);
+    let password = credentials["password"].as_str().unwrap();
+    let r = c.send_once(c.basic_login("joe", password)).await;
+    assert_eq!(
+        r.status, 200,
+        "the first release's password hash: {}",
+        r.body
+    );
+}
+
+on_both_backends!(
+    /// A database made by the first release is migrated forward, and its sessions,
+    /// tokens, API keys, password and roles keep working.
+    first_release_database_upgrades,
+    a_first_release_database_upgrades_and_keeps_its_credentials
+);

@@ -8,7 +8,7 @@ use tessera_core::store::{Owned, SessionRecord, SessionStore, StoreResult, Touch
 use tessera_core::throttle::Scope;
 use tessera_core::{Timestamp, UserId};
 
-use super::backend::{Backend, Query, query};
+use super::backend::{Backend, Get as _, Query, query};
 use super::{SESSION_COLUMNS, SqlStore, revocation, session_from_row, user_columns_qualified};
 
 /// The statement storing a new session under the digest of its secret.
@@ -133,6 +133,39 @@ impl<DB: Backend> SessionStore for SqlStore<DB> {
             .bind(keep.unwrap_or("")),
         )
         .await
+    }
+
+    async fn mark_cookie_resealed(&self, session_id: &str, at: Timestamp) -> StoreResult<()> {
+        self.write_one(
+            query("UPDATE sessions SET cookie_resealed_at = $1 WHERE id = $2")
+                .bind(at.unix())
+                .bind(session_id),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn sessions_sealed_before(
+        &self,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<(u64, Option<Timestamp>)> {
+        let row = query(
+            "SELECT COUNT(*) AS n, MAX(expires_at) AS last FROM sessions \
+             WHERE kind IN ('password', 'idp') AND revoked_at IS NULL \
+             AND expires_at > $1 AND (idle_expires_at IS NULL OR idle_expires_at > $1) \
+             AND created_at <= $2 AND (cookie_resealed_at IS NULL OR cookie_resealed_at <= $2)",
+        )
+        .bind(now.unix())
+        .bind(until.unix())
+        .fetch_one(self.reader())
+        .await?;
+        let n: i64 = row.value("n")?;
+        let last: Option<i64> = row.value("last")?;
+        Ok((
+            u64::try_from(n).unwrap_or(0),
+            last.map(Timestamp::from_unix),
+        ))
     }
 
     async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64> {

@@ -632,6 +632,39 @@ pub async fn client_secrets_are_listed_and_resealed_only_when_unchanged(f: Fixtu
     );
 }
 
+pub async fn sessions_sealed_before_a_rotation_are_counted_until_resealed(f: Fixture) {
+    let s = f.store.as_ref();
+    let joe = add_user(s, "joe", &[]).await;
+    let now = now();
+    let t = now.unix();
+    // Opened before the rotation at t - 100, after it, and one that ended.
+    let before = session("s_before", joe.id, t - 200);
+    let after = session("s_after", joe.id, t - 50);
+    let mut ended = session("s_ended", joe.id, t - 300);
+    ended.expires_at = Timestamp::from_unix(t - 1);
+    let mut key = session("s_key", joe.id, t - 300);
+    key.kind = SessionKind::ApiKey;
+    for (sess, secret) in [(&before, "b"), (&after, "a"), (&ended, "e"), (&key, "k")] {
+        add_session(s, sess, secret).await;
+    }
+    let until = Timestamp::from_unix(t - 100);
+    let (n, last) = s.sessions_sealed_before(until, now).await.unwrap();
+    assert_eq!(n, 1, "only the live sign-in session opened before");
+    assert_eq!(last, Some(before.expires_at));
+    // Its cookie sealed again before the rotation still counts; after it, no longer.
+    s.mark_cookie_resealed("s_before", Timestamp::from_unix(t - 150))
+        .await
+        .unwrap();
+    assert_eq!(s.sessions_sealed_before(until, now).await.unwrap().0, 1);
+    s.mark_cookie_resealed("s_before", Timestamp::from_unix(t - 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.sessions_sealed_before(until, now).await.unwrap(),
+        (0, None)
+    );
+}
+
 /// At most 5 failures in 15 minutes; locks of 1 minute, doubling, up to 15.
 const LIMIT: Limit = Limit {
     max_failures: 5,

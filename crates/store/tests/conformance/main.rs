@@ -100,6 +100,7 @@ conformance!(
     api_keys_and_their_sessions,
     client_secrets_are_replaced,
     client_secrets_are_listed_and_resealed_only_when_unchanged,
+    sessions_sealed_before_a_rotation_are_counted_until_resealed,
     throttling_counts_atomically,
     a_login_is_written_in_one_transaction,
     roles_change_permissions_and_are_deleted_only_when_unused,
