@@ -325,6 +325,16 @@ async fn until_cookie_resealed(browser: &mut Client) -> crate::client::Resp {
     panic!("the session cookie was never sealed again under the new key");
 }
 
+/// A CSRF-protected request with the client's cookies: `POST /api/tokens` naming a new
+/// personal access token, with `csrf` in the header.
+async fn post_with_csrf(browser: &mut Client, csrf: &str, name: &str) -> crate::client::Resp {
+    let rb = browser
+        .req(Method::POST, "/api/tokens")
+        .header("x-csrftoken", csrf)
+        .json(&serde_json::json!({ "name": name }));
+    browser.send(rb).await
+}
+
 async fn key_rotation_and_retirement_log_nobody_out(env: Env) {
     env.add_user("joe", PW, &[]);
     let secret = env
@@ -380,14 +390,7 @@ async fn key_rotation_and_retirement_log_nobody_out(env: Env) {
     let mut stale = Client::new(&server.base);
     stale.jar.insert("sessionid".into(), cookie_before.clone());
     stale.jar.insert("csrftoken".into(), csrf_before.clone());
-    let r = stale
-        .send(
-            stale
-                .req(Method::POST, "/api/tokens")
-                .header("x-csrftoken", &csrf_before)
-                .json(&serde_json::json!({"name": "made after the rotation"})),
-        )
-        .await;
+    let r = post_with_csrf(&mut stale, &csrf_before, "made after the rotation").await;
     assert_eq!(r.status, 201, "{}", r.body);
     // The client secret reads the same under the rotated ring.
     assert_eq!(
@@ -423,14 +426,7 @@ async fn key_rotation_and_retirement_log_nobody_out(env: Env) {
     // Nobody was logged out: both browsers, their CSRF tokens, and the client secret.
     for browser in [&mut busy, &mut idle] {
         let token = browser.jar["csrftoken"].clone();
-        let r = browser
-            .send(
-                browser
-                    .req(Method::POST, "/api/tokens")
-                    .header("x-csrftoken", &token)
-                    .json(&serde_json::json!({"name": "made after the retirement"})),
-            )
-            .await;
+        let r = post_with_csrf(browser, &token, "made after the retirement").await;
         assert_eq!(r.status, 201, "{}", r.body);
     }
     assert_eq!(
@@ -494,6 +490,20 @@ fn orders_config(upstream: std::net::SocketAddr, permission: &str) -> String {
     )
 }
 
+/// Sends SIGHUP to the server and waits (10 s at most) until its log says `line`.
+async fn hang_up(server: &crate::harness::Server, line: &str) {
+    let sent = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains(line) {
+        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_rules_under_load_without_a_failed_request() {
     let up = crate::upstream::start().await;
@@ -528,16 +538,7 @@ async fn sighup_reloads_rules_under_load_without_a_failed_request() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let config = env.path().join("tessera.toml");
     std::fs::write(&config, orders_config(up, "orders:read")).unwrap();
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !server.stderr().contains("configuration reloaded") {
-        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    hang_up(&server, "configuration reloaded").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     let mut total = 0;
@@ -564,16 +565,7 @@ async fn sighup_reloads_rules_under_load_without_a_failed_request() {
         ),
     )
     .unwrap();
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !server.stderr().contains("configuration reload refused") {
-        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    hang_up(&server, "configuration reload refused").await;
     let refused = server
         .stderr()
         .lines()
@@ -593,18 +585,11 @@ async fn sighup_reloads_rules_under_load_without_a_failed_request() {
         ),
     )
     .unwrap();
-    std::process::Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !server
-        .stderr()
-        .contains("server.max_header_bytes changed: it takes effect at the next restart")
-    {
-        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    hang_up(
+        &server,
+        "server.max_header_bytes changed: it takes effect at the next restart",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
