@@ -38,7 +38,8 @@ pub fn serve(listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     tessera::enable_request_metrics();
     metrics::gauge!(
         "tessera_build_info",
-        "version" => env!("CARGO_PKG_VERSION")
+        "version" => env!("CARGO_PKG_VERSION"),
+        "commit" => env!("TESSERA_BUILD_COMMIT")
     )
     .set(1.0);
     let address = listener.local_addr()?;
@@ -121,5 +122,8 @@ fn describe() {
         Unit::Seconds,
         "Time of one store statement"
     );
-    describe_gauge!("tessera_build_info", "The running version (always 1)");
+    describe_gauge!(
+        "tessera_build_info",
+        "The running version and the commit it was built from (always 1)"
+    );
 }

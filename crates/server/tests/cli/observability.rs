@@ -201,6 +201,17 @@ async fn prometheus_metrics_count_requests_decisions_and_logins_on_their_own_lis
     );
     assert!(moved("tessera_store_query_duration_seconds_count") >= 1.0);
     assert!(after.contains(r#"tessera_build_info{version=""#));
+    assert!(
+        after.contains(&format!(
+            "commit=\"{}\"",
+            tessera_server::cli::VERSION
+                .trim_end_matches(')')
+                .rsplit(' ')
+                .next()
+                .unwrap()
+        )),
+        "{after}"
+    );
     assert!(after.contains("tessera_http_request_duration_seconds_bucket"));
     // Bounded labels: no login, token or raw path.
     for leak in ["joe", &token, "/orders/7", "/api/nowhere"] {
